@@ -1,0 +1,41 @@
+"""nusafis: an automated fingerprint identification engine.
+
+The public surface is small::
+
+    import afis
+    image = afis.load_image("101_1.tif", dpi=500)
+    template = afis.extract(image)
+    data = template.to_bytes()
+    assert afis.Template.from_bytes(data) == template
+
+Intermediate results of extraction: ``afis.trace(image)``.
+"""
+
+from afis.errors import AfisError, ImageError, TemplateError
+from afis.extract import ExtractionTrace, ExtractOptions, extract_many, trace
+
+# ``afis.extract`` is both a subpackage and the main function; the function wins the
+# attribute (``from afis.extract import ...`` still reaches the subpackage).
+from afis.extract import extract  # noqa: I001
+from afis.image import FingerprintImage, load_image
+from afis.template import FingerPosition, MinutiaType, SingularType, Template
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AfisError",
+    "ExtractOptions",
+    "ExtractionTrace",
+    "FingerPosition",
+    "FingerprintImage",
+    "ImageError",
+    "MinutiaType",
+    "SingularType",
+    "Template",
+    "TemplateError",
+    "__version__",
+    "extract",
+    "extract_many",
+    "load_image",
+    "trace",
+]

@@ -1,0 +1,21 @@
+"""Exceptions raised by the engine.
+
+Every error a caller can provoke with bad input is an :class:`AfisError`, and also a
+:class:`ValueError` (or :class:`TypeError`) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AfisError", "ImageError", "TemplateError"]
+
+
+class AfisError(Exception):
+    """Base class of the engine's own errors."""
+
+
+class ImageError(AfisError, ValueError):
+    """An image could not be read or is unusable (corrupt, empty, wrong shape or dtype)."""
+
+
+class TemplateError(AfisError, ValueError):
+    """A template buffer is corrupt, truncated, foreign or of an unsupported version."""

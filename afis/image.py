@@ -1,0 +1,404 @@
+"""Fingerprint images: decoding, greyscale conversion and resolution.
+
+Every image the engine works on is a :class:`FingerprintImage`: an immutable 2-D ``uint8``
+array (0 = black ridge, 255 = white background) together with its resolution in pixels per
+inch. :func:`load_image` builds one from a file path, an encoded file in memory, a numpy array
+or another :class:`FingerprintImage`.
+
+Decoding goes through Pillow (PNG, BMP, TIFF, JPEG, JPEG 2000, PGM/PPM) and the ``wsq`` Pillow
+plugin (WSQ, imported only when a WSQ file is met). Any failure to decode is reported as an
+:class:`afis.errors.ImageError` naming the source; no Pillow exception escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image
+
+from afis.errors import ImageError
+
+__all__ = ["FingerprintImage", "load_image"]
+
+#: Resolution assumed when neither the caller nor the file gives a plausible one.
+DEFAULT_PPI: float = 500.0
+#: Range accepted for a resolution given explicitly (``dpi`` argument, FingerprintImage.ppi).
+MIN_PPI: float = 50.0
+MAX_PPI: float = 5000.0
+#: Range within which a resolution read from a file's header is believed. Outside it the header
+#: is ignored and DEFAULT_PPI used (FVC TIFFs claim 1 dpi, many PNG/BMP writers 72 or 96 dpi).
+MIN_FILE_PPI: float = 250.0
+MAX_FILE_PPI: float = 2000.0
+#: Smallest and largest accepted width and height, in pixels.
+MIN_SIDE: int = 16
+MAX_SIDE: int = 16384
+
+#: Pillow formats tried for non-WSQ input (PPM covers PGM).
+_PILLOW_FORMATS: tuple[str, ...] = ("PNG", "BMP", "TIFF", "JPEG", "JPEG2000", "PPM")
+#: Start-of-image marker that begins every WSQ file.
+_WSQ_MAGIC = b"\xff\xa0"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class FingerprintImage:
+    """A greyscale fingerprint image and its resolution.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        2-D ``uint8`` array of shape ``(height, width)``; 0 is black (ridge), 255 white.
+        It is stored C-contiguous and read-only; a writeable or non-contiguous array is
+        copied first, so the caller's array is never modified or aliased.
+    ppi : float
+        Resolution in pixels per inch, finite and within ``MIN_PPI..MAX_PPI`` (50..5000).
+
+    Raises
+    ------
+    ImageError
+        If ``pixels`` is not a 2-D ``uint8`` array or ``ppi`` is not finite or out of range.
+    TypeError
+        If ``pixels`` is not a numpy array or ``ppi`` is not a real number.
+
+    Notes
+    -----
+    Equality and hashing are by identity (comparing pixel arrays element-wise is left to the
+    caller: ``np.array_equal(a.pixels, b.pixels)``).
+    """
+
+    pixels: np.ndarray
+    ppi: float
+
+    def __post_init__(self) -> None:
+        pixels = self.pixels
+        if not isinstance(pixels, np.ndarray):
+            raise TypeError(f"pixels must be a numpy array, got {type(pixels).__name__}")
+        if pixels.ndim != 2:
+            raise ImageError(f"pixels must be a 2-D array, got shape {pixels.shape}")
+        if pixels.dtype != np.uint8:
+            raise ImageError(f"pixels must have dtype uint8, got {pixels.dtype}")
+        if pixels.flags.writeable or not pixels.flags.c_contiguous:
+            pixels = np.array(pixels, dtype=np.uint8, order="C", copy=True)
+            pixels.flags.writeable = False
+        object.__setattr__(self, "pixels", pixels)
+        object.__setattr__(self, "ppi", _check_ppi(self.ppi, "ppi"))
+
+    @property
+    def width(self) -> int:
+        """Width in pixels (number of columns)."""
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Height in pixels (number of rows)."""
+        return int(self.pixels.shape[0])
+
+    def __repr__(self) -> str:
+        return f"FingerprintImage(width={self.width}, height={self.height}, ppi={self.ppi:g})"
+
+
+#: What :func:`load_image` accepts.
+ImageSource = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | FingerprintImage
+)
+
+
+def load_image(source: ImageSource, dpi: float | None = None) -> FingerprintImage:
+    """Load a fingerprint image as 8-bit greyscale with its resolution.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray, memoryview, numpy.ndarray or FingerprintImage
+        A path to an image file; the bytes of an encoded image file (PNG, BMP, TIFF, JPEG,
+        JPEG 2000, PGM or WSQ); a 2-D array; or an existing image (returned as is, or with
+        its resolution replaced when ``dpi`` is given). Colour, palette, alpha and 16-bit
+        images are converted to 8-bit greyscale (alpha is composited over white, 16-bit
+        values are shifted right by 8). Of a multi-frame file only the first frame is read.
+        Arrays: ``uint8`` is taken as is; ``bool`` becomes 0/255; other integer dtypes must
+        lie within 0..255; floating-point arrays must be finite and lie within 0..1 (scaled
+        by 255) or else within 0..255 (rounded).
+    dpi : float, optional
+        Resolution in pixels per inch, 50..5000. When given it overrides whatever the file
+        says. When omitted the file's resolution is used if it lies within 250..2000 ppi,
+        otherwise (or for arrays) 500 ppi is assumed.
+
+    Returns
+    -------
+    FingerprintImage
+        Read-only C-contiguous ``uint8`` pixels and the resolution.
+
+    Raises
+    ------
+    ImageError
+        If the data cannot be decoded (empty, truncated, corrupt or unsupported), the image
+        is smaller than 16 or larger than 16384 pixels on a side (checked from the header,
+        before the pixels are decoded), an array has an unusable shape, dtype or values, or
+        ``dpi`` is not finite or out of range.
+    FileNotFoundError
+        If ``source`` is a path to a file that does not exist.
+    TypeError
+        If ``source`` or ``dpi`` is of an unsupported Python type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = load_image(np.full((64, 48), 255, np.uint8))
+    >>> image.ppi
+    500.0
+    >>> (image.height, image.width)
+    (64, 48)
+    >>> load_image(np.zeros((32, 32)), dpi=1000).ppi
+    1000.0
+    """
+    ppi = None if dpi is None else _check_ppi(dpi, "dpi")
+    if isinstance(source, FingerprintImage):
+        return source if ppi is None else dataclasses.replace(source, ppi=ppi)
+    if isinstance(source, np.ndarray):
+        pixels = _frozen(_array_to_uint8(source))
+        return FingerprintImage(pixels, DEFAULT_PPI if ppi is None else ppi)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source) if not isinstance(source, memoryview) else source.tobytes()
+        name = f"<{len(data)} bytes>"
+        if not data:
+            raise ImageError(f"{name}: empty input, no image data")
+        return _decode(io.BytesIO(data), name, ppi)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        with open(path, "rb") as fp:  # FileNotFoundError etc. propagate unchanged
+            if not fp.read(1):
+                raise ImageError(f"{path}: file is empty, no image data")
+            fp.seek(0)
+            return _decode(fp, path, ppi)
+    raise TypeError(
+        "load_image() expects a path, bytes, a 2-D numpy array or a FingerprintImage, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _frozen(pixels: np.ndarray) -> np.ndarray:
+    """A fresh C-contiguous read-only copy of ``pixels`` (never aliasing the caller's)."""
+    pixels = np.array(pixels, dtype=np.uint8, order="C", copy=True)
+    pixels.flags.writeable = False
+    return pixels
+
+
+def _check_ppi(value: Any, what: str) -> float:
+    """Validate a resolution given by the caller and return it as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__}")
+    try:
+        ppi = float(value)
+    except (TypeError, ValueError) as exc:  # e.g. complex numpy scalars
+        raise TypeError(f"{what} must be a real number, got {value!r}") from exc
+    if not math.isfinite(ppi) or not MIN_PPI <= ppi <= MAX_PPI:
+        raise ImageError(
+            f"{what} must be a finite resolution within {MIN_PPI:g}..{MAX_PPI:g} pixels per "
+            f"inch, got {value!r}"
+        )
+    return ppi
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    """Reject images with a side below MIN_SIDE or above MAX_SIDE pixels."""
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(
+            f"{name}: image is {width}x{height} pixels, smaller than the minimum of "
+            f"{MIN_SIDE} pixels per side"
+        )
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise ImageError(
+            f"{name}: image is {width}x{height} pixels, larger than the maximum of "
+            f"{MAX_SIDE} pixels per side"
+        )
+
+
+def _array_to_uint8(array: np.ndarray, name: str = "array") -> np.ndarray:
+    """Convert a 2-D numeric array to uint8 greyscale by the rules of :func:`load_image`."""
+    array = np.asarray(array)
+    if array.ndim != 2:
+        raise ImageError(f"{name}: expected a 2-D greyscale array, got shape {array.shape}")
+    kind = array.dtype.kind
+    if kind not in "buif":
+        raise ImageError(
+            f"{name}: unsupported dtype {array.dtype}; expected uint8, bool, integer or float"
+        )
+    height, width = array.shape
+    _check_size(width, height, f"{name} of shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if kind == "b":
+        return np.where(array, np.uint8(255), np.uint8(0))
+    if kind in "ui":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ImageError(
+                f"{name}: {array.dtype} values must lie within 0..255, got {low}..{high}"
+            )
+        return array.astype(np.uint8)
+    values = array.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = "NaN" if np.isnan(values).any() else "infinite"
+        raise ImageError(f"{name}: float array contains {bad} values")
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        values = values * 255.0
+    elif not (low >= 0.0 and high <= 255.0):
+        raise ImageError(
+            f"{name}: float values must lie within 0..1 or 0..255, got {low:g}..{high:g}"
+        )
+    return np.rint(values).astype(np.uint8)
+
+
+def _decode(fp: IO[bytes], name: str, ppi: float | None) -> FingerprintImage:
+    """Decode an encoded image from an open binary stream positioned at its start."""
+    is_wsq = fp.read(len(_WSQ_MAGIC)) == _WSQ_MAGIC
+    fp.seek(0)
+    if is_wsq:
+        try:
+            import wsq  # noqa: F401  (registers the WSQ format with Pillow)
+        except ImportError as exc:
+            raise ImageError(
+                f"{name}: WSQ support needs the `wsq` package (pip install wsq): {exc}"
+            ) from exc
+        formats: tuple[str, ...] = ("WSQ",)
+    else:
+        formats = _PILLOW_FORMATS
+    try:
+        im = Image.open(fp, formats=formats)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(
+            f"{name}: image too large: {exc} (the limit is {MAX_SIDE} pixels per side)"
+        ) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, plugin bugs ...
+        if is_wsq:
+            what = f"corrupt or truncated WSQ header ({_describe(exc)})"
+        elif isinstance(exc, Image.UnidentifiedImageError):
+            what = "not a recognised image format (supported: " + ", ".join(formats) + ")"
+        else:
+            what = f"corrupt or truncated header ({_describe(exc)})"
+        raise ImageError(f"{name}: cannot read image: {what}") from exc
+    with im:
+        width, height = im.size
+        _check_size(width, height, name)
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit is not None and width * height > limit:
+            raise ImageError(
+                f"{name}: image is {width}x{height} = {width * height} pixels, more than "
+                f"Pillow's decompression-bomb limit of {limit} pixels"
+            )
+        file_ppi = _wsq_ppi(fp) if is_wsq else _pillow_ppi(im.info)
+        try:
+            im.load()
+            pixels = _to_grey(im, name)
+        except ImageError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as exc:  # OSError("image file is truncated"), codec errors, ...
+            raise ImageError(
+                f"{name}: cannot decode {im.format} image data: {_describe(exc)}"
+            ) from exc
+    if pixels.shape != (height, width):  # a decoder disagreeing with its own header
+        raise ImageError(
+            f"{name}: decoded {pixels.shape[1]}x{pixels.shape[0]} pixels but the header "
+            f"says {width}x{height}"
+        )
+    if ppi is None:
+        ppi = file_ppi if file_ppi is not None else DEFAULT_PPI
+    return FingerprintImage(pixels, ppi)
+
+
+def _describe(exc: BaseException) -> str:
+    """Short text for an exception raised by a decoder."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _plausible_file_ppi(value: Any) -> float | None:
+    """Return a header resolution as float if it lies within MIN_FILE_PPI..MAX_FILE_PPI."""
+    try:
+        ppi = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if math.isfinite(ppi) and MIN_FILE_PPI <= ppi <= MAX_FILE_PPI:
+        # headers store dots per metre/centimetre or rationals: 600 dpi reads back as
+        # 599.9988 from a PNG; two decimals remove that noise and nothing meaningful
+        return round(ppi, 2)
+    return None
+
+
+def _pillow_ppi(info: dict[str, Any]) -> float | None:
+    """Horizontal resolution from Pillow's ``info`` (already converted to dots per inch)."""
+    dpi = info.get("dpi")
+    if isinstance(dpi, (tuple, list)):
+        dpi = dpi[0] if dpi else None
+    return None if dpi is None else _plausible_file_ppi(dpi)
+
+
+def _wsq_ppi(fp: IO[bytes]) -> float | None:
+    """Resolution from a WSQ file's ``NIST_COM`` comment (``PPI <n>``), if any.
+
+    Walks the marker segments before the start-of-frame marker; the ``wsq`` plugin does
+    not expose the resolution through Pillow.
+    """
+    position = fp.tell()
+    try:
+        fp.seek(0)
+        header = fp.read(65536)
+    finally:
+        fp.seek(position)
+    pos = 2  # past the SOI marker
+    while pos + 4 <= len(header):
+        marker = header[pos : pos + 2]
+        if marker[0] != 0xFF or marker[1] in (0xA2, 0xA3):  # SOF / SOB: no comments after
+            break
+        length = int.from_bytes(header[pos + 2 : pos + 4], "big")
+        if marker[1] == 0xA8:  # COM
+            text = header[pos + 4 : pos + 2 + length].decode("latin-1")
+            if text.startswith("NIST_COM"):
+                for line in text.splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "PPI":
+                        return _plausible_file_ppi(value.strip())
+        pos += 2 + max(length, 2)
+    return None
+
+
+def _to_grey(im: Image.Image, name: str) -> np.ndarray:
+    """Convert a loaded Pillow image to a 2-D uint8 greyscale array."""
+    mode = im.mode
+    if mode == "L" and "transparency" not in im.info:
+        return np.array(im, dtype=np.uint8)
+    if mode.startswith("I;16"):
+        return (np.asarray(im).astype(np.uint16) >> 8).astype(np.uint8)
+    if mode == "I":
+        values = np.asarray(im)
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high <= 255:
+            return values.astype(np.uint8)
+        if low >= 0 and high <= 65535:  # 16-bit data held in a 32-bit image
+            return (values >> 8).astype(np.uint8)
+        raise ImageError(f"{name}: 32-bit integer pixel values {low}..{high} out of range")
+    if mode == "F":
+        return _array_to_uint8(np.asarray(im), name)
+    if im.has_transparency_data:
+        rgba = im.convert("RGBA")
+        la = np.asarray(rgba.convert("LA"), dtype=np.uint16)
+        grey, alpha = la[..., 0], la[..., 1]
+        # composite over white: g*a/255 + 255*(1 - a/255), rounded
+        return ((grey * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+    try:
+        converted = im.convert("L")
+    except ValueError:
+        converted = im.convert("RGB").convert("L")
+    return np.array(converted, dtype=np.uint8)
