@@ -12,11 +12,16 @@ Intermediate results of extraction: ``afis.trace(image)``.
 """
 
 from afis.errors import AfisError, ImageError, TemplateError
-from afis.extract import ExtractionTrace, ExtractOptions, extract_many, trace
 
 # ``afis.extract`` is both a subpackage and the main function; the function wins the
 # attribute (``from afis.extract import ...`` still reaches the subpackage).
-from afis.extract import extract  # noqa: I001
+from afis.extract import (
+    ExtractionTrace,
+    ExtractOptions,
+    extract,
+    extract_many,
+    trace,
+)
 from afis.image import FingerprintImage, load_image
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 

@@ -50,10 +50,14 @@ class ExtractOptions:
     max_minutiae: int = DEFAULT_MAX_MINUTIAE
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_minutiae, bool) or not isinstance(self.max_minutiae, int | np.integer):
+        if isinstance(self.max_minutiae, bool) or not isinstance(
+            self.max_minutiae, int | np.integer
+        ):
             raise TypeError(f"max_minutiae must be an int, got {type(self.max_minutiae).__name__}")
         if not 0 <= self.max_minutiae <= MAX_MINUTIAE_LIMIT:
-            raise ValueError(f"max_minutiae must be within 0..{MAX_MINUTIAE_LIMIT}, got {self.max_minutiae}")
+            raise ValueError(
+                f"max_minutiae must be within 0..{MAX_MINUTIAE_LIMIT}, got {self.max_minutiae}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a plain dictionary (for logs and job manifests)."""
