@@ -8,6 +8,11 @@ or another :class:`FingerprintImage`.
 Decoding goes through Pillow (PNG, BMP, TIFF, JPEG, JPEG 2000, PGM/PPM) and the ``wsq`` Pillow
 plugin (WSQ, imported only when a WSQ file is met). Any failure to decode is reported as an
 :class:`afis.errors.ImageError` naming the source; no Pillow exception escapes.
+
+The NBIS decoder inside ``wsq`` 0.9 handles truncated WSQ data but can crash its process
+(segmentation fault) on corrupted data, e.g. a few flipped bytes in its tables or in the
+entropy-coded blocks. WSQ is therefore decoded in a worker process: a crash there becomes an
+:class:`~afis.errors.ImageError` here and the worker is replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +21,12 @@ import dataclasses
 import io
 import math
 import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -159,7 +170,7 @@ def load_image(source: ImageSource, dpi: float | None = None) -> FingerprintImag
     if isinstance(source, FingerprintImage):
         return source if ppi is None else dataclasses.replace(source, ppi=ppi)
     if isinstance(source, np.ndarray):
-        pixels = _frozen(_array_to_uint8(source))
+        pixels = _sealed(_array_to_uint8(source), source)
         return FingerprintImage(pixels, DEFAULT_PPI if ppi is None else ppi)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source) if not isinstance(source, memoryview) else source.tobytes()
@@ -182,9 +193,15 @@ def load_image(source: ImageSource, dpi: float | None = None) -> FingerprintImag
     )
 
 
-def _frozen(pixels: np.ndarray) -> np.ndarray:
-    """A fresh C-contiguous read-only copy of ``pixels`` (never aliasing the caller's)."""
-    pixels = np.array(pixels, dtype=np.uint8, order="C", copy=True)
+def _sealed(pixels: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
+    """``pixels`` as a C-contiguous read-only array that shares no memory with ``source``.
+
+    Copies only when needed: a freshly converted array is sealed in place.
+    """
+    if not pixels.flags.c_contiguous or (
+        source is not None and np.may_share_memory(pixels, source)
+    ):
+        pixels = np.array(pixels, dtype=np.uint8, order="C", copy=True)
     pixels.flags.writeable = False
     return pixels
 
@@ -262,6 +279,24 @@ def _decode(fp: IO[bytes], name: str, ppi: float | None) -> FingerprintImage:
     is_wsq = fp.read(len(_WSQ_MAGIC)) == _WSQ_MAGIC
     fp.seek(0)
     if is_wsq:
+        try:  # fail early and clearly here; the decoding itself happens in the worker
+            import wsq  # noqa: F401
+        except ImportError as exc:
+            raise ImageError(
+                f"{name}: WSQ support needs the `wsq` package (pip install wsq): {exc}"
+            ) from exc
+        pixels, file_ppi = _decode_wsq_isolated(fp.read(), name)
+        if ppi is None:
+            ppi = file_ppi if file_ppi is not None else DEFAULT_PPI
+        return FingerprintImage(_sealed(pixels), ppi)
+    return _decode_with_pillow(fp, name, ppi, is_wsq=False)
+
+
+def _decode_with_pillow(
+    fp: IO[bytes], name: str, ppi: float | None, *, is_wsq: bool
+) -> FingerprintImage:
+    """Decode through Pillow (WSQ only inside the isolated worker)."""
+    if is_wsq:
         try:
             import wsq  # noqa: F401  (registers the WSQ format with Pillow)
         except ImportError as exc:
@@ -315,7 +350,7 @@ def _decode(fp: IO[bytes], name: str, ppi: float | None) -> FingerprintImage:
         )
     if ppi is None:
         ppi = file_ppi if file_ppi is not None else DEFAULT_PPI
-    return FingerprintImage(pixels, ppi)
+    return FingerprintImage(_sealed(pixels), ppi)
 
 
 def _describe(exc: BaseException) -> str:
@@ -402,3 +437,79 @@ def _to_grey(im: Image.Image, name: str) -> np.ndarray:
     except ValueError:
         converted = im.convert("RGB").convert("L")
     return np.array(converted, dtype=np.uint8)
+
+
+# --- WSQ in a worker process ----------------------------------------------------------------
+#: Seconds a WSQ decode may take before the worker is considered hung and replaced.
+WSQ_DECODE_TIMEOUT: float = 60.0
+
+
+class _WsqWorker:
+    """A persistent ``python -m afis._wsq_worker`` child; replaced whenever it dies."""
+
+    #: How the worker is started (a list of program arguments).
+    command: tuple[str, ...] = (sys.executable, "-m", "afis._wsq_worker")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                list(self.command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # the NBIS decoder chatters on stderr
+            )
+        return self._process
+
+    def _read(self, process: subprocess.Popen[bytes], n: int, deadline: float) -> bytes:
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        chunks = []
+        while n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, min(n, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def decode(self, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
+        from afis._wsq_worker import ERROR, OK, REQUEST
+
+        with self._lock:
+            process = self._start()
+            assert process.stdin is not None
+            deadline = time.monotonic() + WSQ_DECODE_TIMEOUT
+            try:
+                process.stdin.write(REQUEST.pack(len(data)) + data)
+                process.stdin.flush()
+                status = self._read(process, 1, deadline)
+                if status == b"E":
+                    (length,) = ERROR.unpack(self._read(process, ERROR.size, deadline))
+                    message = self._read(process, length, deadline).decode(errors="replace")
+                    raise ImageError(f"{name}: {message}")
+                height, width, ppi = OK.unpack(self._read(process, OK.size, deadline))
+                pixels = np.frombuffer(self._read(process, height * width, deadline), np.uint8)
+            except (BrokenPipeError, EOFError, TimeoutError, struct.error) as exc:
+                process.kill()
+                process.wait()
+                self._process = None
+                what = "hung" if isinstance(exc, TimeoutError) else "crashed"
+                raise ImageError(
+                    f"{name}: cannot decode WSQ image data: the decoder {what} on it (corrupt data)"
+                ) from exc
+        return pixels.reshape(height, width), (None if math.isnan(ppi) else ppi)
+
+
+_wsq_worker = _WsqWorker()
+
+
+def _decode_wsq_isolated(data: bytes, name: str) -> tuple[np.ndarray, float | None]:
+    """Decode WSQ in a separate process so a decoder crash cannot take this one down."""
+    return _wsq_worker.decode(data, name)
