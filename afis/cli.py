@@ -119,8 +119,9 @@ def _bench_extract(args: argparse.Namespace) -> int:
         files = _image_files([directory])
         if not files:
             raise SystemExit(f"afis bench extract: no images in {directory}")
+        dpi = args.dpi if args.dpi is not None else _manifest_dpi(args.manifest, directory)
         images: list[FingerprintImage] = [
-            load_image(f, dpi=args.dpi) for f in files
+            load_image(f, dpi=dpi) for f in files
         ]  # decoding excluded
         per_image, counts = [], []
         for image in images:

@@ -569,7 +569,6 @@ def test_pgafis_wsq_decodes_close_to_the_fvc_source(datasets_root):
 
 
 def _wsq_bytes() -> bytes:
-    import wsq  # noqa: F401
 
     yy, xx = np.mgrid[0:64, 0:80]
     pixels = (128 + 100 * np.sin(xx / 2.0 + yy / 5.0)).astype(np.uint8)

@@ -243,7 +243,7 @@ def extract_many(
     options : ExtractOptions, optional
         Shared by all images.
     threads : int, optional
-        Worker threads; defaults to the number of CPUs.
+        Worker threads, at least 1; defaults to the number of CPUs.
 
     Returns
     -------
@@ -258,9 +258,14 @@ def extract_many(
     >>> len(extract_many([ridges, ridges], threads=2))
     2
     """
-    workers = threads or os.cpu_count() or 1
-    if workers < 1:
+    if threads is None:
+        workers = os.cpu_count() or 1
+    elif isinstance(threads, bool) or not isinstance(threads, int | np.integer):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+    elif threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
+    else:
+        workers = int(threads)
     items: Sequence[Any] = list(images)
     if workers == 1 or len(items) <= 1:
         return [extract(i, dpi=dpi, options=options) for i in items]
