@@ -4,9 +4,15 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 
+#include "afis/match.hpp"
 #include "afis/params.hpp"
 #include "afis/stages.hpp"
 
@@ -161,6 +167,138 @@ py::dict skeleton_minutiae(const py::array& skeleton, bool filter) {
     return minutiae_dict(ms);
 }
 
+// --- matching ---------------------------------------------------------------------------------
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatArray& y,
+                                               const FloatArray& direction) {
+    if (x.ndim() != 1 || y.ndim() != 1 || direction.ndim() != 1 || x.shape(0) != y.shape(0) ||
+        x.shape(0) != direction.shape(0))
+        throw py::value_error("x, y and direction must be 1-D arrays of equal length");
+    std::vector<afis::MatchMinutia> out(static_cast<std::size_t>(x.shape(0)));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const float a = direction.at(i);
+        if (!std::isfinite(x.at(i)) || !std::isfinite(y.at(i)) || !std::isfinite(a))
+            throw py::value_error("minutiae must have finite coordinates and directions");
+        // Template angles are counter-clockwise with y up; the matcher works in image axes.
+        out[i] = {x.at(i), y.at(i), -a};
+    }
+    return out;
+}
+
+std::shared_ptr<afis::CylinderSet> make_cylinders(const FloatArray& x, const FloatArray& y,
+                                                  const FloatArray& direction) {
+    auto minutiae = match_minutiae(x, y, direction);
+    auto set = std::make_shared<afis::CylinderSet>();
+    {
+        py::gil_scoped_release release;
+        *set = afis::build_cylinders(minutiae);
+    }
+    return set;
+}
+
+float compare_sets(const afis::CylinderSet& a, const afis::CylinderSet& b) {
+    py::gil_scoped_release release;
+    return afis::compare(a.view(), b.view());
+}
+
+// A gallery packed in contiguous arrays (which Python may have memory-mapped).
+struct PackedGallery {
+    py::array_t<std::int64_t> offsets;  // n + 1
+    py::array_t<float> minutiae;        // total x 3 (x, y, image angle)
+    py::array_t<std::uint64_t> bits;    // total x CYLINDER_WORDS
+    py::array_t<std::uint64_t> valid;   // total x CYLINDER_WORDS
+    py::array_t<std::uint8_t> usable;   // total
+};
+
+py::dict pack(const std::vector<std::shared_ptr<afis::CylinderSet>>& sets) {
+    std::int64_t total = 0;
+    for (const auto& s : sets) {
+        if (!s) throw py::value_error("gallery entries must not be None");
+        total += s->size();
+    }
+    const auto n = static_cast<py::ssize_t>(sets.size());
+    py::array_t<std::int64_t> offsets(n + 1);
+    py::array_t<float> minutiae({static_cast<py::ssize_t>(total), py::ssize_t{3}});
+    py::array_t<std::uint64_t> bits({static_cast<py::ssize_t>(total), py::ssize_t{afis::CYLINDER_WORDS}});
+    py::array_t<std::uint64_t> valid({static_cast<py::ssize_t>(total), py::ssize_t{afis::CYLINDER_WORDS}});
+    py::array_t<std::uint8_t> usable(static_cast<py::ssize_t>(total));
+    std::int64_t at = 0;
+    auto* off = offsets.mutable_data();
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const afis::CylinderSet& s = *sets[i];
+        off[i] = at;
+        const std::size_t k = static_cast<std::size_t>(s.size());
+        if (k) {
+            std::memcpy(minutiae.mutable_data() + at * 3, s.minutiae.data(), k * sizeof(afis::MatchMinutia));
+            std::memcpy(bits.mutable_data() + at * afis::CYLINDER_WORDS, s.bits.data(), s.bits.size() * 8);
+            std::memcpy(valid.mutable_data() + at * afis::CYLINDER_WORDS, s.valid.data(), s.valid.size() * 8);
+            std::memcpy(usable.mutable_data() + at, s.usable.data(), k);
+        }
+        at += static_cast<std::int64_t>(k);
+    }
+    off[n] = at;
+    py::dict d;
+    d["offsets"] = offsets;
+    d["minutiae"] = minutiae;
+    d["bits"] = bits;
+    d["valid"] = valid;
+    d["usable"] = usable;
+    return d;
+}
+
+template <typename T>
+const T* checked(const py::array& a, py::ssize_t rows, py::ssize_t cols, const char* name) {
+    if (!py::isinstance<py::array_t<T>>(a) || !(a.flags() & py::array::c_style))
+        throw py::type_error(std::string("gallery array '") + name + "' has the wrong dtype or layout");
+    if (a.shape(0) != rows || (cols > 0 && (a.ndim() != 2 || a.shape(1) != cols)) || (cols == 0 && a.ndim() != 1))
+        throw py::value_error(std::string("gallery array '") + name + "' has the wrong shape");
+    return static_cast<const T*>(a.data());
+}
+
+py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array& offsets,
+                                const py::array& minutiae, const py::array& bits,
+                                const py::array& valid, const py::array& usable, int threads) {
+    if (offsets.ndim() != 1 || offsets.shape(0) < 1) throw py::value_error("gallery offsets must be 1-D and non-empty");
+    const py::ssize_t n = offsets.shape(0) - 1;
+    const auto* off = checked<std::int64_t>(offsets, n + 1, 0, "offsets");
+    const py::ssize_t total = minutiae.ndim() >= 1 ? minutiae.shape(0) : -1;
+    const auto* mins = checked<float>(minutiae, total, 3, "minutiae");
+    const auto* b = checked<std::uint64_t>(bits, total, afis::CYLINDER_WORDS, "bits");
+    const auto* v = checked<std::uint64_t>(valid, total, afis::CYLINDER_WORDS, "valid");
+    const auto* u = checked<std::uint8_t>(usable, total, 0, "usable");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > total)
+            throw py::value_error("gallery offsets are corrupt (not increasing or out of range)");
+    py::array_t<float> scores(n);
+    float* out = scores.mutable_data();
+    const afis::CylinderView pv = probe.view();
+    const int workers = std::max(1, std::min<int>(threads, static_cast<int>(std::max<py::ssize_t>(n, 1))));
+    {
+        py::gil_scoped_release release;
+        std::atomic<py::ssize_t> next{0};
+        auto work = [&] {
+            constexpr py::ssize_t CHUNK = 64;
+            for (py::ssize_t start; (start = next.fetch_add(CHUNK)) < n;) {
+                const py::ssize_t end = std::min(n, start + CHUNK);
+                for (py::ssize_t i = start; i < end; ++i) {
+                    const std::int64_t o = off[i];
+                    afis::CylinderView g{static_cast<int>(off[i + 1] - o),
+                                         reinterpret_cast<const afis::MatchMinutia*>(mins + o * 3),
+                                         b + o * afis::CYLINDER_WORDS, v + o * afis::CYLINDER_WORDS, u + o};
+                    out[i] = afis::compare(pv, g);
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    return scores;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -172,6 +310,19 @@ PYBIND11_MODULE(_core, m) {
     m.def("thin", &thin, py::arg("binary"), "Skeletonize a binary image (non-zero = ridge).");
     m.def("skeleton_minutiae", &skeleton_minutiae, py::arg("skeleton"), py::arg("filter") = false,
           "Minutiae of a one-pixel-wide skeleton, optionally after the ridge-graph filters.");
+    py::class_<afis::CylinderSet, std::shared_ptr<afis::CylinderSet>>(m, "Cylinders",
+        "Minutia Cylinder-Code of one template, prepared for comparison.")
+        .def(py::init(&make_cylinders), py::arg("x"), py::arg("y"), py::arg("direction"))
+        .def("__len__", &afis::CylinderSet::size)
+        .def_property_readonly("usable", [](const afis::CylinderSet& s) {
+            return static_cast<int>(std::count(s.usable.begin(), s.usable.end(), 1));
+        });
+    m.def("compare", &compare_sets, py::arg("a"), py::arg("b"), "Similarity of two templates in [0, 1].");
+    m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
+    m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
+          py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
+          "Score a probe against every template of a packed gallery on `threads` threads.");
+    m.attr("CYLINDER_WORDS") = afis::CYLINDER_WORDS;
     m.attr("PROCESSING_PPI") = afis::params::PROCESSING_PPI;
     m.attr("MIN_IMAGE_SIDE") = afis::params::MIN_IMAGE_SIDE;
     m.attr("MAX_IMAGE_SIDE") = afis::params::MAX_IMAGE_SIDE;

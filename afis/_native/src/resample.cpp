@@ -77,10 +77,15 @@ ByteGrid enlarge(const ByteGrid& image, int out_w, int out_h) {
 }  // namespace
 
 ByteGrid resample(const ByteGrid& image, double scale) {
-    if (!(scale > 0) || !std::isfinite(scale)) throw std::invalid_argument("scale must be positive");
+    if (!(scale > 0) || !std::isfinite(scale)) throw std::invalid_argument("scale must be a positive finite number");
+    if (image.width == 0 || image.height == 0) throw std::invalid_argument("cannot resample an empty image");
     if (std::fabs(scale - 1.0) < 1e-9) return image;
-    const int out_w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
-    const int out_h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+    const double w = std::round(image.width * scale), h = std::round(image.height * scale);
+    constexpr double LIMIT = 1 << 16;
+    if (w > LIMIT || h > LIMIT)
+        throw std::invalid_argument("resampled image would be larger than 65536 pixels per side");
+    const int out_w = std::max(1, static_cast<int>(w));
+    const int out_h = std::max(1, static_cast<int>(h));
     return scale < 1.0 ? shrink(image, out_w, out_h) : enlarge(image, out_w, out_h);
 }
 

@@ -1,0 +1,56 @@
+// Pairwise matching of minutiae templates. Knows nothing of Python.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "afis/match_params.hpp"
+
+namespace afis {
+
+// A template's minutiae in matcher form: image coordinates (y down), direction as an image
+// angle (vector (cos a, sin a)), which is minus the template's counter-clockwise angle.
+struct MatchMinutia {
+    float x = 0, y = 0, angle = 0;
+};
+
+constexpr int CYLINDER_CELLS =
+    match_params::SPATIAL_CELLS * match_params::SPATIAL_CELLS * match_params::DIRECTION_CELLS;
+constexpr int CYLINDER_WORDS = (CYLINDER_CELLS + 63) / 64;
+
+// Cylinders of one template, ready for comparison: for minutia i, `bits[i]` holds the cell
+// values and `valid[i]` which cells lie inside the print; invalid cylinders are skipped.
+// A read-only view of one template's cylinders (into a CylinderSet or a packed gallery).
+struct CylinderView {
+    int n = 0;
+    const MatchMinutia* minutiae = nullptr;
+    const std::uint64_t* bits = nullptr;    // n * CYLINDER_WORDS
+    const std::uint64_t* valid = nullptr;   // n * CYLINDER_WORDS
+    const std::uint8_t* usable = nullptr;   // 1 = the cylinder passed the validity tests
+    int size() const { return n; }
+};
+
+struct CylinderSet {
+    std::vector<MatchMinutia> minutiae;
+    std::vector<std::uint64_t> bits;
+    std::vector<std::uint64_t> valid;
+    std::vector<std::uint8_t> usable;
+    int size() const { return static_cast<int>(minutiae.size()); }
+    CylinderView view() const {
+        return {size(), minutiae.data(), bits.data(), valid.data(), usable.data()};
+    }
+};
+
+// cylinders.cpp
+CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
+
+// local_similarity.cpp: the nA x nB matrix of local similarities, row-major.
+void local_similarities(const CylinderView& a, const CylinderView& b, std::vector<float>& out);
+
+// consolidation.cpp: the global score from the local similarities (LSS-R).
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local);
+
+// matcher.cpp: the whole comparison, symmetric, in [0, 1].
+float compare(const CylinderView& a, const CylinderView& b);
+
+}  // namespace afis
