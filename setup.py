@@ -34,7 +34,7 @@ if os.environ.get("AFIS_SANITIZE") == "address":
     compile_args += sanitize
     link_args += sanitize
 
-native_sources = sorted(glob("afis/_native/src/*.cpp")) + ["afis/_native/bindings.cpp"]
+native_sources = [*sorted(glob("afis/_native/src/*.cpp")), "afis/_native/bindings.cpp"]
 
 ext_modules = [
     Pybind11Extension(

@@ -23,6 +23,7 @@ from afis.extract import (
     trace,
 )
 from afis.image import FingerprintImage, load_image
+from afis.match import Gallery, Matcher, compare
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
@@ -33,12 +34,15 @@ __all__ = [
     "ExtractionTrace",
     "FingerPosition",
     "FingerprintImage",
+    "Gallery",
     "ImageError",
+    "Matcher",
     "MinutiaType",
     "SingularType",
     "Template",
     "TemplateError",
     "__version__",
+    "compare",
     "extract",
     "extract_many",
     "load_image",

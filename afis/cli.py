@@ -2,7 +2,8 @@
 
 ``afis extract``  images to templates (resumable: existing outputs are skipped);
 ``afis show``     draws the minutiae over an image;
-``afis bench``    measures the engine on datasets.
+``afis bench``    measures the engine on datasets (``bench extract``: speed; ``bench verify``:
+                 verification error rates on FVC-style folders).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from afis.bench.verify import ScorerUnavailableError, folder_dpi, verify
 from afis.errors import AfisError
 from afis.extract import ExtractOptions, extract, trace
 from afis.extract.render import draw_minutiae, save_stages
@@ -89,21 +91,6 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _manifest_dpi(manifest: str | None, directory: str) -> float | None:
-    """Resolution of a folder: ``dpi`` in a ``manifest.json`` beside the images, else the
-    entry of ``--manifest`` (e.g. datasets/fvc.json) whose set name ends the folder's path."""
-    local = Path(directory) / "manifest.json"
-    if local.is_file():
-        return float(json.loads(local.read_text())["dpi"])
-    if manifest:
-        sets = json.loads(Path(manifest).read_text())["sets"]
-        path = Path(directory).resolve().as_posix()
-        for name, entry in sets.items():
-            if path.endswith("/" + name.strip("/")):
-                return float(entry["dpi"])
-    return None
-
-
 def _throughput(images: Sequence[FingerprintImage], threads: int, repeat: int) -> float:
     """Images extracted per second by a pool of ``threads`` threads."""
     start = time.perf_counter()
@@ -119,7 +106,7 @@ def _bench_extract(args: argparse.Namespace) -> int:
         files = _image_files([directory])
         if not files:
             raise SystemExit(f"afis bench extract: no images in {directory}")
-        dpi = args.dpi if args.dpi is not None else _manifest_dpi(args.manifest, directory)
+        dpi = args.dpi if args.dpi is not None else folder_dpi(directory, args.manifest)
         images: list[FingerprintImage] = [
             load_image(f, dpi=dpi) for f in files
         ]  # decoding excluded
@@ -157,6 +144,28 @@ def _bench_extract(args: argparse.Namespace) -> int:
         print(f"{r['set']:<40}" + "".join(f"{v:>10}" for v in values))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def _bench_verify(args: argparse.Namespace) -> int:
+    protocols = ("fvc", "allpairs") if args.protocol == "both" else (args.protocol,)
+    try:
+        report = verify(
+            args.dirs,
+            protocols=protocols,
+            dpi=args.dpi,
+            manifest=args.manifest,
+            threads=args.threads,
+        )
+    except (ScorerUnavailableError, ValueError, OSError) as exc:
+        log.debug("details", exc_info=True)
+        print(f"afis bench verify: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.format_table())
+    if args.json:
+        report.to_json(args.json, include_scores=args.scores)
+    if args.det:
+        report.plot_det(args.det)
     return 0
 
 
@@ -217,6 +226,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--json", help="also write the rows as JSON here")
     b.set_defaults(run=_bench_extract)
+
+    b = bench.add_parser(
+        "verify",
+        help="verification error rates (EER, FMR100, FMR1000, ZeroFMR)",
+        description="Per folder of "
+        "images named <finger>_<impression>.<ext> (FVC layout): extract every image, score "
+        "the genuine and impostor pairs of the FVC protocol (impostors: first impressions "
+        "only) and/or the all-pairs protocol (impostors: every pair of different fingers) "
+        "with afis.compare, and print EER, FMR100, FMR1000 and ZeroFMR in percent with "
+        "median extraction (ms) and comparison (µs) times, plus macro averages.",
+    )
+    b.add_argument("dirs", nargs="+", help="folders of images")
+    b.add_argument("--dpi", type=float, help="resolution of the images (all folders)")
+    b.add_argument(
+        "--manifest",
+        help="JSON manifest giving each set's dpi (e.g. datasets/fvc.json); a manifest.json "
+        "with a 'dpi' beside the images also works",
+    )
+    b.add_argument(
+        "--protocol",
+        choices=("fvc", "allpairs", "both"),
+        default="both",
+        help="pairs to score (default both)",
+    )
+    b.add_argument("--json", help="also write the rows as JSON here")
+    b.add_argument(
+        "--scores", action="store_true", help="put every raw score and its pair in the JSON"
+    )
+    b.add_argument("--det", help="also draw the DET curves (all-pairs if run) into this PNG")
+    b.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads scoring pairs (default 1, so comparison times are single-thread)",
+    )
+    b.set_defaults(run=_bench_verify)
     return parser
 
 

@@ -3,6 +3,7 @@
 // checked here once; the Python layer above explains errors in domain terms.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <atomic>

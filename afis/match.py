@@ -1,0 +1,211 @@
+"""Pairwise matching: how alike are two templates?
+
+The scorer is Minutia Cylinder-Code (Cappelli, Ferrara & Maltoni, IEEE TPAMI 2010) in its
+bit form with LSS-R consolidation, in C++ (``afis/_native/src/cylinders.cpp``,
+``local_similarity.cpp``, ``consolidation.cpp``). Scores lie in [0, 1], are symmetric and
+comparable across pairs. Minutiae are paired only when their directions differ by at most
+90 degrees, so the rotation between two captures must stay below that (true of upright
+live-scan and card captures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from afis._native import _core
+from afis.errors import TemplateError
+from afis.template import Template
+
+__all__ = ["Gallery", "Matcher", "compare"]
+
+#: Format version of a saved gallery folder.
+GALLERY_FORMAT_VERSION = 1
+_GALLERY_ARRAYS = ("offsets", "minutiae", "bits", "valid", "usable")
+_GALLERY_MAGIC = "nusafis-gallery"
+
+
+def _check_template(value: object, what: str) -> Template:
+    if not isinstance(value, Template):
+        raise TypeError(f"{what} must be an afis.Template, got {type(value).__name__}")
+    return value
+
+
+def _cylinders(template: Template) -> _core.Cylinders:
+    """The template's minutiae scaled to the 500 ppi grid, as cylinders."""
+    scale = 500.0 / template.resolution
+    return _core.Cylinders(
+        template.x.astype(np.float32) * np.float32(scale),
+        template.y.astype(np.float32) * np.float32(scale),
+        template.direction,
+    )
+
+
+def compare(a: Template, b: Template) -> float:
+    """Similarity of two templates.
+
+    Parameters
+    ----------
+    a, b : Template
+        Templates from :func:`afis.extract` (or any source at any resolution).
+
+    Returns
+    -------
+    float
+        In [0, 1]; ``compare(a, b) == compare(b, a)``. Empty templates score 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from afis.template import Template
+    >>> empty = Template.empty(100, 100)
+    >>> compare(empty, empty)
+    0.0
+    """
+    a = _check_template(a, "a")
+    b = _check_template(b, "b")
+    return float(_core.compare(_cylinders(a), _cylinders(b)))
+
+
+class Gallery:
+    """Templates packed in contiguous arrays for fast one-to-many comparison.
+
+    Build with :meth:`from_templates`; :meth:`save` writes a folder of ``.npy`` arrays that
+    :meth:`load` can memory-map, so a large gallery is shared between processes by the
+    operating system's page cache.
+
+    Examples
+    --------
+    >>> from afis.template import Template
+    >>> gallery = Gallery.from_templates([Template.empty(50, 50)] * 3)
+    >>> len(gallery)
+    3
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        missing = [k for k in _GALLERY_ARRAYS if k not in arrays]
+        if missing:
+            raise TemplateError(f"gallery lacks arrays: {', '.join(missing)}")
+        self._arrays = {k: arrays[k] for k in _GALLERY_ARRAYS}
+        offsets = self._arrays["offsets"]
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0:
+            raise TemplateError("gallery offsets are corrupt")
+        if int(offsets[-1]) != len(self._arrays["minutiae"]):
+            raise TemplateError(
+                f"gallery offsets end at {int(offsets[-1])} but there are "
+                f"{len(self._arrays['minutiae'])} minutiae"
+            )
+
+    @classmethod
+    def from_templates(
+        cls, templates: Iterable[Template], *, threads: int | None = None
+    ) -> Gallery:
+        """Prepare and pack templates (cylinders are built on ``threads`` threads)."""
+        items = [_check_template(t, "gallery entry") for t in templates]
+        workers = threads or os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            cylinders = list(pool.map(_cylinders, items))
+        return cls(dict(_core.pack(cylinders)))
+
+    def __len__(self) -> int:
+        return len(self._arrays["offsets"]) - 1
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The packed arrays (read them, do not modify them)."""
+        return dict(self._arrays)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the gallery to a folder (created if needed)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _GALLERY_ARRAYS:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(self._arrays[name]))
+        header = {
+            "format": _GALLERY_MAGIC,
+            "version": GALLERY_FORMAT_VERSION,
+            "templates": len(self),
+            "cylinder_words": int(_core.CYLINDER_WORDS),
+        }
+        (folder / "gallery.json").write_text(json.dumps(header))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, mmap: bool = True) -> Gallery:
+        """Read a folder written by :meth:`save`, memory-mapped unless ``mmap=False``."""
+        folder = Path(path)
+        try:
+            header = json.loads((folder / "gallery.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise TemplateError(f"{folder}: not a gallery folder ({exc})") from exc
+        if header.get("format") != _GALLERY_MAGIC:
+            raise TemplateError(f"{folder}: not an nusafis gallery")
+        if header.get("version") != GALLERY_FORMAT_VERSION:
+            raise TemplateError(f"{folder}: unsupported gallery version {header.get('version')}")
+        if header.get("cylinder_words") != int(_core.CYLINDER_WORDS):
+            raise TemplateError(f"{folder}: gallery built with another cylinder layout; rebuild it")
+        arrays = {}
+        for name in _GALLERY_ARRAYS:
+            try:
+                arrays[name] = np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
+            except (OSError, ValueError) as exc:
+                raise TemplateError(f"{folder}: cannot read {name}.npy ({exc})") from exc
+        gallery = cls(arrays)
+        if len(gallery) != header.get("templates"):
+            raise TemplateError(
+                f"{folder}: header says {header.get('templates')} templates, "
+                f"arrays hold {len(gallery)}"
+            )
+        return gallery
+
+
+class Matcher:
+    """A probe prepared once, compared against many templates.
+
+    Examples
+    --------
+    >>> from afis.template import Template
+    >>> matcher = Matcher(Template.empty(60, 60))
+    >>> matcher.compare_many(Gallery.from_templates([Template.empty(60, 60)])).tolist()
+    [0.0]
+    """
+
+    def __init__(self, probe: Template) -> None:
+        self.probe = _check_template(probe, "probe")
+        self._cylinders = _cylinders(self.probe)
+
+    def compare(self, candidate: Template) -> float:
+        """Similarity of the probe and one template (same as :func:`compare`)."""
+        return float(
+            _core.compare(self._cylinders, _cylinders(_check_template(candidate, "candidate")))
+        )
+
+    def compare_many(
+        self, gallery: Gallery | Sequence[Template], *, threads: int | None = None
+    ) -> np.ndarray:
+        """Scores against every template of ``gallery``, on all cores, GIL released.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32`` scores, one per gallery template, in gallery order.
+        """
+        if not isinstance(gallery, Gallery):
+            gallery = Gallery.from_templates(gallery, threads=threads)
+        workers = threads or os.cpu_count() or 1
+        if workers < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        a = gallery.arrays
+        return _core.compare_many(
+            self._cylinders,
+            a["offsets"],
+            a["minutiae"],
+            a["bits"],
+            a["valid"],
+            a["usable"],
+            workers,
+        )

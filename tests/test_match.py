@@ -1,0 +1,186 @@
+"""The pairwise matcher: scores, symmetry, one-to-many and galleries."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import afis
+import afis.match
+from afis import Gallery, Matcher, Template, TemplateError, compare
+from afis.template import MinutiaType
+
+
+def _random_template(seed: int, n: int = 40, size: int = 400) -> Template:
+    rng = np.random.default_rng(seed)
+    return Template(
+        width=size,
+        height=size,
+        resolution=500.0,
+        source_resolution=500.0,
+        x=rng.integers(40, size - 40, n),
+        y=rng.integers(40, size - 40, n),
+        direction=rng.uniform(0, 2 * np.pi, n),
+        type=rng.integers(1, 3, n),
+        quality=np.full(n, 80),
+        image_quality=80,
+    )
+
+
+def _moved(
+    t: Template, angle: float, shift: tuple[float, float], seed: int, keep: float = 1.0
+) -> Template:
+    """``t`` rotated about its centre, shifted, with a share of minutiae kept (seeded)."""
+    rng = np.random.default_rng(seed)
+    cx, cy = t.width / 2, t.height / 2
+    x, y = t.x.astype(float) - cx, t.y.astype(float) - cy
+    # Template angles are counter-clockwise with y up; in image axes (y down) a
+    # counter-clockwise turn by `angle` maps (x, y) -> (x cos + y sin, -x sin + y cos).
+    c, s = np.cos(angle), np.sin(angle)
+    nx, ny = c * x + s * y + cx + shift[0], -s * x + c * y + cy + shift[1]
+    keep_mask = rng.random(len(t)) < keep
+    inside = (nx >= 0) & (ny >= 0) & (nx < t.width) & (ny < t.height) & keep_mask
+    return Template(
+        width=t.width,
+        height=t.height,
+        resolution=t.resolution,
+        source_resolution=t.source_resolution,
+        x=np.rint(nx[inside]).astype(int),
+        y=np.rint(ny[inside]).astype(int),
+        direction=(t.direction[inside] + angle) % (2 * np.pi),
+        type=t.type[inside],
+        quality=t.quality[inside],
+        image_quality=t.image_quality,
+    )
+
+
+def test_score_is_symmetric_and_bounded():
+    for seed in range(5):
+        a, b = _random_template(seed), _random_template(seed + 100)
+        s = compare(a, b)
+        assert s == compare(b, a)
+        assert 0.0 <= s <= 1.0
+
+
+def test_a_template_matches_itself_far_better_than_another():
+    a, b = _random_template(1), _random_template(2)
+    assert compare(a, a) > 0.5
+    assert compare(a, a) > 5 * compare(a, b)
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.4, -0.6, 1.0])
+def test_score_survives_rotation_and_translation(angle):
+    # MCC pairs minutiae only when their directions differ by at most 90 degrees, so it
+    # tolerates the rotations of upright captures, not prints turned upside down.
+    a = _random_template(7)
+    moved = _moved(a, angle, (12.0, -9.0), seed=3)
+    impostor = _random_template(8)
+    assert compare(a, moved) > 4 * compare(a, impostor)
+
+
+def test_empty_templates_score_zero():
+    empty = Template.empty(300, 300)
+    assert compare(empty, empty) == 0.0
+    assert compare(empty, _random_template(3)) == 0.0
+    assert compare(_random_template(3), empty) == 0.0
+
+
+def test_single_minutia_templates_score_zero_without_error():
+    one = Template(
+        width=100, height=100, resolution=500.0, source_resolution=500.0,
+        x=[50], y=[50], direction=[1.0], type=[MinutiaType.ENDING], quality=[90], image_quality=50,
+    )  # fmt: skip
+    assert compare(one, one) == 0.0
+
+
+def test_wrong_types_are_refused():
+    with pytest.raises(TypeError, match=r"afis\.Template"):
+        compare(_random_template(1), b"not a template")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Matcher(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_compare_many_equals_pairwise_scores(threads):
+    probe = _random_template(11)
+    gallery_templates = [_random_template(s) for s in range(20, 30)] + [
+        probe,
+        Template.empty(80, 80),
+    ]
+    scores = Matcher(probe).compare_many(Gallery.from_templates(gallery_templates), threads=threads)
+    assert scores.dtype == np.float32
+    expected = [compare(probe, t) for t in gallery_templates]
+    np.testing.assert_array_equal(scores, np.asarray(expected, np.float32))
+    assert int(np.argmax(scores)) == len(gallery_templates) - 2  # the probe itself
+
+
+def test_compare_many_accepts_a_list_of_templates():
+    probe = _random_template(5)
+    scores = Matcher(probe).compare_many([probe, _random_template(6)])
+    assert scores.shape == (2,) and scores[0] > scores[1]
+
+
+def test_empty_gallery_gives_no_scores():
+    assert Matcher(_random_template(1)).compare_many(Gallery.from_templates([])).shape == (0,)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_gallery_round_trips_through_a_folder(tmp_path, mmap):
+    templates = [_random_template(s) for s in range(5)]
+    Gallery.from_templates(templates).save(tmp_path / "g")
+    loaded = Gallery.load(tmp_path / "g", mmap=mmap)
+    assert len(loaded) == 5
+    probe = Matcher(templates[2])
+    np.testing.assert_array_equal(
+        probe.compare_many(loaded), probe.compare_many(Gallery.from_templates(templates))
+    )
+
+
+def test_corrupt_gallery_folders_are_refused(tmp_path):
+    Gallery.from_templates([_random_template(s) for s in range(3)]).save(tmp_path / "g")
+    with pytest.raises(TemplateError, match="not a gallery folder"):
+        Gallery.load(tmp_path / "missing")
+    offsets = np.load(tmp_path / "g" / "offsets.npy")
+    np.save(tmp_path / "g" / "offsets.npy", offsets[:-1])
+    with pytest.raises(TemplateError):
+        Gallery.load(tmp_path / "g")
+    (tmp_path / "g" / "gallery.json").write_text('{"format": "something-else"}')
+    with pytest.raises(TemplateError, match="not an nusafis gallery"):
+        Gallery.load(tmp_path / "g")
+
+
+def test_native_compare_many_refuses_inconsistent_arrays():
+    from afis._native import _core
+
+    gallery = Gallery.from_templates([_random_template(s) for s in range(3)]).arrays
+    probe = afis.match._cylinders(_random_template(9))
+    bad_offsets = gallery["offsets"].copy()
+    bad_offsets[1] = 10**9
+    with pytest.raises(ValueError, match="offsets"):
+        _core.compare_many(
+            probe,
+            bad_offsets,
+            gallery["minutiae"],
+            gallery["bits"],
+            gallery["valid"],
+            gallery["usable"],
+            1,
+        )
+    doubles = gallery["minutiae"].astype(np.float64)
+    rest = (gallery["bits"], gallery["valid"], gallery["usable"], 1)
+    with pytest.raises(TypeError):
+        _core.compare_many(probe, gallery["offsets"], doubles, *rest)
+
+
+def test_genuine_pair_scores_above_impostor_pair(datasets_root):
+    root = datasets_root / "sourceafis_java_testresources"
+    probe = afis.extract(root / "probe.png")
+    matching = afis.extract(root / "matching.png")
+    nonmatching = afis.extract(root / "nonmatching.png")
+    assert compare(probe, matching) > 2 * compare(probe, nonmatching)
+
+
+def test_doctests_pass():
+    assert doctest.testmod(afis.match).failed == 0
