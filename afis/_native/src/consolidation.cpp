@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <numeric>
 
 #include "afis/match.hpp"
+#include "afis/util.hpp"
 
 namespace afis {
 
@@ -34,17 +37,15 @@ struct SigmoidTable {
     }
 };
 
-float wrap_abs(float a) {
-    a = std::fabs(std::fmod(a, 2 * PI_F));
-    return a > PI_F ? 2 * PI_F - a : a;
-}
-
+// Both helpers take differences of angles already within (-2 pi, 2 pi] or so; a loop of
+// conditional steps is much cheaper than fmod here.
 float wrap_pi(float a) {
-    a = std::fmod(a, 2 * PI_F);
-    if (a > PI_F) a -= 2 * PI_F;
-    if (a <= -PI_F) a += 2 * PI_F;
+    while (a > PI_F) a -= 2 * PI_F;
+    while (a <= -PI_F) a += 2 * PI_F;
     return a;
 }
+
+float wrap_abs(float a) { return std::fabs(wrap_pi(a)); }
 
 }  // namespace
 
@@ -61,21 +62,41 @@ Consolidation consolidate(const CylinderView& a, const CylinderView& b, const st
                                                             (mp::MAX_PAIRS - mp::MIN_PAIRS))));
     const int n_relax = n_min;
 
-    // Top n_R cells of the local similarity matrix; ties broken by position for determinism.
-    std::vector<int> order(local.size());
-    std::iota(order.begin(), order.end(), 0);
-    const auto better = [&](int p, int q) { return local[p] != local[q] ? local[p] > local[q] : p < q; };
-    std::partial_sort(order.begin(), order.begin() + n_relax, order.end(), better);
-    order.resize(n_relax);
-
+    // The n_R best pairs with every minutia used at most once (greedy assignment, a cheap
+    // stand-in for the optimal assignment of LSA-R): otherwise one distinctive minutia can
+    // fill the list with pairs that cannot all be right. Ties broken by position.
+    // Candidates as integer keys: the similarity's bits (positive floats order like their
+    // bit patterns) above the complemented position, so one integer sort orders by
+    // similarity, ties by position, with no indirection.
+    thread_local std::vector<std::uint64_t> order;
+    order.clear();
+    for (int p = 0; p < static_cast<int>(local.size()); ++p) {
+        if (!(local[p] > 0)) continue;
+        std::uint32_t bits;
+        std::memcpy(&bits, &local[p], sizeof bits);
+        order.push_back((std::uint64_t{bits} << 32) | (0xFFFFFFFFu - static_cast<std::uint32_t>(p)));
+    }
     struct Pair {
         int ia, ib;
         float lambda0;
     };
     std::vector<Pair> pairs;
-    for (int p : order) {
-        if (local[p] <= 0) break;
-        pairs.push_back({p / nb, p % nb, local[p]});
+    std::vector<std::uint8_t> used_a(na, 0), used_b(nb, 0);
+    // The greedy pass rarely needs more than a few times n_R of the best candidates: select
+    // and sort those first, and the rest only if it runs out.
+    std::size_t sorted = std::min(order.size(), static_cast<std::size_t>(4 * n_relax));
+    std::nth_element(order.begin(), order.begin() + sorted, order.end(), std::greater<>());
+    std::sort(order.begin(), order.begin() + sorted, std::greater<>());
+    for (std::size_t k = 0; k < order.size() && static_cast<int>(pairs.size()) < n_relax; ++k) {
+        if (k == sorted) {
+            std::sort(order.begin() + sorted, order.end(), std::greater<>());
+            sorted = order.size();
+        }
+        const int p = static_cast<int>(0xFFFFFFFFu - static_cast<std::uint32_t>(order[k]));
+        const int ia = p / nb, ib = p % nb;
+        if (used_a[ia] || used_b[ib]) continue;
+        used_a[ia] = used_b[ib] = 1;
+        pairs.push_back({ia, ib, local[p]});
     }
     const int n = static_cast<int>(pairs.size());
     if (n == 0) return {};
@@ -87,12 +108,12 @@ Consolidation consolidate(const CylinderView& a, const CylinderView& b, const st
         for (int k = t + 1; k < n; ++k) {
             const MatchMinutia &ak = a.minutiae[pairs[k].ia], &bk = b.minutiae[pairs[k].ib];
             if (pairs[t].ia == pairs[k].ia || pairs[t].ib == pairs[k].ib) continue;
-            const float da = std::hypot(ak.x - at.x, ak.y - at.y);
-            const float db = std::hypot(bk.x - bt.x, bk.y - bt.y);
+            const float ax = ak.x - at.x, ay = ak.y - at.y, bx = bk.x - bt.x, by = bk.y - bt.y;
+            const float da = std::sqrt(ax * ax + ay * ay), db = std::sqrt(bx * bx + by * by);
             const float d1 = std::fabs(da - db);
             const float d2 = wrap_abs(wrap_pi(at.angle - ak.angle) - wrap_pi(bt.angle - bk.angle));
-            const float ra = wrap_pi(at.angle - std::atan2(ak.y - at.y, ak.x - at.x));
-            const float rb = wrap_pi(bt.angle - std::atan2(bk.y - bt.y, bk.x - bt.x));
+            const float ra = wrap_pi(at.angle - fast_atan2(ay, ax));
+            const float rb = wrap_pi(bt.angle - fast_atan2(by, bx));
             const float d3 = wrap_abs(ra - rb);
             const float r = rho_distance(d1) * rho_direction(d2) * rho_radial(d3);
             rho[static_cast<std::size_t>(t) * n + k] = r;
