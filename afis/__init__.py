@@ -23,7 +23,7 @@ from afis.extract import (
     trace,
 )
 from afis.image import FingerprintImage, load_image
-from afis.match import Gallery, Matcher, compare
+from afis.match import Gallery, Matcher, compare, threshold_for_fmr
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
@@ -46,5 +46,6 @@ __all__ = [
     "extract",
     "extract_many",
     "load_image",
+    "threshold_for_fmr",
     "trace",
 ]

@@ -10,10 +10,14 @@ live-scan and card captures).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ from afis._native import _core
 from afis.errors import TemplateError
 from afis.template import Template
 
-__all__ = ["Gallery", "Matcher", "compare"]
+__all__ = ["Gallery", "Matcher", "compare", "threshold_for_fmr"]
 
 #: Format version of a saved gallery folder.
 GALLERY_FORMAT_VERSION = 1
@@ -209,3 +213,46 @@ class Matcher:
             a["usable"],
             workers,
         )
+
+
+@functools.cache
+def _threshold_table() -> tuple[tuple[float, float], ...]:
+    text = resources.files("afis").joinpath("data/thresholds.json").read_text()
+    return tuple((row["fmr"], row["threshold"]) for row in json.loads(text)["table"])
+
+
+def threshold_for_fmr(fmr: float) -> float:
+    """The score threshold that keeps the false match rate at or below ``fmr``.
+
+    Calibrated on impostor pairs of the FVC2000 and FVC2002 'B' sets (about 200,000 pairs,
+    within and across sets; see ``benchmarks/calibrate_thresholds.py``). Between calibrated
+    rates the threshold is interpolated in log(FMR).
+
+    Parameters
+    ----------
+    fmr : float
+        Target false match rate, between 1e-4 and 0.1 (the calibrated range).
+
+    Returns
+    -------
+    float
+        Accept a comparison as a match when ``compare(a, b) >= threshold``.
+
+    Examples
+    --------
+    >>> threshold_for_fmr(1e-4) > threshold_for_fmr(1e-2) > 0
+    True
+    """
+    if isinstance(fmr, bool) or not isinstance(fmr, int | float):
+        raise TypeError(f"fmr must be a number, got {type(fmr).__name__}")
+    table = _threshold_table()
+    low, high = table[-1][0], table[0][0]
+    if not (math.isfinite(fmr) and low * (1 - 1e-9) <= fmr <= high * (1 + 1e-9)):
+        raise ValueError(f"fmr must lie within the calibrated range {low:g}..{high:g}, got {fmr!r}")
+    target = math.log10(fmr)
+    for (f1, t1), (f2, t2) in itertools.pairwise(table):
+        l1, l2 = math.log10(f1), math.log10(f2)
+        if l2 <= target <= l1:
+            share = 0.0 if l1 == l2 else (l1 - target) / (l1 - l2)
+            return t1 + share * (t2 - t1)
+    return table[-1][1]

@@ -184,3 +184,60 @@ def test_genuine_pair_scores_above_impostor_pair(datasets_root):
 
 def test_doctests_pass():
     assert doctest.testmod(afis.match).failed == 0
+
+
+# --- thresholds and robustness ---------------------------------------------------------------
+
+
+def test_thresholds_grow_as_the_false_match_rate_falls():
+    rates = [1e-1, 1e-2, 1e-3, 1e-4]
+    thresholds = [afis.threshold_for_fmr(r) for r in rates]
+    assert thresholds == sorted(thresholds)
+    assert thresholds[0] < thresholds[-1]
+    between = afis.threshold_for_fmr(3e-3)
+    assert thresholds[1] <= between <= thresholds[2]
+
+
+@pytest.mark.parametrize("fmr", [0.0, 1e-9, 0.5, float("nan"), -1e-3])
+def test_threshold_outside_the_calibrated_range_is_refused(fmr):
+    with pytest.raises(ValueError, match="calibrated range"):
+        afis.threshold_for_fmr(fmr)
+
+
+def test_threshold_needs_a_number():
+    with pytest.raises(TypeError):
+        afis.threshold_for_fmr("1e-3")  # type: ignore[arg-type]
+
+
+def _crop(t: Template, share: float, seed: int) -> Template:
+    """Keep the minutiae inside a window of ``share`` of the area, placed at random (seeded)."""
+    rng = np.random.default_rng(seed)
+    side = np.sqrt(share)
+    w, h = t.width * side, t.height * side
+    x0, y0 = rng.uniform(0, t.width - w), rng.uniform(0, t.height - h)
+    inside = (t.x >= x0) & (t.x < x0 + w) & (t.y >= y0) & (t.y < y0 + h)
+    return Template(
+        width=t.width, height=t.height, resolution=t.resolution,
+        source_resolution=t.source_resolution, x=t.x[inside], y=t.y[inside],
+        direction=t.direction[inside], type=t.type[inside], quality=t.quality[inside],
+        image_quality=t.image_quality,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample_templates() -> list[Template]:
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parent.parent / "datasets" / "samples"
+    return [afis.extract(p) for p in sorted(samples.glob("sample_*.png"))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_moved_cropped_thinned_template_still_matches_itself(sample_templates, seed):
+    rng = np.random.default_rng(seed)
+    original = sample_templates[seed % len(sample_templates)]
+    angle = float(rng.uniform(-0.5, 0.5))
+    shift = (float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20)))
+    degraded = _crop(_moved(original, angle, shift, seed=seed, keep=0.9), 0.6, seed=seed)
+    assert len(degraded) >= 8
+    assert compare(original, degraded) >= afis.threshold_for_fmr(1e-4)
