@@ -4,7 +4,8 @@ Impostor scores come from every pair of images of different fingers across all e
 'B' sets, within and across sets, about 190,000 pairs. Sets of one year may share fingers:
 FVC2000 DB1_B and DB2_B hold the same fingers under the same numbers (two sensors, the same
 volunteers; their cross-set same-number pairs score like genuine pairs), so a finger is
-identified by (year, finger number) and such pairs are left out. For each target FMR the threshold is the smallest score that at most that share of
+identified by (year, finger number) and such pairs are left out. For each target FMR the
+threshold is the smallest score that at most that share of
 impostor pairs reach. Rerun whenever the matcher or the extractor changes:
 
     AFIS_DATASETS=../shared/datasets python benchmarks/calibrate_thresholds.py
