@@ -125,9 +125,20 @@ Consolidation consolidate(const CylinderView& a, const CylinderView& b, const st
     const float spread = n > 1 ? (1 - mp::RELAXATION_WEIGHT) / static_cast<float>(n_relax - 1) : 0.0f;
     for (int it = 0; it < mp::RELAXATION_ITERATIONS; ++it) {
         for (int t = 0; t < n; ++t) {
-            float support = 0;
+            // Four running sums break the chain of dependent additions (the compiler may not
+            // reorder float additions itself); the order is fixed, so results stay
+            // deterministic.
             const float* row = &rho[static_cast<std::size_t>(t) * n];
-            for (int k = 0; k < n; ++k) support += row[k] * lambda[k];
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int k = 0;
+            for (; k + 4 <= n; k += 4) {
+                s0 += row[k] * lambda[k];
+                s1 += row[k + 1] * lambda[k + 1];
+                s2 += row[k + 2] * lambda[k + 2];
+                s3 += row[k + 3] * lambda[k + 3];
+            }
+            for (; k < n; ++k) s0 += row[k] * lambda[k];
+            const float support = (s0 + s1) + (s2 + s3);
             next[t] = mp::RELAXATION_WEIGHT * lambda[t] + spread * support;
         }
         lambda.swap(next);
