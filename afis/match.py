@@ -40,13 +40,24 @@ def _check_template(value: object, what: str) -> Template:
     return value
 
 
+#: Most minutiae of a template the matcher uses (those of highest quality). Cylinder
+#: building is quadratic in the count: the cap keeps a hostile or degenerate template (the
+#: format allows 65,535 minutiae) from stalling a comparison. Real fingers have 20-100.
+MAX_MATCH_MINUTIAE = 200
+
+
 def _cylinders(template: Template) -> _core.Cylinders:
     """The template's minutiae scaled to the 500 ppi grid, as cylinders."""
     scale = 500.0 / template.resolution
+    keep = slice(None)
+    if len(template) > MAX_MATCH_MINUTIAE:
+        keep = np.sort(
+            np.argsort(-template.quality.astype(np.int32), kind="stable")[:MAX_MATCH_MINUTIAE]
+        )
     return _core.Cylinders(
-        template.x.astype(np.float32) * np.float32(scale),
-        template.y.astype(np.float32) * np.float32(scale),
-        template.direction,
+        template.x[keep].astype(np.float32) * np.float32(scale),
+        template.y[keep].astype(np.float32) * np.float32(scale),
+        template.direction[keep],
     )
 
 

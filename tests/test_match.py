@@ -241,3 +241,31 @@ def test_a_moved_cropped_thinned_template_still_matches_itself(sample_templates,
     degraded = _crop(_moved(original, angle, shift, seed=seed, keep=0.9), 0.6, seed=seed)
     assert len(degraded) >= 8
     assert compare(original, degraded) >= afis.threshold_for_fmr(1e-4)
+
+
+def test_a_template_with_huge_minutiae_counts_compares_promptly():
+    # The format allows 65,535 minutiae; the matcher uses the 200 of highest quality.
+    rng = np.random.default_rng(4)
+    n = 20000
+    crowded = Template(
+        width=2000, height=2000, resolution=500.0, source_resolution=500.0,
+        x=rng.integers(0, 2000, n), y=rng.integers(0, 2000, n),
+        direction=rng.uniform(0, 2 * np.pi, n), type=rng.integers(1, 3, n),
+        quality=rng.integers(0, 101, n), image_quality=50,
+    )  # fmt: skip
+    score = compare(crowded, _random_template(1))
+    assert 0.0 <= score <= 1.0
+
+
+def test_native_cylinders_refuse_oversized_or_bad_input():
+    from afis._native import _core
+
+    big = np.zeros(1001, np.float32)
+    with pytest.raises(ValueError, match="at most 1000"):
+        _core.Cylinders(big, big, big)
+    with pytest.raises(ValueError, match="equal length"):
+        _core.Cylinders(np.zeros(3, np.float32), np.zeros(2, np.float32), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        _core.Cylinders(
+            np.array([np.nan], np.float32), np.zeros(1, np.float32), np.zeros(1, np.float32)
+        )

@@ -177,6 +177,9 @@ std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatA
     if (x.ndim() != 1 || y.ndim() != 1 || direction.ndim() != 1 || x.shape(0) != y.shape(0) ||
         x.shape(0) != direction.shape(0))
         throw py::value_error("x, y and direction must be 1-D arrays of equal length");
+    if (x.shape(0) > 1000)
+        throw py::value_error("at most 1000 minutiae per template can be matched, got " +
+                              std::to_string(x.shape(0)));
     std::vector<afis::MatchMinutia> out(static_cast<std::size_t>(x.shape(0)));
     for (std::size_t i = 0; i < out.size(); ++i) {
         const float a = direction.at(i);
