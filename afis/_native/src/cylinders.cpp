@@ -56,15 +56,15 @@ float segment_distance_sq(const P& a, const P& b, float x, float y) {
 bool near_hull(const std::vector<P>& hull, float x, float y, float offset) {
     if (hull.empty()) return false;
     if (hull.size() == 1) return (hull[0].x - x) * (hull[0].x - x) + (hull[0].y - y) * (hull[0].y - y) <= offset * offset;
-    bool inside = hull.size() >= 3;
-    float best = 1e30f;
-    for (std::size_t i = 0; i < hull.size(); ++i) {
-        const P& a = hull[i];
-        const P& b = hull[(i + 1) % hull.size()];
-        if (cross(a, b, {x, y}) < 0) inside = false;
-        best = std::min(best, segment_distance_sq(a, b, x, y));
+    if (hull.size() >= 3) {  // inside the polygon: no distances needed
+        bool inside = true;
+        for (std::size_t i = 0; i < hull.size() && inside; ++i)
+            inside = cross(hull[i], hull[(i + 1) % hull.size()], {x, y}) >= 0;
+        if (inside) return true;
     }
-    return inside || best <= offset * offset;
+    for (std::size_t i = 0; i < hull.size(); ++i)
+        if (segment_distance_sq(hull[i], hull[(i + 1) % hull.size()], x, y) <= offset * offset) return true;
+    return false;
 }
 
 float wrap_pi(float a) {
