@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from afis._native import _core
+from afis._threads import resolve_threads
 from afis.errors import TemplateError
 from afis.template import Template
 
@@ -122,7 +123,7 @@ class Gallery:
     ) -> Gallery:
         """Prepare and pack templates (cylinders are built on ``threads`` threads)."""
         items = [_check_template(t, "gallery entry") for t in templates]
-        workers = threads or os.cpu_count() or 1
+        workers = resolve_threads(threads)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             cylinders = list(pool.map(_cylinders, items))
         return cls(dict(_core.pack(cylinders)))
@@ -209,11 +210,9 @@ class Matcher:
         numpy.ndarray
             ``float32`` scores, one per gallery template, in gallery order.
         """
+        workers = resolve_threads(threads)
         if not isinstance(gallery, Gallery):
-            gallery = Gallery.from_templates(gallery, threads=threads)
-        workers = threads or os.cpu_count() or 1
-        if workers < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
+            gallery = Gallery.from_templates(gallery, threads=workers)
         a = gallery.arrays
         return _core.compare_many(
             self._cylinders,

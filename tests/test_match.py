@@ -269,3 +269,14 @@ def test_native_cylinders_refuse_oversized_or_bad_input():
         _core.Cylinders(
             np.array([np.nan], np.float32), np.zeros(1, np.float32), np.zeros(1, np.float32)
         )
+
+
+@pytest.mark.parametrize(
+    ("threads", "error"), [(0, ValueError), (-2, ValueError), (True, TypeError), (1.5, TypeError)]
+)
+def test_bad_thread_counts_are_refused(threads, error):
+    templates = [_random_template(1), _random_template(2)]
+    with pytest.raises(error, match="threads"):
+        Gallery.from_templates(templates, threads=threads)
+    with pytest.raises(error, match="threads"):
+        Matcher(templates[0]).compare_many(Gallery.from_templates(templates), threads=threads)

@@ -37,6 +37,8 @@ import numpy as np
 from tqdm import tqdm
 
 import afis
+import afis.match
+from afis._native import _core
 from afis.bench.metrics import ErrorRates, det_curve, error_rates
 from afis.image import load_image
 from afis.template import Template
@@ -453,21 +455,7 @@ def _resolve_scorer(scorer: Scorer | None) -> tuple[Scorer, str]:
     return compare, "afis.compare"
 
 
-def _engine_compare() -> Any:
-    from afis.match import compare
-
-    return compare
-
-
-def _prepare_for_matching(template: Template) -> Any:
-    from afis.match import _cylinders
-
-    return _cylinders(template)
-
-
 def _compare_prepared(a: Any, b: Any) -> float:
-    from afis._native import _core
-
     return float(_core.compare(a, b))
 
 
@@ -656,10 +644,10 @@ def verify(
         union = sorted({pair for g, i in wanted.values() for pair in (*g, *i)})
         inputs: dict[Key, Any] = templates
         pair_fn = score_fn
-        if scorer is None and score_fn is _engine_compare():
+        if scorer is None and score_fn is afis.match.compare:
             # The engine's matcher: prepare each template once (as Matcher does for a probe),
             # so the timing is of comparisons, not of repeated cylinder building.
-            inputs = {key: _prepare_for_matching(t) for key, t in templates.items()}
+            inputs = {key: afis.match._cylinders(t) for key, t in templates.items()}
             pair_fn = _compare_prepared
         bar = _Progress(progress, len(union), f"{name} compare", "pair")
         try:

@@ -8,7 +8,6 @@ validates input, brings the image to the 500 ppi processing grid and wraps the r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from afis._native import _core
+from afis._threads import resolve_threads
 from afis.errors import ImageError
 from afis.extract.constants import (
     DEFAULT_MAX_MINUTIAE,
@@ -258,14 +258,7 @@ def extract_many(
     >>> len(extract_many([ridges, ridges], threads=2))
     2
     """
-    if threads is None:
-        workers = os.cpu_count() or 1
-    elif isinstance(threads, bool) or not isinstance(threads, int | np.integer):
-        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
-    elif threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
-    else:
-        workers = int(threads)
+    workers = resolve_threads(threads)
     items: Sequence[Any] = list(images)
     if workers == 1 or len(items) <= 1:
         return [extract(i, dpi=dpi, options=options) for i in items]

@@ -49,13 +49,13 @@ float wrap_abs(float a) { return std::fabs(wrap_pi(a)); }
 
 }  // namespace
 
-Consolidation consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local) {
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local) {
     static const SigmoidTable rho_distance(mp::DISTANCE_MU, mp::DISTANCE_TAU, 4 * mp::RADIUS);
     static const SigmoidTable rho_direction(mp::DIRECTION_MU, mp::DIRECTION_TAU, PI_F);
     static const SigmoidTable rho_radial(mp::RADIAL_MU, mp::RADIAL_TAU, PI_F);
 
     const int na = a.size(), nb = b.size();
-    if (na == 0 || nb == 0) return {};
+    if (na == 0 || nb == 0) return 0.0f;
     const int n_min = std::min(na, nb);
     const int n_pairs = std::min(
         n_min, mp::MIN_PAIRS + static_cast<int>(std::lround(sigmoid(static_cast<float>(n_min), mp::PAIRS_MU, mp::PAIRS_TAU) *
@@ -99,7 +99,7 @@ Consolidation consolidate(const CylinderView& a, const CylinderView& b, const st
         pairs.push_back({ia, ib, local[p]});
     }
     const int n = static_cast<int>(pairs.size());
-    if (n == 0) return {};
+    if (n == 0) return 0.0f;
 
     // Compatibility of every two pairs.
     std::vector<float> rho(static_cast<std::size_t>(n) * n, 0.0f);
@@ -151,14 +151,9 @@ Consolidation consolidate(const CylinderView& a, const CylinderView& b, const st
         const float ep = lambda[p] / pairs[p].lambda0, eq = lambda[q] / pairs[q].lambda0;
         return ep != eq ? ep > eq : p < q;
     });
-    Consolidation result;
     float sum = 0;
-    for (int i = 0; i < keep; ++i) {
-        sum += lambda[idx[i]];
-        result.pairs.push_back({pairs[idx[i]].ia, pairs[idx[i]].ib, lambda[idx[i]]});
-    }
-    result.score = sum / n_pairs;
-    return result;
+    for (int i = 0; i < keep; ++i) sum += lambda[idx[i]];
+    return sum / n_pairs;
 }
 
 }  // namespace afis

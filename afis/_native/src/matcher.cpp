@@ -28,7 +28,7 @@ float compare(const CylinderView& a, const CylinderView& b) {
     const CylinderView& first = ordered ? a : b;
     const CylinderView& second = ordered ? b : a;
     local_similarities(first, second, local);
-    return consolidate(first, second, local).score;
+    return consolidate(first, second, local);
 }
 
 }  // namespace afis

@@ -57,21 +57,10 @@ void smooth_weighted(Grid<float>& values, const Grid<float>* weight, float sigma
         values.data[i] = den.data[i] > 1e-6f ? num.data[i] / den.data[i] : 0.0f;
 }
 
-float sample_block_field(const BlockField<float>& field, float px, float py) {
-    const float fx = px / field.block - 0.5f, fy = py / field.block - 0.5f;
-    const int x0 = std::clamp(static_cast<int>(std::floor(fx)), 0, field.width - 1);
-    const int y0 = std::clamp(static_cast<int>(std::floor(fy)), 0, field.height - 1);
-    const int x1 = std::min(x0 + 1, field.width - 1), y1 = std::min(y0 + 1, field.height - 1);
-    const float tx = std::clamp(fx - x0, 0.0f, 1.0f), ty = std::clamp(fy - y0, 0.0f, 1.0f);
-    const float top = field.at(x0, y0) * (1 - tx) + field.at(x1, y0) * tx;
-    const float bottom = field.at(x0, y1) * (1 - tx) + field.at(x1, y1) * tx;
-    return top * (1 - ty) + bottom * ty;
-}
-
 namespace {
 
 // For each pixel coordinate along one axis: the two block indices and the weight of the
-// second, matching sample_block_field's clamping.
+// second, clamped at the edges.
 struct AxisWeights {
     std::vector<int> lo, hi;
     std::vector<float> t;

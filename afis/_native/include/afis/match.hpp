@@ -47,19 +47,8 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
 // local_similarity.cpp: the nA x nB matrix of local similarities, row-major.
 void local_similarities(const CylinderView& a, const CylinderView& b, std::vector<float>& out);
 
-// A minutia pair kept by consolidation, with its relaxed similarity.
-struct MinutiaPair {
-    int ia = 0, ib = 0;
-    float weight = 0;
-};
-
-struct Consolidation {
-    float score = 0;                  // LSS-R score in [0, 1]
-    std::vector<MinutiaPair> pairs;   // the n_P pairs it averaged, best first
-};
-
 // consolidation.cpp: the global score from the local similarities (LSS-R).
-Consolidation consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local);
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local);
 
 // matcher.cpp: the whole comparison, symmetric, in [0, 1].
 float compare(const CylinderView& a, const CylinderView& b);

@@ -84,8 +84,6 @@ constexpr float BORDER_DISTANCE = 12.0f;
 // A minutia with more than CLUSTER_MAX_NEIGHBOURS others within CLUSTER_RADIUS is noise.
 constexpr float CLUSTER_RADIUS = 12.0f;
 constexpr int CLUSTER_MAX_NEIGHBOURS = 2;
-// Hard cap on minutiae kept (best quality first).
-constexpr int MAX_MINUTIAE = 150;
 
 // --- singular points -----------------------------------------------------------------------
 // Blocks closer than this (in blocks) to the mask border are not searched.

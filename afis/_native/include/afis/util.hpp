@@ -40,11 +40,8 @@ std::vector<float> gaussian_kernel(float sigma);
 // null for uniform weight.
 void smooth_weighted(Grid<float>& values, const Grid<float>* weight, float sigma);
 
-// Bilinear sample of a block field at a pixel position (block centres at (b + 0.5) * block).
-float sample_block_field(const BlockField<float>& field, float px, float py);
-
-// The same bilinear interpolation for every pixel of a width x height image at once,
-// computed separably (a few operations per pixel).
+// Bilinear interpolation of a block field (block centres at (b + 0.5) * block, clamped at
+// the edges) at every pixel of a width x height image, computed separably.
 FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height);
 
 }  // namespace afis
