@@ -11,7 +11,7 @@ The public surface is small::
 Intermediate results of extraction: ``afis.trace(image)``.
 """
 
-from afis.errors import AfisError, ImageError, TemplateError
+from afis.errors import AfisError, FormatError, ImageError, TemplateError
 
 # ``afis.extract`` is both a subpackage and the main function; the function wins the
 # attribute (``from afis.extract import ...`` still reaches the subpackage).
@@ -34,6 +34,7 @@ __all__ = [
     "ExtractionTrace",
     "FingerPosition",
     "FingerprintImage",
+    "FormatError",
     "Gallery",
     "ImageError",
     "Matcher",

@@ -6,7 +6,7 @@ Every error a caller can provoke with bad input is an :class:`AfisError`, and al
 
 from __future__ import annotations
 
-__all__ = ["AfisError", "ImageError", "TemplateError"]
+__all__ = ["AfisError", "FormatError", "ImageError", "TemplateError"]
 
 
 class AfisError(Exception):
@@ -19,3 +19,10 @@ class ImageError(AfisError, ValueError):
 
 class TemplateError(AfisError, ValueError):
     """A template buffer is corrupt, truncated, foreign or of an unsupported version."""
+
+
+class FormatError(AfisError, ValueError):
+    """An interchange record (ISO/IEC 19794, ANSI INCITS 378, ANSI/NIST-ITL) is malformed.
+
+    The message names the record, the field and what was expected.
+    """
