@@ -75,7 +75,13 @@ float wrap_pi(float a) {
 
 }  // namespace
 
-CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
+bool ForegroundMask::at(float x, float y) const {
+    if (!(x >= 0 && y >= 0)) return false;
+    const int i = static_cast<int>(x) / block, j = static_cast<int>(y) / block;
+    return i < width && j < height && cells[static_cast<std::size_t>(j) * width + i] != 0;
+}
+
+CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae, const ForegroundMask& mask) {
     constexpr int NS = mp::SPATIAL_CELLS, ND = mp::DIRECTION_CELLS;
     const float cell = 2 * mp::RADIUS / NS;
     const float dir_cell = 2 * PI_F / ND;
@@ -112,7 +118,7 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
                 if (u * u + v * v > mp::RADIUS * mp::RADIUS) continue;
                 ++in_radius;
                 const float px = m.x + u * cs - v * sn, py = m.y + u * sn + v * cs;
-                if (!near_hull(hull, px, py, mp::HULL_OFFSET)) continue;
+                if (mask.empty() ? !near_hull(hull, px, py, mp::HULL_OFFSET) : !mask.at(px, py)) continue;
                 cell_valid[j * NS + i] = 1;
                 ++valid_cells;
             }

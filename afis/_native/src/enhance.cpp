@@ -46,7 +46,7 @@ Kernel across_kernel(float theta, float period, std::ptrdiff_t stride) {
     Kernel k;
     const float nx = -std::sin(theta), ny = std::cos(theta);
     const float sigma = params::ENHANCE_ACROSS_SIGMA_PERIODS * period;
-    const int radius = std::min(params::PAD - params::ENHANCE_ALONG_RADIUS,
+    const int radius = std::min(params::PAD,
                                 static_cast<int>(std::ceil(params::ENHANCE_ACROSS_RADIUS_SIGMAS * sigma)));
     std::vector<float> envelope;
     float env_sum = 0, wave_sum = 0;
@@ -110,13 +110,49 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     }
     const FloatGrid period_pixels = upsample_block_field(period.period, w, h);
 
-    // Pass 1: smoothing along the ridges, everywhere (pass 2 reads outside the mask).
+    // Pass 1: smoothing along the ridges, everywhere (pass 2 reads outside the mask). The
+    // smoothing follows the ridge flow: from each pixel it walks unit steps both ways along
+    // the local orientation, re-reading the orientation at every step, so curved ridges
+    // (around cores and deltas) are smoothed along themselves rather than along a chord.
     FloatGrid smoothed(normalized.width, normalized.height);
+    std::vector<float> step_x(O), step_y(O), weight(params::ENHANCE_ALONG_RADIUS + 1);
+    for (int o = 0; o < O; ++o) {
+        step_x[o] = std::cos(PI * o / O);
+        step_y[o] = std::sin(PI * o / O);
+    }
+    {
+        float sum = 0;
+        for (int i = 0; i <= params::ENHANCE_ALONG_RADIUS; ++i) {
+            weight[i] = std::exp(-0.5f * i * i / (params::ENHANCE_ALONG_SIGMA * params::ENHANCE_ALONG_SIGMA));
+            sum += i == 0 ? weight[i] : 2 * weight[i];
+        }
+        for (float& v : weight) v /= sum;
+    }
     for (int y = 0; y < h; ++y) {
-        const float* src = normalized.row(y + pad) + pad;
         float* dst = smoothed.row(y + pad) + pad;
-        const std::uint8_t* ob = obin.row(y);
-        for (int x = 0; x < w; ++x) dst[x] = apply(src + x, along[ob[x]]);
+        for (int x = 0; x < w; ++x) {
+            const int o0 = obin.at(x, y);
+            float acc = weight[0] * normalized.at(x + pad, y + pad);
+            for (int sign = -1; sign <= 1; sign += 2) {
+                float px = static_cast<float>(x), py = static_cast<float>(y);
+                float dx = sign * step_x[o0], dy = sign * step_y[o0];
+                for (int i = 1; i <= params::ENHANCE_ALONG_RADIUS; ++i) {
+                    px += dx;
+                    py += dy;
+                    const int ix = static_cast<int>(std::lround(px)), iy = static_cast<int>(std::lround(py));
+                    acc += weight[i] * normalized.at(ix + pad, iy + pad);
+                    const int o = obin.at(std::clamp(ix, 0, w - 1), std::clamp(iy, 0, h - 1));
+                    float nx = step_x[o], ny = step_y[o];
+                    if (nx * dx + ny * dy < 0) {
+                        nx = -nx;
+                        ny = -ny;
+                    }
+                    dx = nx;
+                    dy = ny;
+                }
+            }
+            dst[x] = acc;
+        }
     }
     // Pass 2: band-pass across the ridges, in the foreground only.
     FloatGrid out(normalized.width, normalized.height);
