@@ -30,7 +30,7 @@ constexpr int MASK_MIN_REGION_BLOCKS = 24;
 
 // --- orientation ----------------------------------------------------------------------------
 // Gaussian smoothing (in blocks) of the doubled-angle gradient tensor.
-constexpr float ORIENTATION_SMOOTHING_SIGMA = 1.6f;
+constexpr float ORIENTATION_SMOOTHING_SIGMA = 2.0f;
 // Stronger smoothing used for singular point detection.
 constexpr float SINGULAR_SMOOTHING_SIGMA = 2.4f;
 
