@@ -745,8 +745,8 @@ class Template:
             msg = f"not an nusafis template: magic {magic!r} (expected {_MAGIC!r})"
             if magic == _ISO_MAGIC:
                 msg += (
-                    "; this looks like an ISO/IEC 19794-2 (or ANSI/INCITS 378) finger "
-                    "minutiae record, read it with the ISO codec (Template.from_iso or from_ansi378)"
+                    "; this looks like an ISO/IEC 19794-2 (or ANSI/INCITS 378) finger minutiae "
+                    "record, read it with the ISO codec (Template.from_iso or from_ansi378)"
                 )
             raise TemplateError(msg)
         if size < _HEADER_SIZE:
