@@ -95,6 +95,7 @@ __all__ = [
     "decode_compact",
     "decode_normal",
     "encode",
+    "unwrap",
 ]
 
 RECORD = "ISO/IEC 19794-2 card data"
@@ -422,6 +423,18 @@ def _image_size(image_size: object) -> tuple[int, int]:
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v <= 0xFFFF:
             raise ValueError(f"image_size must hold two ints in 1..65535, got {image_size!r}")
     return int(w), int(h)
+
+
+def unwrap(data: bytes | bytearray | memoryview) -> bytes:
+    """The card-format minutiae inside a ``7F2E`` biometric data template (or ``data``
+    itself when it is bare minutiae).
+
+    Examples
+    --------
+    >>> unwrap(bytes.fromhex("7f2e0881061906f0336660")).hex()
+    '1906f0336660'
+    """
+    return bytes(_minutiae_bytes(as_buffer(data, RECORD)))
 
 
 def _minutiae_bytes(buf: memoryview) -> memoryview:
