@@ -225,10 +225,16 @@ def _detect_input(data: bytes) -> str:
         return {v: k for k, v in _RECORD_FORMATS.items()}[found]
     if data[:2] == b"\x7f\x2e":
         # The data object does not say which card format; its length usually does.
+        # Take the one that decodes; both may (15, 30, ... minutiae): then compact.
         from afis.interchange import iso19794_2_card
 
-        size = len(iso19794_2_card.unwrap(data))
-        return "iso-card-normal" if size % 3 and not size % 5 else "iso-card-compact"
+        for kind, compact in (("iso-card-compact", True), ("iso-card-normal", False)):
+            try:
+                iso19794_2_card.decode(data, compact=compact)
+            except AfisError:
+                continue
+            return kind
+        return "iso-card-compact"  # neither decodes: the error will say why
     return "image"
 
 

@@ -84,7 +84,11 @@ class Reader:
 
     def error_last(self, field: str, expected: str) -> FormatError:
         """A FormatError for the value read last (at the offset where it started)."""
-        return FormatError(f"{self.record}: {field} (offset {self.last}): {expected}")
+        return self.error_at(self.last, field, expected)
+
+    def error_at(self, offset: int, field: str, expected: str) -> FormatError:
+        """A FormatError for the field at ``offset``."""
+        return FormatError(f"{self.record}: {field} (offset {offset}): {expected}")
 
     def need(self, n: int, field: str) -> None:
         """Raise unless ``n`` more bytes are available (and mark where the read starts)."""

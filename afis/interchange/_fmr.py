@@ -285,11 +285,15 @@ def read_magic(reader: Reader, version: bytes, others: Mapping[bytes, str]) -> N
         raise reader.error_last("version", f"{found!r} (expected {version!r}){hint}")
 
 
-def check_count(reader: Reader, field: str, count: int, minimum_size: int) -> None:
+def check_count(
+    reader: Reader, field: str, count: int, minimum_size: int, offset: int | None = None
+) -> None:
     """A declared number of items against the bytes that remain (each needs at least
-    ``minimum_size``): lying counts fail here, before anything is read."""
+    ``minimum_size``): lying counts fail here, before anything is read. ``offset``: where
+    the count was read (default: the last read)."""
     if count * minimum_size > reader.remaining:
-        raise reader.error(
+        raise reader.error_at(
+            reader.last if offset is None else offset,
             field,
             f"{count} declared, needing at least {count * minimum_size} bytes, but only "
             f"{reader.remaining} remain in the record",
@@ -657,7 +661,9 @@ def check_trailing(buf: memoryview, length: int, problems: Problems) -> None:
     tail = buf[length:]
     if len(tail) and any(tail):
         problems.report(
-            f"{len(tail)} bytes after the record's declared length of {length} are not zero padding"
+            f"{len(tail)} bytes after the record's declared length of {length} are not zero "
+            "padding",
+            "they are ignored",
         )
 
 

@@ -74,9 +74,10 @@ def decode(
     owner = reader.u16("CBEFF product owner")
     product = reader.u16("CBEFF product type")
     equipment = reader.u16("capture equipment")
+    count_at = reader.pos
     count = reader.u8("number of finger views")
     reserved = reader.u8("reserved byte")
-    _fmr.check_count(reader, "number of finger views", count, MIN_VIEW_SIZE)
+    _fmr.check_count(reader, "number of finger views", count, MIN_VIEW_SIZE, count_at)
     views = [
         _read_view(reader, f"view {v}", resolution, image_size, problems) for v in range(count)
     ]

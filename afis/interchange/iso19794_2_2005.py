@@ -114,9 +114,10 @@ def decode(
     reader.end = length
     equipment = reader.u16("capture equipment")
     header = _fmr.read_image_header(reader, "")
+    count_at = reader.pos
     count = reader.u8("number of finger views")
     reserved = reader.u8("reserved byte")
-    _fmr.check_count(reader, "number of finger views", count, MIN_VIEW_SIZE)
+    _fmr.check_count(reader, "number of finger views", count, MIN_VIEW_SIZE, count_at)
     views = [
         read_view(reader, f"view {v}", header, resolution, image_size, problems, ANGLE_UNITS)
         for v in range(count)

@@ -99,11 +99,14 @@ def decode(
     problems = _fmr.Problems(strict, RECORD)
     _fmr.check_trailing(buf, length, problems)
     reader.end = length
+    count_at = reader.pos
     count = reader.u16("number of finger representations")
     certified = reader.u8("certification flag")
     if certified > 1:
         raise reader.error_last("certification flag", f"{certified} (expected 0 or 1)")
-    _fmr.check_count(reader, "number of finger representations", count, MIN_REPRESENTATION_SIZE)
+    _fmr.check_count(
+        reader, "number of finger representations", count, MIN_REPRESENTATION_SIZE, count_at
+    )
     views = []
     for v in range(count):
         where = f"representation {v}"
