@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from afis.errors import FormatError
 from afis.interchange import _fmr
 from afis.interchange._binary import Reader, as_buffer
 from afis.interchange.iso19794_2_2005 import read_view
@@ -161,7 +162,7 @@ def encode(
     width, height, px_cm = _fmr.shared_grid(specs, RECORD)
     for name, value in (("product owner", product_owner), ("product type", product_type)):
         if not 0 <= value <= 0xFFFF:
-            raise _fmr.FormatError(f"{RECORD}: CBEFF {name} {value} (expected 0..65535)")
+            raise FormatError(f"{RECORD}: CBEFF {name} {value} (expected 0..65535)")
     equipment = _fmr.equipment_field(RECORD, compliance, capture_equipment_id)
     body = b"".join(_fmr.view_bytes(spec, ANGLE_UNITS, _fmr.FLAVOUR_ANSI) for spec in specs)
     rest = (
