@@ -381,6 +381,17 @@ def read_record(
     ------
     FormatError
         If the data is no supported record or is malformed.
+
+    Examples
+    --------
+    >>> t = Template.empty(300, 400)
+    >>> record = read_record(t.to_ansi378())
+    >>> record.format, [len(view.template) for view in record.views]
+    ('ansi378:2004', [0])
+    >>> read_record(b"NAFT" + bytes(40))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    afis.errors.FormatError: finger minutiae record: format identifier and version ...
     """
     from afis.interchange import ansi378_2004, ansi378_2009, iso19794_2_2005, iso19794_2_2011
 
