@@ -29,7 +29,18 @@ from afis.errors import AfisError
 
 __all__ = ["DECODERS", "FuzzReport", "fuzz", "mutate"]
 
-DECODERS: dict[str, str] = {}
+DECODERS: dict[str, str] = {
+    # finger minutiae records and card formats (afis.interchange)
+    "iso19794_2_2005": "afis.interchange.iso19794_2_2005:decode",
+    "iso19794_2_2011": "afis.interchange.iso19794_2_2011:decode",
+    "ansi378_2004": "afis.interchange.ansi378_2004:decode",
+    "ansi378_2009": "afis.interchange.ansi378_2009:decode",
+    "minutiae_record": "afis.interchange.minutiae:read_record",
+    "iso19794_2_card_compact": "afis.interchange.iso19794_2_card:decode_compact",
+    "iso19794_2_card_normal": "afis.interchange.iso19794_2_card:decode_normal",
+    "iso7816_11_bit": "afis.interchange.iso19794_2_card:decode_bit",
+    "iso7816_11_bit_group": "afis.interchange.iso19794_2_card:decode_bit_group",
+}
 """Decoder name -> ``"module:function"`` taking bytes; codec modules add their entries here."""
 
 _BOUNDARY = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)

@@ -3,7 +3,9 @@
 ``afis extract``  images to templates (resumable: existing outputs are skipped);
 ``afis show``     draws the minutiae over an image;
 ``afis bench``    measures the engine on datasets (``bench extract``: speed; ``bench verify``:
-                 verification error rates on FVC-style folders).
+                 verification error rates on FVC-style folders);
+``afis convert``  converts templates between the engine's format, ISO/IEC 19794-2, ANSI
+                 INCITS 378 and the ISO card formats (images are extracted first).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from afis.errors import AfisError
 from afis.extract import ExtractOptions, extract, trace
 from afis.extract.render import draw_minutiae, save_stages
 from afis.image import FingerprintImage, load_image
+from afis.template import Template
 
 __all__ = ["main"]
 
@@ -169,6 +172,127 @@ def _bench_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Output formats of ``afis convert``.
+CONVERT_TO = ("nusafis", "iso2005", "ansi378", "iso-card-compact", "iso-card-normal")
+#: Input formats of ``afis convert`` (``auto`` detects from the data).
+CONVERT_FROM = (
+    "auto",
+    "nusafis",
+    "iso2005",
+    "iso2011",
+    "ansi378",
+    "ansi378-2009",
+    "iso-card-compact",
+    "iso-card-normal",
+    "image",
+)
+_RECORD_FORMATS = {
+    "iso2005": "iso19794-2:2005",
+    "iso2011": "iso19794-2:2011",
+    "ansi378": "ansi378:2004",
+    "ansi378-2009": "ansi378:2009",
+}
+#: ``--order`` names -> BIT minutiae order bytes.
+CARD_ORDERS = {
+    "none": 0x00,
+    "xy-asc": 0x05,
+    "xy-desc": 0x06,
+    "yx-asc": 0x09,
+    "yx-desc": 0x0A,
+    "angle-asc": 0x0D,
+    "angle-desc": 0x0E,
+    "polar-asc": 0x11,
+    "polar-desc": 0x12,
+}
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return w, h
+
+
+def _detect_input(data: bytes) -> str:
+    """Input format of ``afis convert`` from the data's first bytes."""
+    from afis.interchange import minutiae
+
+    if data[:4] == b"NAFT":
+        return "nusafis"
+    found = minutiae.detect_format(data)
+    if found is not None:
+        return {v: k for k, v in _RECORD_FORMATS.items()}[found]
+    if data[:2] == b"\x7f\x2e":
+        # The data object does not say which card format; its length usually does.
+        # Take the one that decodes; both may (15, 30, ... minutiae): then compact.
+        from afis.interchange import iso19794_2_card
+
+        for kind, compact in (("iso-card-compact", True), ("iso-card-normal", False)):
+            try:
+                iso19794_2_card.decode(data, compact=compact)
+            except AfisError:
+                continue
+            return kind
+        return "iso-card-compact"  # neither decodes: the error will say why
+    return "image"
+
+
+def _read_template(path: Path, args: argparse.Namespace) -> Template:
+    data = path.read_bytes()
+    kind = _detect_input(data) if args.source == "auto" else args.source
+    log.debug("%s: reading as %s", path, kind)
+    if kind == "nusafis":
+        return Template.from_bytes(data)
+    if kind in _RECORD_FORMATS:
+        from afis.interchange import minutiae
+
+        record = minutiae.read_record(
+            data,
+            format=_RECORD_FORMATS[kind],
+            resolution=args.resolution,
+            image_size=args.image_size,
+            strict=not args.lenient,
+        )
+        for warning in record.warnings + tuple(w for v in record.views for w in v.warnings):
+            log.warning("%s: %s", path, warning)
+        return record.template(args.view)
+    if kind in ("iso-card-compact", "iso-card-normal"):
+        return Template.from_iso_card(
+            data,
+            compact=kind == "iso-card-compact",
+            resolution=args.resolution or 500.0,
+            image_size=args.image_size,
+        )
+    return extract(load_image(path, dpi=args.dpi))
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    try:
+        template = _read_template(Path(args.input), args)
+    except OSError as exc:
+        print(f"afis convert: error: {exc}", file=sys.stderr)
+        return 2
+    if args.to == "nusafis":
+        out = template.to_bytes()
+    elif args.to == "iso2005":
+        out = template.to_iso()
+    elif args.to == "ansi378":
+        out = template.to_ansi378()
+    else:
+        out = template.to_iso_card(
+            compact=args.to == "iso-card-compact",
+            max_minutiae=args.max_minutiae,
+            order=CARD_ORDERS[args.order],
+        )
+    target = Path(args.output)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(out)
+    os.replace(tmp, target)
+    print(f"{args.input}: {template!r} -> {args.output} ({args.to}, {len(out)} bytes)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afis", description="nusafis fingerprint engine")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -262,6 +386,46 @@ def _parser() -> argparse.ArgumentParser:
         help="threads scoring pairs (default 1, so comparison times are single-thread)",
     )
     b.set_defaults(run=_bench_verify)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a template or record between formats",
+        description="Read a template (nusafis .aft), an ISO/IEC 19794-2 (2005/2011) or ANSI "
+        "INCITS 378 (2004/2009) minutiae record, ISO/IEC 19794-2 card-format minutiae, or an "
+        "image (extracted first), and write it as OUT in the format --to names. The input "
+        "format is detected from the data unless --from gives it.",
+    )
+    p.add_argument("input", help="template, record, card data or image")
+    p.add_argument("output", help="file to write")
+    p.add_argument("--to", required=True, choices=CONVERT_TO, help="output format")
+    p.add_argument(
+        "--from", dest="source", default="auto", choices=CONVERT_FROM, help="input format"
+    )
+    p.add_argument("--view", type=int, default=0, help="finger view of a record (default 0)")
+    p.add_argument("--dpi", type=float, help="resolution of an input image")
+    p.add_argument(
+        "--resolution",
+        type=float,
+        help="ppi to use instead of a record header's (records), or of the grid card data "
+        "are converted to (card formats; default 500)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_image_size,
+        help="real WIDTHxHEIGHT of the image a record belongs to, when its header is wrong",
+    )
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="skip malformed extended data of records (listed as warnings) instead of failing",
+    )
+    p.add_argument(
+        "--max-minutiae", type=int, default=60, help="card formats: most minutiae (default 60)"
+    )
+    p.add_argument(
+        "--order", choices=tuple(CARD_ORDERS), default="none", help="card formats: sort order"
+    )
+    p.set_defaults(run=_cmd_convert)
     return parser
 
 

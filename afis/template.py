@@ -531,6 +531,160 @@ class Template:
         body = b"".join((header, rec.tobytes(), sing.tobytes()))
         return body + struct.pack("<I", zlib.crc32(body))
 
+    # ------------------------------------------------------------- interchange formats
+    # Thin wrappers: the codecs live in afis.interchange (imported here on first use, since
+    # they import this module).
+
+    def to_iso(self, *, impression_type: int = 0, capture_device_id: int = 0) -> bytes:
+        """Write an ISO/IEC 19794-2:2005 finger minutiae record with this one view.
+
+        See :func:`afis.interchange.iso19794_2_2005.encode` (several views, details).
+
+        Examples
+        --------
+        >>> t = Template(width=300, height=400, resolution=500.0, source_resolution=500.0,
+        ...              x=[10, 20], y=[30, 40], direction=[1.0, 2.0], type=[1, 2],
+        ...              quality=[90, 80], image_quality=75)
+        >>> data = t.to_iso()
+        >>> data[:8], len(data)
+        (b'FMR\\x00 20\\x00', 42)
+        >>> back = Template.from_iso(data)
+        >>> bool((back.x == t.x).all()), back.resolution
+        (True, 500.0)
+        """
+        from afis.interchange import iso19794_2_2005
+
+        return iso19794_2_2005.encode(
+            self, impression_type=impression_type, capture_device_id=capture_device_id
+        )
+
+    @classmethod
+    def from_iso(
+        cls,
+        data: bytes | bytearray | memoryview,
+        *,
+        view: int = 0,
+        resolution: float | None = None,
+        image_size: tuple[int, int] | None = None,
+        strict: bool = True,
+    ) -> Template:
+        """Read one view of an ISO/IEC 19794-2 record (2005 or 2011 edition, detected).
+
+        Parameters
+        ----------
+        data : bytes-like
+        view : int
+            Index of the finger view to return (all views:
+            :func:`afis.interchange.minutiae.read_record`).
+        resolution, image_size, strict
+            Overrides for wrong headers and leniency; see
+            :mod:`afis.interchange.minutiae`.
+
+        Raises
+        ------
+        FormatError
+            If the data is no ISO/IEC 19794-2 record, is malformed, or lacks the view.
+        """
+        return _read_interchange(
+            data, ("iso19794-2:2005", "iso19794-2:2011"), view, resolution, image_size, strict
+        )
+
+    def to_ansi378(
+        self,
+        *,
+        impression_type: int = 0,
+        product_owner: int = 0,
+        product_type: int = 0,
+        capture_equipment_id: int = 0,
+    ) -> bytes:
+        """Write an ANSI INCITS 378-2004 finger minutiae record with this one view.
+
+        See :func:`afis.interchange.ansi378_2004.encode`.
+
+        Examples
+        --------
+        >>> t = Template.empty(256, 360)
+        >>> Template.from_ansi378(t.to_ansi378()) == t
+        True
+        """
+        from afis.interchange import ansi378_2004
+
+        return ansi378_2004.encode(
+            self,
+            impression_type=impression_type,
+            product_owner=product_owner,
+            product_type=product_type,
+            capture_equipment_id=capture_equipment_id,
+        )
+
+    @classmethod
+    def from_ansi378(
+        cls,
+        data: bytes | bytearray | memoryview,
+        *,
+        view: int = 0,
+        resolution: float | None = None,
+        image_size: tuple[int, int] | None = None,
+        strict: bool = True,
+    ) -> Template:
+        """Read one view of an ANSI INCITS 378 record (2004, or 2009 "030", detected).
+
+        Parameters as :meth:`from_iso`.
+        """
+        return _read_interchange(
+            data, ("ansi378:2004", "ansi378:2009"), view, resolution, image_size, strict
+        )
+
+    def to_iso_card(
+        self,
+        *,
+        compact: bool = True,
+        max_minutiae: int = 60,
+        order: int = 0,
+        wrap: bool = True,
+    ) -> bytes:
+        """Write the minutiae in an ISO/IEC 19794-2 card format (match-on-card).
+
+        Compact size (3 bytes a minutia, 0.1 mm) or normal size (5 bytes, 0.01 mm); at most
+        ``max_minutiae`` (0..255) are written, the best kept by quality as the standard
+        prescribes; ``order`` is a BIT order byte. ``wrap`` gives the ``7F2E`` biometric
+        data template a VERIFY command carries. See
+        :func:`afis.interchange.iso19794_2_card.encode`.
+
+        Examples
+        --------
+        >>> t = Template(width=300, height=400, resolution=500.0, source_resolution=500.0,
+        ...              x=[100, 50], y=[200, 30], direction=[0.0, 1.0], type=[1, 2],
+        ...              quality=[80, 90], image_quality=70)
+        >>> t.to_iso_card(wrap=False).hex()
+        '336660190faa'
+        >>> back = Template.from_iso_card(t.to_iso_card())
+        >>> [int(v) for v in back.x]
+        [100, 49]
+        """
+        from afis.interchange import iso19794_2_card
+
+        return iso19794_2_card.encode(
+            self, compact=compact, max_minutiae=max_minutiae, order=order, wrap=wrap
+        )
+
+    @classmethod
+    def from_iso_card(
+        cls,
+        data: bytes | bytearray | memoryview,
+        *,
+        compact: bool = True,
+        resolution: float = 500.0,
+        image_size: tuple[int, int] | None = None,
+    ) -> Template:
+        """Read card-format minutiae (bare or in a ``7F2E`` template) onto a pixel grid of
+        ``resolution`` ppi. See :func:`afis.interchange.iso19794_2_card.decode`."""
+        from afis.interchange import iso19794_2_card
+
+        return iso19794_2_card.decode(
+            data, compact=compact, resolution=resolution, image_size=image_size
+        )
+
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Template:
         """Parse a buffer written by :meth:`to_bytes`.
@@ -591,8 +745,8 @@ class Template:
             msg = f"not an nusafis template: magic {magic!r} (expected {_MAGIC!r})"
             if magic == _ISO_MAGIC:
                 msg += (
-                    "; this looks like an ISO/IEC 19794-2 (or ANSI/INCITS 378) finger "
-                    "minutiae record, read it with the ISO codec"
+                    "; this looks like an ISO/IEC 19794-2 (or ANSI/INCITS 378) finger minutiae "
+                    "record, read it with the ISO codec (Template.from_iso or from_ansi378)"
                 )
             raise TemplateError(msg)
         if size < _HEADER_SIZE:
@@ -673,3 +827,25 @@ class Template:
             )
         except TemplateError as exc:
             raise TemplateError(f"invalid template: {exc}") from None
+
+
+def _read_interchange(
+    data: Any,
+    formats: tuple[str, ...],
+    view: int,
+    resolution: float | None,
+    image_size: tuple[int, int] | None,
+    strict: bool,
+) -> Template:
+    """One view of a minutiae record whose format must be one of ``formats``."""
+    from afis.errors import FormatError
+    from afis.interchange import minutiae
+
+    found = minutiae.detect_format(data)
+    if found not in formats:
+        what = f"a {found} record" if found else "no finger minutiae record"
+        raise FormatError(f"expected {' or '.join(formats)} data, got {what}")
+    record = minutiae.read_record(
+        data, format=found, resolution=resolution, image_size=image_size, strict=strict
+    )
+    return record.template(view)
