@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -172,7 +171,6 @@ py::dict skeleton_minutiae(const py::array& skeleton, bool filter) {
 // --- matching ---------------------------------------------------------------------------------
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using U8Array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
 
 std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatArray& y,
                                                const FloatArray& direction) {
@@ -194,24 +192,12 @@ std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatA
 }
 
 std::shared_ptr<afis::CylinderSet> make_cylinders(const FloatArray& x, const FloatArray& y,
-                                                  const FloatArray& direction,
-                                                  std::optional<U8Array> mask, int mask_block) {
+                                                  const FloatArray& direction) {
     auto minutiae = match_minutiae(x, y, direction);
-    afis::ForegroundMask fg;
-    if (mask) {
-        const U8Array& m = *mask;
-        if (m.ndim() != 2 || m.shape(0) < 1 || m.shape(1) < 1 || m.shape(0) > 65536 || m.shape(1) > 65536)
-            throw py::value_error("mask must be a non-empty 2-D uint8 array of at most 65536 x 65536 cells");
-        if (mask_block < 1 || mask_block > 256) throw py::value_error("mask_block must be in 1..256 pixels");
-        fg.height = static_cast<int>(m.shape(0));
-        fg.width = static_cast<int>(m.shape(1));
-        fg.block = mask_block;
-        fg.cells.assign(m.data(), m.data() + m.size());
-    }
     auto set = std::make_shared<afis::CylinderSet>();
     {
         py::gil_scoped_release release;
-        *set = afis::build_cylinders(minutiae, fg);
+        *set = afis::build_cylinders(minutiae);
     }
     return set;
 }
@@ -330,8 +316,7 @@ PYBIND11_MODULE(_core, m) {
           "Minutiae of a one-pixel-wide skeleton, optionally after the ridge-graph filters.");
     py::class_<afis::CylinderSet, std::shared_ptr<afis::CylinderSet>>(m, "Cylinders",
         "Minutia Cylinder-Code of one template, prepared for comparison.")
-        .def(py::init(&make_cylinders), py::arg("x"), py::arg("y"), py::arg("direction"),
-             py::arg("mask") = py::none(), py::arg("mask_block") = 8)
+        .def(py::init(&make_cylinders), py::arg("x"), py::arg("y"), py::arg("direction"))
         .def("__len__", &afis::CylinderSet::size)
         .def_property_readonly("usable", [](const afis::CylinderSet& s) {
             return static_cast<int>(std::count(s.usable.begin(), s.usable.end(), 1));

@@ -75,13 +75,7 @@ float wrap_pi(float a) {
 
 }  // namespace
 
-bool ForegroundMask::at(float x, float y) const {
-    if (!(x >= 0 && y >= 0)) return false;
-    const int i = static_cast<int>(x) / block, j = static_cast<int>(y) / block;
-    return i < width && j < height && cells[static_cast<std::size_t>(j) * width + i] != 0;
-}
-
-CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae, const ForegroundMask& mask) {
+CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
     constexpr int NS = mp::SPATIAL_CELLS, ND = mp::DIRECTION_CELLS;
     const float cell = 2 * mp::RADIUS / NS;
     const float dir_cell = 2 * PI_F / ND;
@@ -118,7 +112,7 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae, const For
                 if (u * u + v * v > mp::RADIUS * mp::RADIUS) continue;
                 ++in_radius;
                 const float px = m.x + u * cs - v * sn, py = m.y + u * sn + v * cs;
-                if (mask.empty() ? !near_hull(hull, px, py, mp::HULL_OFFSET) : !mask.at(px, py)) continue;
+                if (!near_hull(hull, px, py, mp::HULL_OFFSET)) continue;
                 cell_valid[j * NS + i] = 1;
                 ++valid_cells;
             }

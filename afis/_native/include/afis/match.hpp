@@ -41,19 +41,8 @@ struct CylinderSet {
     }
 };
 
-// The foreground of a print on a coarse lattice: cell (i, j) covers pixels
-// [i * block, (i + 1) * block) x [j * block, (j + 1) * block); 1 = foreground.
-struct ForegroundMask {
-    int width = 0, height = 0, block = 0;  // width x height cells
-    std::vector<std::uint8_t> cells;        // row-major, height x width
-    bool empty() const { return cells.empty(); }
-    bool at(float x, float y) const;
-};
-
-// cylinders.cpp: a cell of a cylinder is valid where the print has foreground (when a mask
-// is given) or near the convex hull of the minutiae (when it is not).
-CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae,
-                            const ForegroundMask& mask = ForegroundMask{});
+// cylinders.cpp
+CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
 
 // local_similarity.cpp: the nA x nB matrix of local similarities, row-major.
 void local_similarities(const CylinderView& a, const CylinderView& b, std::vector<float>& out);
