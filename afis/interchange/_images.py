@@ -26,6 +26,7 @@ __all__ = [
     "check_codec",
     "decode_image",
     "encode_image",
+    "encode_pil",
     "fail",
     "ppi_from_units",
 ]
@@ -228,3 +229,27 @@ def encode_image(
     else:
         raise ValueError(f"writing {codec} is not supported (use png, wsq, jpeg2000 or raw)")
     return buffer.getvalue()
+
+
+def encode_pil(pixels: np.ndarray, codec: str) -> tuple[bytes, int, int, str]:
+    """Encode a greyscale (H, W) or RGB (H, W, 3) uint8 array as PNG, JPEG or JPEG 2000.
+
+    Returns the data, the width, the height and the colour space name of ANSI/NIST-ITL
+    ("GRAY" or "SRGB").
+    """
+    from PIL import Image
+
+    array = np.asarray(pixels)
+    if array.dtype != np.uint8 or not (
+        array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)
+    ):
+        raise ValueError(f"pixels must be a uint8 (H, W) or (H, W, 3) array, got {array.shape}")
+    height, width = array.shape[:2]
+    if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
+        raise ValueError(f"image size {width}x{height} is out of range")
+    formats = {"png": "PNG", "jpeg": "JPEG", "jpeg2000": "JPEG2000"}
+    if codec not in formats:
+        raise ValueError(f"codec must be png, jpeg or jpeg2000, got {codec!r}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=formats[codec])
+    return buffer.getvalue(), width, height, "GRAY" if array.ndim == 2 else "SRGB"
