@@ -690,7 +690,7 @@ def decode(data: bytes) -> Transaction:
     ...                       originator="ORIG", control_number="TCN1",
     ...                       date=datetime.date(2024, 1, 31))
     >>> data = t.to_bytes()
-    >>> data[:38]
+    >>> data[:36]
     b'1.001:118\\x1d1.002:0500\\x1d1.003:1\\x1f1\\x1e2\\x1f00\\x1d'
     >>> again = decode(data)
     >>> again.to_bytes() == data, [r.type for r in again.records]
