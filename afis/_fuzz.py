@@ -29,7 +29,17 @@ from afis.errors import AfisError
 
 __all__ = ["DECODERS", "FuzzReport", "fuzz", "mutate"]
 
-DECODERS: dict[str, str] = {}
+DECODERS: dict[str, str] = {
+    # finger image records and transactions (containers only: image data stays encoded)
+    "ansi_nist_itl": "afis.interchange.ansi_nist_itl:decode",
+    "iso19794_4": "afis.interchange.iso19794_4:decode",
+    "iso19794_4_2005": "afis.interchange.iso19794_4_2005:decode",
+    "iso19794_4_2011": "afis.interchange.iso19794_4_2011:decode",
+    # image decoders (WSQ in its worker process, Pillow for the rest) and records with images
+    "image": "afis.image:load_image",
+    "iso19794_4_images": "afis.interchange.iso19794_4:load_finger_images",
+    "ansi_nist_itl_validate": "afis.interchange.ansi_nist_itl:validate",
+}
 """Decoder name -> ``"module:function"`` taking bytes; codec modules add their entries here."""
 
 _BOUNDARY = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)

@@ -114,13 +114,13 @@ class Reader:
 def ppi_from_units(value: float, units: int, record: str, field: str) -> float:
     """A resolution in pixels per inch (units 1) or per centimetre (units 2) -> ppi.
 
-    Centimetre values are multiplied by 2.54 and rounded to 0.01 ppi (197 ppcm ->
-    500.38 ppi).
+    Centimetre values are multiplied by 2.54 and rounded to a whole ppi (197 ppcm -> 500
+    ppi): a whole number of pixels per centimetre is only precise to 2.54 ppi anyway.
     """
     if units == 1:
         ppi = float(value)
     elif units == 2:
-        ppi = round(value * 2.54, 2)
+        ppi = float(round(value * 2.54))
     else:
         raise fail(record, "scale units", "1 (pixels per inch) or 2 (per centimetre)", units)
     if not math.isfinite(ppi) or not 50.0 <= ppi <= 5000.0:

@@ -70,6 +70,7 @@ __all__ = [
     "type10_record",
     "type14_record",
     "type17_record",
+    "validate",
 ]
 
 # --------------------------------------------------------------------------- constants
@@ -1512,3 +1513,36 @@ def type8_record(
         for x, y, p in points
     )
     return SignatureRecord(idc, signature_type, 2, 0, 0, 0, data)
+
+
+def validate(data: bytes) -> Transaction:
+    """Decode a transaction and everything in it that this module interprets.
+
+    Beyond :func:`decode`: every Type-3/4/13/14/15 image is decoded and checked against its
+    declared size, every Type-9 record with standard minutiae whose image size is known
+    (a finger image record with its IDC) is converted to a Template, text fields are
+    decoded by the character encoding rules, and the transaction is re-encoded.
+
+    Raises
+    ------
+    FormatError
+        On the first problem found.
+    """
+    transaction = decode(data)
+    for record in transaction.records:
+        if isinstance(record, TaggedRecord):
+            encoding = "ascii" if record.type == 1 else transaction.encoding
+            for f in record.fields:
+                if f.number != DATA_FIELD or record.type < 10:
+                    f.text(encoding)
+        if record.type in (3, 4, *FRICTION_RIDGE_IMAGE_TYPES):
+            transaction.image(record)
+        elif record.type == 9 and isinstance(record, TaggedRecord):
+            fmt = record.get(4)
+            has_grid = any(
+                r.type in (4, 13, 14) and _record_idc(r) == record.idc for r in transaction.records
+            )
+            if fmt is not None and fmt.value == b"S" and has_grid:
+                transaction.template(record)
+    transaction.to_bytes()
+    return transaction
