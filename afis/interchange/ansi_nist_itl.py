@@ -730,9 +730,13 @@ def decode(data: bytes) -> Transaction:
             record, pos = _parse_binary(data, pos, i, rtype)
         else:
             record, pos = _parse_tagged(data, pos, i, rtype)
-            if rtype != 1 and record.get(2) is None:
+            idc = record.get(2)
+            if idc is None or not _DIGITS.match(idc.value):
                 raise fail(
-                    _record_name(i, rtype), f"field {rtype}.002 (IDC)", "an IDC field", "none"
+                    _record_name(i, rtype),
+                    f"field {rtype}.002 (IDC)",
+                    "a number",
+                    "none" if idc is None else repr(idc.value[:12]),
                 )
         records.append(record)
     if pos != len(data):
