@@ -306,11 +306,8 @@ def test_every_record_type_survives_write_then_read():
     data = transaction.to_bytes()
     again = an.decode(data)
     assert again.to_bytes() == data
-    assert again.content() == [(2, 0), (4, 1), (4, 2), (9, 3), (10, 4), (14, 5), (14, 6)] + [
-        (17, 7),
-        (8, 8),
-        (8, 9),
-    ]
+    expected = [(2, 0), (4, 1), (4, 2), (9, 3), (10, 4), (14, 5), (14, 6), (17, 7), (8, 8)]
+    assert again.content() == [*expected, (8, 9)]
     assert listed_content(data) == again.content()
     type1 = again.type1
     assert [again.text(type1, n) for n in (4, 5, 7, 8, 9, 11, 12)] == [
@@ -403,7 +400,7 @@ def test_builders_refuse_bad_arguments():
         an.type14_record(ridges(), idc=1, position=1, codec="gif")
     with pytest.raises(ValueError, match="idc"):
         an.type2_record(100, {})
-    with pytest.raises(ValueError, match="3..999"):
+    with pytest.raises(ValueError, match=r"3\.\.999"):
         an.type2_record(1, {2: "x"})
     with pytest.raises(ValueError, match="eye"):
         an.type17_record(np.zeros((8, 8), np.uint8), idc=1, eye=3, ppi=500)
