@@ -17,6 +17,7 @@ response = b"K", u32 height, u32 width, f64 ppi (NaN if the file gives none), pi
 from __future__ import annotations
 
 import ctypes
+import functools
 import io
 import math
 import struct
@@ -44,6 +45,7 @@ def _read_exact(stream, n: int) -> bytes:
     return b"".join(chunks)
 
 
+@functools.cache
 def _encoder():
     """``wsq_encode_mem`` of the NBIS library inside the ``wsq`` package, or None.
 

@@ -580,6 +580,23 @@ def test_image_helpers_name_the_record_on_bad_records():
         Transaction((transaction.type1, broken)).image(broken)
 
 
+def test_writers_refuse_values_that_do_not_fit_their_fields():
+    record = an.type4_record(ridges(), idc=1, position=2, codec="raw")
+    import dataclasses
+
+    with pytest.raises(FormatError, match=r"Type-4 record: IDC: expected 0\.\.255, got 300"):
+        dataclasses.replace(record, idc=300).to_bytes()
+    with pytest.raises(FormatError, match="HLL"):
+        dataclasses.replace(record, width=-1).to_bytes()
+    with pytest.raises(FormatError, match="SRT"):
+        SignatureRecord(1, 0, 256, 0, 0, 0, b"").to_bytes()
+    with pytest.raises(FormatError, match="body"):
+        OpaqueRecord(7, b"").to_bytes()
+    transaction = an.decode(sample())
+    with pytest.raises(ValueError, match="not one of this transaction's records"):
+        transaction.image(record)
+
+
 # ------------------------------------------------------------------------------ bounded fuzz
 
 

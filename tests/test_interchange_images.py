@@ -434,6 +434,31 @@ def test_undefined_2005_codes_are_format_errors(offset, value, size, field):
     assert_format_error(patch(small_2005(), offset, value, size), field)
 
 
+def test_writers_refuse_values_that_do_not_fit_their_fields():
+    image = ridges()
+    view = FingerImageView2005(300, 1, 1, 50, 0, image.width, image.height, b"")
+    with pytest.raises(FormatError, match=r"view 1: position: expected 0\.\.255, got 300"):
+        FingerImageRecord2005(views=(view,)).to_bytes()
+    rep = FingerImageRepresentation2011(position=1, width=70000, height=2, image_data=b"")
+    with pytest.raises(FormatError, match=r"representation 1: width: expected 0\.\.65535"):
+        FingerImageRecord2011(representations=(rep,)).to_bytes()
+    rep = FingerImageRepresentation2011(position=1, width=1, height=1, image_data="x")
+    with pytest.raises(FormatError, match="image data: expected bytes"):
+        FingerImageRecord2011(representations=(rep,)).to_bytes()
+    with pytest.raises(FormatError, match="certification blocks"):
+        FingerImageRecord2011(
+            representations=(
+                FingerImageRepresentation2011(
+                    position=1,
+                    width=1,
+                    height=1,
+                    image_data=b"",
+                    certification_blocks=(CertificationBlock(1, 1),),
+                ),
+            )
+        ).to_bytes()
+
+
 # ------------------------------------------------------------------------------------- WSQ
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "encode_pil",
     "fail",
     "ppi_from_units",
+    "uint",
 ]
 
 #: Codec names understood by :func:`encode_image` and :func:`decode_image`. "raw" is
@@ -253,3 +254,17 @@ def encode_pil(pixels: np.ndarray, codec: str) -> tuple[bytes, int, int, str]:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buffer, format=formats[codec])
     return buffer.getvalue(), width, height, "GRAY" if array.ndim == 2 else "SRGB"
+
+
+def uint(value: object, size: int, record: str, field: str) -> bytes:
+    """``value`` as a big-endian unsigned integer of ``size`` bytes, for writers.
+
+    Raises :class:`~afis.errors.FormatError` naming the field when the value is not an
+    integer or does not fit.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise fail(record, field, f"an integer of {size} bytes", repr(value))
+    top = (1 << (8 * size)) - 1
+    if not 0 <= int(value) <= top:
+        raise fail(record, field, f"0..{top}", value)
+    return int(value).to_bytes(size, "big")

@@ -50,7 +50,7 @@ import numpy as np
 
 from afis.errors import AfisError, FormatError
 from afis.image import FingerprintImage
-from afis.interchange._images import decode_image, encode_image, fail
+from afis.interchange._images import decode_image, encode_image, fail, uint
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __all__ = [
@@ -399,15 +399,18 @@ class BinaryImageRecord:
         return BINARY_COMPRESSION.get(self.compression, f"unknown ({self.compression})")
 
     def to_bytes(self) -> bytes:
-        length = BINARY_IMAGE_HEADER + len(self.data)
-        if length > 0xFFFFFFFF:
-            raise FormatError(f"Type-{self.type} record: image data too large")
+        where = f"Type-{self.type} record"
+        if len(self.positions) != 6:
+            raise fail(where, "FGP", "6 finger positions", len(self.positions))
         return (
-            length.to_bytes(4, "big")
-            + bytes([self.idc, self.impression, *self.positions, self.isr])
-            + self.width.to_bytes(2, "big")
-            + self.height.to_bytes(2, "big")
-            + bytes([self.compression])
+            uint(BINARY_IMAGE_HEADER + len(self.data), 4, where, "LEN")
+            + uint(self.idc, 1, where, "IDC")
+            + uint(self.impression, 1, where, "IMP")
+            + b"".join(uint(p, 1, where, "FGP") for p in self.positions)
+            + uint(self.isr, 1, where, "ISR")
+            + uint(self.width, 2, where, "HLL")
+            + uint(self.height, 2, where, "VLL")
+            + uint(self.compression, 1, where, "compression")
             + self.data
         )
 
@@ -444,14 +447,15 @@ class SignatureRecord:
     type = 8
 
     def to_bytes(self) -> bytes:
-        length = SIGNATURE_HEADER + len(self.data)
-        if length > 0xFFFFFFFF:
-            raise FormatError("Type-8 record: signature data too large")
+        where = "Type-8 record"
         return (
-            length.to_bytes(4, "big")
-            + bytes([self.idc, self.signature_type, self.representation, self.isr])
-            + self.width.to_bytes(2, "big")
-            + self.height.to_bytes(2, "big")
+            uint(SIGNATURE_HEADER + len(self.data), 4, where, "LEN")
+            + uint(self.idc, 1, where, "IDC")
+            + uint(self.signature_type, 1, where, "SIG")
+            + uint(self.representation, 1, where, "SRT")
+            + uint(self.isr, 1, where, "ISR")
+            + uint(self.width, 2, where, "HLL")
+            + uint(self.height, 2, where, "VLL")
             + self.data
         )
 
@@ -478,10 +482,10 @@ class OpaqueRecord:
         return self.body[0]
 
     def to_bytes(self) -> bytes:
-        length = 4 + len(self.body)
-        if length > 0xFFFFFFFF or not self.body:
-            raise FormatError(f"Type-{self.type} record: body must hold 1 byte (IDC) or more")
-        return length.to_bytes(4, "big") + self.body
+        where = f"Type-{self.type} record"
+        if not self.body:
+            raise fail(where, "body", "at least the IDC byte", "nothing")
+        return uint(4 + len(self.body), 4, where, "LEN") + self.body
 
 
 Record = Union[TaggedRecord, BinaryImageRecord, SignatureRecord, OpaqueRecord]  # noqa: UP007
@@ -770,6 +774,12 @@ class Transaction:
                 "ANSI/NIST-ITL transaction: expected exactly one Type-1 record, the first"
             )
 
+    def _index(self, record: Record) -> int:
+        for i, r in enumerate(self.records):
+            if r is record:
+                return i
+        raise ValueError("the record is not one of this transaction's records")
+
     @property
     def type1(self) -> TaggedRecord:
         """The Type-1 transaction information record."""
@@ -863,7 +873,7 @@ class Transaction:
         FormatError
             If the record has no usable resolution.
         """
-        where = _record_name(self.records.index(record), record.type)
+        where = _record_name(self._index(record), record.type)
         if isinstance(record, BinaryImageRecord):
             if record.isr == 1:
                 ppmm = self._ppmm(11)
@@ -908,7 +918,7 @@ class Transaction:
             If the record is of another type, or its image cannot be decoded, is not in the
             declared format, or has another size.
         """
-        index = self.records.index(record)
+        index = self._index(record)
         where = _record_name(index, record.type)
         if isinstance(record, BinaryImageRecord) and record.type in (3, 4):
             return decode_image(
@@ -988,7 +998,7 @@ class Transaction:
             malformed, the minutiae count differs from 9.010, the grid is unknown, or a
             minutia lies more than a pixel outside it.
         """
-        index = self.records.index(record)
+        index = self._index(record)
         where = _record_name(index, record.type)
         if not isinstance(record, TaggedRecord) or record.type != 9:
             raise fail(where, "record", "a Type-9 minutiae record", f"Type-{record.type}")
@@ -1026,7 +1036,7 @@ class Transaction:
         return _type9_to_template(record, where, int(width), int(height), float(resolution))
 
     def _image_grid(self, record: Record) -> tuple[int, int, float]:
-        where = _record_name(self.records.index(record), record.type)
+        where = _record_name(self._index(record), record.type)
         if isinstance(record, BinaryImageRecord):
             return record.width, record.height, self.image_ppi(record)
         assert isinstance(record, TaggedRecord)

@@ -43,6 +43,7 @@ from afis.interchange._images import (
     encode_image,
     fail,
     ppi_from_units,
+    uint,
 )
 
 __all__ = [
@@ -197,26 +198,29 @@ class FingerImageRecord2005:
             raise FormatError(f"{_RECORD}: number of views: expected at most 255")
         body = bytearray()
         for i, v in enumerate(self.views):
-            length = VIEW_HEADER_SIZE + len(v.image_data)
-            if length > 0xFFFFFFFF:
-                raise FormatError(f"{_RECORD}, view {i + 1}: image data: too large")
-            body += length.to_bytes(4, "big")
-            body += bytes([v.position, v.view_count, v.view_number, v.quality, v.impression])
-            body += v.width.to_bytes(2, "big") + v.height.to_bytes(2, "big")
-            body += bytes([v.reserved]) + v.image_data
-        total = HEADER_SIZE + len(body)
+            where = f"{_RECORD}, view {i + 1}"
+            if not isinstance(v.image_data, bytes):
+                raise fail(where, "image data", "bytes", type(v.image_data).__name__)
+            body += uint(VIEW_HEADER_SIZE + len(v.image_data), 4, where, "view length")
+            for name in ("position", "view_count", "view_number", "quality", "impression"):
+                body += uint(getattr(v, name), 1, where, name.replace("_", " "))
+            body += uint(v.width, 2, where, "width") + uint(v.height, 2, where, "height")
+            body += uint(v.reserved, 1, where, "reserved") + v.image_data
+        resolutions = (*self.scan_resolution, *self.image_resolution)
+        if len(resolutions) != 4:
+            raise fail(_RECORD, "resolutions", "(horizontal, vertical) pairs", resolutions)
         header = (
             FORMAT_ID
             + VERSION
-            + total.to_bytes(6, "big")
-            + self.device_id.to_bytes(2, "big")
-            + self.acquisition_level.to_bytes(2, "big")
-            + bytes([len(self.views), self.scale_units])
-            + b"".join(
-                r.to_bytes(2, "big") for r in (*self.scan_resolution, *self.image_resolution)
-            )
-            + bytes([self.pixel_depth, self.compression])
-            + self.reserved.to_bytes(2, "big")
+            + uint(HEADER_SIZE + len(body), 6, _RECORD, "record length")
+            + uint(self.device_id, 2, _RECORD, "capture device ID")
+            + uint(self.acquisition_level, 2, _RECORD, "image acquisition level")
+            + bytes([len(self.views)])
+            + uint(self.scale_units, 1, _RECORD, "scale units")
+            + b"".join(uint(r, 2, _RECORD, "resolution") for r in resolutions)
+            + uint(self.pixel_depth, 1, _RECORD, "pixel depth")
+            + uint(self.compression, 1, _RECORD, "compression algorithm")
+            + uint(self.reserved, 2, _RECORD, "reserved")
         )
         return header + bytes(body)
 

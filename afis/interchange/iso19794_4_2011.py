@@ -48,6 +48,7 @@ from afis.interchange._images import (
     encode_image,
     fail,
     ppi_from_units,
+    uint,
 )
 
 __all__ = [
@@ -193,34 +194,57 @@ class FingerImageRepresentation2011:
             self.image_resolution[0], self.scale_units, _RECORD, "image spatial sampling rate"
         )
 
-    def to_bytes(self, certification_flag: int) -> bytes:
+    def to_bytes(self, certification_flag: int, where: str = _RECORD) -> bytes:
         """Serialise this representation (its length and image data length computed)."""
-        head = bytearray(self.capture_time.to_bytes())
-        head += bytes([self.device_technology])
-        head += self.device_vendor.to_bytes(2, "big") + self.device_type.to_bytes(2, "big")
-        head += bytes([len(self.quality_blocks)])
+        if not isinstance(self.image_data, bytes):
+            raise fail(where, "image data", "bytes", type(self.image_data).__name__)
+        t = self.capture_time
+        head = bytearray(uint(t.year, 2, where, "capture year"))
+        for name in ("month", "day", "hour", "minute", "second"):
+            head += uint(getattr(t, name), 1, where, f"capture {name}")
+        head += uint(t.millisecond, 2, where, "capture millisecond")
+        head += uint(self.device_technology, 1, where, "capture device technology")
+        head += uint(self.device_vendor, 2, where, "capture device vendor")
+        head += uint(self.device_type, 2, where, "capture device type")
+        head += uint(len(self.quality_blocks), 1, where, "number of quality blocks")
         for q in self.quality_blocks:
-            head += bytes([q.score]) + q.vendor.to_bytes(2, "big") + q.algorithm.to_bytes(2, "big")
+            head += uint(q.score, 1, where, "quality score")
+            head += uint(q.vendor, 2, where, "quality vendor")
+            head += uint(q.algorithm, 2, where, "quality algorithm")
         if certification_flag:
-            head += bytes([len(self.certification_blocks)])
+            head += uint(len(self.certification_blocks), 1, where, "certification blocks")
             for c in self.certification_blocks:
-                head += c.authority.to_bytes(2, "big") + bytes([c.scheme])
+                head += uint(c.authority, 2, where, "certification authority")
+                head += uint(c.scheme, 1, where, "certification scheme")
         elif self.certification_blocks:
-            raise FormatError(
-                f"{_RECORD}: certification blocks: expected none when the certification flag is 0"
+            raise fail(
+                where,
+                "certification blocks",
+                "none when the certification flag is 0",
+                len(self.certification_blocks),
             )
-        head += bytes([self.position, self.representation_number, self.scale_units])
-        for value in (*self.capture_resolution, *self.image_resolution):
-            head += value.to_bytes(2, "big")
-        head += bytes([self.bit_depth, self.compression, self.impression])
-        head += self.width.to_bytes(2, "big") + self.height.to_bytes(2, "big")
-        head += len(self.image_data).to_bytes(4, "big")
-        tail = b"".join(
-            b.type.to_bytes(2, "big") + (4 + len(b.data)).to_bytes(2, "big") + b.data
-            for b in self.extended_data
-        )
+        head += uint(self.position, 1, where, "finger position")
+        head += uint(self.representation_number, 1, where, "representation number")
+        head += uint(self.scale_units, 1, where, "scale units")
+        rates = (*self.capture_resolution, *self.image_resolution)
+        if len(rates) != 4:
+            raise fail(where, "sampling rates", "(horizontal, vertical) pairs", rates)
+        for value in rates:
+            head += uint(value, 2, where, "spatial sampling rate")
+        head += uint(self.bit_depth, 1, where, "bit depth")
+        head += uint(self.compression, 1, where, "compression algorithm")
+        head += uint(self.impression, 1, where, "impression type")
+        head += uint(self.width, 2, where, "width") + uint(self.height, 2, where, "height")
+        head += uint(len(self.image_data), 4, where, "image data length")
+        tail = bytearray()
+        for i, block in enumerate(self.extended_data):
+            label = f"extended data block {i + 1}"
+            if not isinstance(block.data, bytes):
+                raise fail(where, label, "bytes", type(block.data).__name__)
+            tail += uint(block.type, 2, where, f"{label} type")
+            tail += uint(4 + len(block.data), 2, where, f"{label} length") + block.data
         total = 4 + len(head) + len(self.image_data) + len(tail)
-        return total.to_bytes(4, "big") + bytes(head) + self.image_data + tail
+        return uint(total, 4, where, "representation length") + head + self.image_data + tail
 
 
 @dataclass(frozen=True)
@@ -311,7 +335,10 @@ class FingerImageRecord2011:
             raise FormatError(f"{_RECORD}: number of representations: expected at most 65535")
         if self.certification_flag not in (0, 1):
             raise fail(_RECORD, "certification flag", "0 or 1", self.certification_flag)
-        body = b"".join(r.to_bytes(self.certification_flag) for r in self.representations)
+        body = b"".join(
+            r.to_bytes(self.certification_flag, f"{_RECORD}, representation {i + 1}")
+            for i, r in enumerate(self.representations)
+        )
         total = HEADER_SIZE + len(body)
         if total > 0xFFFFFFFF:
             raise FormatError(f"{_RECORD}: record length: {total} does not fit 4 bytes")
@@ -320,7 +347,8 @@ class FingerImageRecord2011:
             + VERSION
             + total.to_bytes(4, "big")
             + len(self.representations).to_bytes(2, "big")
-            + bytes([self.certification_flag, self.position_count])
+            + bytes([self.certification_flag])
+            + uint(self.position_count, 1, _RECORD, "number of distinct positions")
             + body
         )
 
