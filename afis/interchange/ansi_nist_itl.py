@@ -63,6 +63,8 @@ __all__ = [
     "TaggedRecord",
     "Transaction",
     "decode",
+    "decode_text",
+    "encode_text",
     "type2_record",
     "type4_record",
     "type8_record",
@@ -90,6 +92,10 @@ BINARY_IMAGE_TYPES: Final = frozenset({3, 4, 5, 6})
 BINARY_IMAGE_HEADER: Final = 18
 SIGNATURE_HEADER: Final = 12
 OPAQUE_HEADER: Final = 5  # LEN and IDC
+_BINARY_HEADER_SIZES: Final = {
+    **dict.fromkeys(BINARY_IMAGE_TYPES, BINARY_IMAGE_HEADER),
+    8: SIGNATURE_HEADER,
+}
 #: Field number of the binary data field of tagged image records.
 DATA_FIELD: Final = 999
 #: Longest LEN value accepted (digits): 12 digits is far beyond any real file.
@@ -599,13 +605,7 @@ def _parse_tagged(
 
 def _parse_binary(data: bytes, pos: int, index: int, rtype: int) -> tuple[Record, int]:
     where = _record_name(index, rtype)
-    header = {
-        3: BINARY_IMAGE_HEADER,
-        4: BINARY_IMAGE_HEADER,
-        5: BINARY_IMAGE_HEADER,
-        6: BINARY_IMAGE_HEADER,
-        8: SIGNATURE_HEADER,
-    }.get(rtype, OPAQUE_HEADER)
+    header = _BINARY_HEADER_SIZES.get(rtype, OPAQUE_HEADER)
     if len(data) - pos < 4:
         raise fail(
             where, "record length (LEN, 4 bytes)", "4 bytes", f"{len(data) - pos} left (truncated)"
