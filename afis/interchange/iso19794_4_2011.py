@@ -43,6 +43,7 @@ from afis.errors import FormatError
 from afis.image import FingerprintImage
 from afis.interchange._images import (
     Reader,
+    as_image,
     check_codec,
     decode_image,
     encode_image,
@@ -368,7 +369,7 @@ class FingerImageRecord2011:
 
         Parameters
         ----------
-        images : sequence of FingerprintImage
+        images : sequence of FingerprintImage or numpy.ndarray
             One representation each, at its own resolution (rounded to a whole ppi).
         codec : str
             "png", "wsq", "jpeg2000" (lossy), "jpeg2000-lossless" or "raw".
@@ -381,8 +382,8 @@ class FingerImageRecord2011:
         wsq_bitrate, jpeg2000_ratio : float
             Settings of the lossy codecs.
         """
-        images = list(images)
-        if not images or not all(isinstance(i, FingerprintImage) for i in images):
+        images = [as_image(i) for i in images]
+        if not images:
             raise TypeError("images must be a non-empty sequence of FingerprintImage")
         codec = check_codec(codec)
         if codec not in _CODEC_TO_CODE or codec == "jpeg":
