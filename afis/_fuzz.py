@@ -40,6 +40,15 @@ DECODERS: dict[str, str] = {
     "iso19794_2_card_normal": "afis.interchange.iso19794_2_card:decode_normal",
     "iso7816_11_bit": "afis.interchange.iso19794_2_card:decode_bit",
     "iso7816_11_bit_group": "afis.interchange.iso19794_2_card:decode_bit_group",
+    # finger image records and transactions (containers only: image data stays encoded)
+    "ansi_nist_itl": "afis.interchange.ansi_nist_itl:decode",
+    "iso19794_4": "afis.interchange.iso19794_4:decode",
+    "iso19794_4_2005": "afis.interchange.iso19794_4_2005:decode",
+    "iso19794_4_2011": "afis.interchange.iso19794_4_2011:decode",
+    # image decoders (WSQ in its worker process, Pillow for the rest) and records with images
+    "image": "afis.image:load_image",
+    "iso19794_4_images": "afis.interchange.iso19794_4:load_finger_images",
+    "ansi_nist_itl_validate": "afis.interchange.ansi_nist_itl:validate",
 }
 """Decoder name -> ``"module:function"`` taking bytes; codec modules add their entries here."""
 

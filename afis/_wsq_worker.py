@@ -1,24 +1,37 @@
-"""WSQ decoding worker process (``python -m afis._wsq_worker``).
+"""WSQ worker process (``python -m afis._wsq_worker``): decoding and encoding.
 
-The NBIS decoder inside the ``wsq`` package can crash its process on corrupt data, so the
-engine decodes WSQ here, in a child process, and turns a crash into an ImageError.
+The NBIS codec inside the ``wsq`` package can crash its process on corrupt data, so the
+engine runs it here, in a child process, and turns a crash into an ImageError.
 
 Protocol over stdin/stdout, one request at a time:
-request  = u64 length, then that many bytes of WSQ data (length 0 ends the worker);
-response = b"K", u32 height, u32 width, f64 ppi (NaN if the file gives none), pixels;
+request  = u8 operation, u64 length, then that many bytes of payload;
+           operation b"D": payload is WSQ data to decode;
+           operation b"E": payload is ENCODE_HEADER (height, width, bit rate, ppi) followed by
+           height * width pixels to encode;
+           operation b"Q" (or end of input): the worker exits.
+response = b"K", u32 height, u32 width, f64 ppi (NaN if the file gives none), pixels (decode);
+        or b"K", u32 length, the WSQ bytes (encode);
         or b"E", u32 length, UTF-8 message of the ImageError.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
 import math
 import struct
 import sys
 
-REQUEST = struct.Struct("<Q")
+REQUEST = struct.Struct("<cQ")
 OK = struct.Struct("<IId")
 ERROR = struct.Struct("<I")
+ENCODED = struct.Struct("<I")
+ENCODE_HEADER = struct.Struct("<IIdd")
+
+DECODE = b"D"
+ENCODE = b"E"
+QUIT = b"Q"
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -32,25 +45,103 @@ def _read_exact(stream, n: int) -> bytes:
     return b"".join(chunks)
 
 
+@functools.cache
+def _encoder():
+    """``wsq_encode_mem`` of the NBIS library inside the ``wsq`` package, or None.
+
+    ``_wsq.compress`` (the package's Python entry point) ignores its rate argument and
+    always writes 0.75 bit/pixel and "PPI 500"; the C function it wraps takes both, and
+    the extension module exports it.
+    """
+    import _wsq
+
+    try:
+        lib = ctypes.CDLL(_wsq.__file__)
+        function = lib.wsq_encode_mem
+    except (OSError, AttributeError):
+        return None
+    function.restype = ctypes.c_int
+    function.argtypes = [
+        ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte)),  # output buffer (malloc'ed)
+        ctypes.POINTER(ctypes.c_int),  # output length
+        ctypes.c_float,  # bit rate
+        ctypes.c_char_p,  # pixels
+        ctypes.c_int,  # width
+        ctypes.c_int,  # height
+        ctypes.c_int,  # depth
+        ctypes.c_int,  # ppi
+        ctypes.c_char_p,  # comment text
+    ]
+    return function
+
+
+def encode(pixels: bytes, height: int, width: int, bitrate: float, ppi: float) -> bytes:
+    """WSQ-encode 8-bit pixels (runs inside the worker). Raises ImageError on failure."""
+    from afis.errors import ImageError
+
+    function = _encoder()
+    if function is None:  # an old wheel without the symbol: only its fixed settings
+        import _wsq
+
+        if bitrate != 0.75 or round(ppi) != 500:
+            raise ImageError(
+                "this build of the wsq package encodes only at 0.75 bit/pixel and 500 ppi"
+            )
+        return bytes(_wsq.compress(pixels, height, width, 0.75))
+    libc = ctypes.CDLL(None)
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free.restype = None
+    output = ctypes.POINTER(ctypes.c_ubyte)()
+    length = ctypes.c_int(0)
+    buffer = ctypes.create_string_buffer(pixels, len(pixels))
+    status = function(
+        ctypes.byref(output),
+        ctypes.byref(length),
+        bitrate,
+        buffer,
+        width,
+        height,
+        8,
+        round(ppi),
+        None,
+    )
+    if status != 0 or not output or length.value <= 0:
+        raise ImageError(f"the WSQ encoder failed (NBIS status {status})")
+    try:
+        return ctypes.string_at(output, length.value)
+    finally:
+        libc.free(output)
+
+
 def serve(stdin, stdout) -> None:
-    """Answer decode requests until a zero-length request or end of input."""
+    """Answer requests until a quit request or end of input."""
     from afis.errors import ImageError
     from afis.image import _decode_with_pillow, _wsq_ppi
 
     while True:
         try:
-            (length,) = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
+            operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
         except EOFError:
             return
-        if length == 0:
+        if operation == QUIT:
             return
-        data = _read_exact(stdin, length)
+        payload = _read_exact(stdin, length)
         try:
-            image = _decode_with_pillow(io.BytesIO(data), "<wsq>", None, is_wsq=True)
-            ppi = _wsq_ppi(io.BytesIO(data))
-            height, width = image.pixels.shape
-            stdout.write(b"K" + OK.pack(height, width, math.nan if ppi is None else ppi))
-            stdout.write(image.pixels.tobytes())
+            if operation == DECODE:
+                image = _decode_with_pillow(io.BytesIO(payload), "<wsq>", None, is_wsq=True)
+                ppi = _wsq_ppi(io.BytesIO(payload))
+                height, width = image.pixels.shape
+                stdout.write(b"K" + OK.pack(height, width, math.nan if ppi is None else ppi))
+                stdout.write(image.pixels.tobytes())
+            elif operation == ENCODE:
+                height, width, bitrate, ppi = ENCODE_HEADER.unpack_from(payload)
+                pixels = payload[ENCODE_HEADER.size :]
+                if len(pixels) != height * width:
+                    raise ImageError("encode request: pixel count does not match the size")
+                data = encode(pixels, height, width, bitrate, ppi)
+                stdout.write(b"K" + ENCODED.pack(len(data)) + data)
+            else:
+                raise ImageError(f"unknown worker operation {operation!r}")
         except ImageError as exc:
             message = str(exc).replace("<wsq>: ", "", 1).encode()
             stdout.write(b"E" + ERROR.pack(len(message)) + message)
