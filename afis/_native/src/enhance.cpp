@@ -27,21 +27,6 @@ float bin_period(int q) {
            (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD) * q / static_cast<float>(Q - 1);
 }
 
-Kernel along_kernel(float theta, std::ptrdiff_t stride) {
-    Kernel k;
-    const float dx = std::cos(theta), dy = std::sin(theta);
-    const float sigma = params::ENHANCE_ALONG_SIGMA;
-    float sum = 0;
-    for (int i = -params::ENHANCE_ALONG_RADIUS; i <= params::ENHANCE_ALONG_RADIUS; ++i) {
-        const int ox = static_cast<int>(std::lround(i * dx)), oy = static_cast<int>(std::lround(i * dy));
-        k.offsets.push_back(oy * stride + ox);
-        k.weights.push_back(std::exp(-0.5f * i * i / (sigma * sigma)));
-        sum += k.weights.back();
-    }
-    for (float& w : k.weights) w /= sum;
-    return k;
-}
-
 Kernel across_kernel(float theta, float period, std::ptrdiff_t stride) {
     Kernel k;
     const float nx = -std::sin(theta), ny = std::cos(theta);
@@ -85,10 +70,9 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     const std::ptrdiff_t stride = normalized.width;
     const int O = params::ENHANCE_ORIENTATION_BINS, Q = params::ENHANCE_PERIOD_BINS;
 
-    std::vector<Kernel> along(O), across(static_cast<std::size_t>(O) * Q);
+    std::vector<Kernel> across(static_cast<std::size_t>(O) * Q);
     for (int o = 0; o < O; ++o) {
         const float theta = PI * o / O;
-        along[o] = along_kernel(theta, stride);
         for (int q = 0; q < Q; ++q) across[o * Q + q] = across_kernel(theta, bin_period(q), stride);
     }
 
@@ -111,36 +95,37 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     const FloatGrid period_pixels = upsample_block_field(period.period, w, h);
 
     // Pass 1: smoothing along the ridges, everywhere (pass 2 reads outside the mask). The
-    // smoothing follows the ridge flow: from each pixel it walks unit steps both ways along
-    // the local orientation, re-reading the orientation at every step, so curved ridges
-    // (around cores and deltas) are smoothed along themselves rather than along a chord.
-    FloatGrid smoothed(normalized.width, normalized.height);
-    std::vector<float> step_x(O), step_y(O), weight(params::ENHANCE_ALONG_RADIUS + 1);
+    // smoothing follows the ridge flow: from the centre of every block it walks unit steps
+    // both ways along the local orientation, re-reading the orientation at every step, so
+    // curved ridges (around cores and deltas) are smoothed along themselves rather than
+    // along a chord. Every pixel of the block uses its block's path, shifted: one walk per
+    // block keeps the per-pixel cost that of a straight kernel.
+    constexpr int R = params::ENHANCE_ALONG_RADIUS, TAPS = 2 * R + 1, B = params::ENHANCE_PATH_BLOCK;
+    std::vector<float> step_x(O), step_y(O), weight(TAPS);
     for (int o = 0; o < O; ++o) {
         step_x[o] = std::cos(PI * o / O);
         step_y[o] = std::sin(PI * o / O);
     }
     {
         float sum = 0;
-        for (int i = 0; i <= params::ENHANCE_ALONG_RADIUS; ++i) {
-            weight[i] = std::exp(-0.5f * i * i / (params::ENHANCE_ALONG_SIGMA * params::ENHANCE_ALONG_SIGMA));
-            sum += i == 0 ? weight[i] : 2 * weight[i];
-        }
+        for (int i = -R; i <= R; ++i) sum += weight[i + R] = std::exp(-0.5f * i * i / (params::ENHANCE_ALONG_SIGMA * params::ENHANCE_ALONG_SIGMA));
         for (float& v : weight) v /= sum;
     }
-    for (int y = 0; y < h; ++y) {
-        float* dst = smoothed.row(y + pad) + pad;
-        for (int x = 0; x < w; ++x) {
-            const int o0 = obin.at(x, y);
-            float acc = weight[0] * normalized.at(x + pad, y + pad);
+    const int bw = (w + B - 1) / B, bh = (h + B - 1) / B;
+    std::vector<std::ptrdiff_t> paths(static_cast<std::size_t>(bw) * bh * TAPS, 0);
+    for (int by = 0; by < bh; ++by)
+        for (int bx = 0; bx < bw; ++bx) {
+            const int sx = std::min(bx * B + B / 2, w - 1), sy = std::min(by * B + B / 2, h - 1);
+            std::ptrdiff_t* path = &paths[(static_cast<std::size_t>(by) * bw + bx) * TAPS + R];
+            const int o0 = obin.at(sx, sy);
             for (int sign = -1; sign <= 1; sign += 2) {
-                float px = static_cast<float>(x), py = static_cast<float>(y);
+                float px = static_cast<float>(sx), py = static_cast<float>(sy);
                 float dx = sign * step_x[o0], dy = sign * step_y[o0];
-                for (int i = 1; i <= params::ENHANCE_ALONG_RADIUS; ++i) {
+                for (int i = 1; i <= R; ++i) {
                     px += dx;
                     py += dy;
                     const int ix = static_cast<int>(std::lround(px)), iy = static_cast<int>(std::lround(py));
-                    acc += weight[i] * normalized.at(ix + pad, iy + pad);
+                    path[sign * i] = static_cast<std::ptrdiff_t>(iy - sy) * stride + (ix - sx);
                     const int o = obin.at(std::clamp(ix, 0, w - 1), std::clamp(iy, 0, h - 1));
                     float nx = step_x[o], ny = step_y[o];
                     if (nx * dx + ny * dy < 0) {
@@ -151,6 +136,17 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
                     dy = ny;
                 }
             }
+        }
+    FloatGrid smoothed(normalized.width, normalized.height);
+    for (int y = 0; y < h; ++y) {
+        const float* src = normalized.row(y + pad) + pad;
+        float* dst = smoothed.row(y + pad) + pad;
+        const std::ptrdiff_t* row_paths = &paths[static_cast<std::size_t>(y / B) * bw * TAPS];
+        for (int x = 0; x < w; ++x) {
+            const std::ptrdiff_t* path = row_paths + static_cast<std::size_t>(x / B) * TAPS;
+            const float* c = src + x;
+            float acc = 0;
+            for (int k = 0; k < TAPS; ++k) acc += weight[k] * c[path[k]];
             dst[x] = acc;
         }
     }

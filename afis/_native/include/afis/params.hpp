@@ -56,6 +56,8 @@ constexpr int ENHANCE_PERIOD_BINS = 12;
 // Smoothing along ridges: Gaussian sigma and half-length (pixels).
 constexpr float ENHANCE_ALONG_SIGMA = 4.0f;
 constexpr int ENHANCE_ALONG_RADIUS = 8;
+// The along-ridge smoothing follows one curved path per square of this many pixels.
+constexpr int ENHANCE_PATH_BLOCK = 8;
 // Band-pass across ridges: Gaussian envelope sigma as a share of the ridge period; the
 // half-length of the kernel in envelope sigmas.
 constexpr float ENHANCE_ACROSS_SIGMA_PERIODS = 0.55f;
@@ -64,7 +66,7 @@ constexpr float ENHANCE_ACROSS_RADIUS_SIGMAS = 2.5f;
 constexpr float NORMALIZE_SMOOTHING_SIGMA = 1.0f;
 // Padding around every buffer, so oriented kernels never test bounds.
 constexpr int PAD = 20;
-static_assert(PAD > ENHANCE_ALONG_RADIUS, "the along-ridge walk must stay inside the padding");
+static_assert(PAD >= ENHANCE_ALONG_RADIUS + ENHANCE_PATH_BLOCK, "the along-ridge paths must stay inside the padding");
 
 // --- binarization and skeleton ---------------------------------------------------------------
 // Connected ridge or valley specks smaller than this (pixels) are flipped.
@@ -81,7 +83,7 @@ constexpr int MAX_HOLE_LENGTH = 30;        // loops (pores, lakes) closing on on
 constexpr float MAX_GAP_DISTANCE = 10.0f;  // endings facing each other across a break
 constexpr float MAX_GAP_ANGLE = 0.5f;      // radians of misalignment allowed for a gap
 // Minutiae closer than this to the foreground border are dropped.
-constexpr float BORDER_DISTANCE = 8.0f;
+constexpr float BORDER_DISTANCE = 6.0f;
 // A minutia with more than CLUSTER_MAX_NEIGHBOURS others within CLUSTER_RADIUS is noise.
 constexpr float CLUSTER_RADIUS = 12.0f;
 constexpr int CLUSTER_MAX_NEIGHBOURS = 2;
