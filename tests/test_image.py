@@ -591,6 +591,29 @@ def test_wsq_decoder_crash_becomes_image_error_and_worker_is_replaced(monkeypatc
     assert load_image(data).pixels.shape == (64, 80)
 
 
+def test_after_a_crash_a_warm_spare_worker_serves_the_next_request(monkeypatch):
+    from afis import image as image_module
+
+    data = _wsq_bytes()
+    worker = image_module._WsqWorker()
+    monkeypatch.setattr(image_module, "_wsq_worker", worker)
+    assert load_image(data).pixels.shape == (64, 80)
+    assert worker._spare is None  # no spare until something has crashed
+    worker._discard()
+    worker.command = (sys.executable, "-c", "import os; os.abort()")
+    with pytest.raises(ImageError, match="decoder crashed"):
+        load_image(data)
+    worker.command = image_module._WsqWorker.command
+    assert load_image(data).pixels.shape == (64, 80)
+    spare = worker._spare
+    assert spare is not None and spare.poll() is None
+    worker._discard()  # as after another crash: the spare takes over and is replaced
+    assert load_image(data).pixels.shape == (64, 80)
+    assert worker._process is spare
+    assert worker._spare is not None and worker._spare is not spare
+    worker._discard()
+
+
 def test_wsq_decoder_hang_becomes_image_error(monkeypatch):
     from afis import image as image_module
 
