@@ -41,6 +41,13 @@ struct CylinderSet {
     }
 };
 
+// simd.cpp: the instruction set of the comparison kernels, chosen at run time. Every level
+// gives the same scores bit for bit; the cap exists so tests can check that.
+enum class SimdLevel : int { SCALAR = 0, AVX2 = 1, AVX512 = 2 };
+SimdLevel simd_supported();                // the best level this processor runs
+SimdLevel simd_level();                    // the level in use: supported, capped
+SimdLevel set_simd_limit(SimdLevel cap);   // returns the previous cap
+
 // cylinders.cpp
 CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
 
