@@ -93,7 +93,7 @@ struct FlushDenormals {
 // Per-thread scratch, grown as needed and never shrunk (bounded by the largest templates
 // seen: at most 1000 minutiae each).
 struct Scratch {
-    std::vector<std::uint8_t> used_a, used_b;
+    std::vector<float> work;       // the similarity matrix, taken columns zeroed
     std::vector<int> best_column;  // per row of the similarity matrix
     std::vector<float> best_value;
     // The selected pairs, structure of arrays padded to LANES: minutiae of A and of B.
@@ -109,47 +109,81 @@ void fit(std::vector<T>& v, std::size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
+// The largest positive value of v[0, n) and its first index; {0, -1} when none is positive.
+struct Best {
+    float value;
+    int index;
+};
+
+Best first_max_scalar(const float* v, int n) {
+    Best b{0.0f, -1};
+    for (int j = 0; j < n; ++j)
+        if (v[j] > b.value) b = {v[j], j};
+    return b;
+}
+
+#ifdef AFIS_X86
+// The same, eight at a time: the maximum first, then the first lane equal to it. Reads up to
+// seven floats past v + n (callers pad), which are masked out.
+__attribute__((target("avx2"))) Best first_max_avx2(const float* v, int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#define AFIS_LIVE(j) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - (j)), lane))
+    __m256 top = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) top = _mm256_max_ps(top, _mm256_and_ps(_mm256_loadu_ps(v + j), AFIS_LIVE(j)));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    const float best = _mm_cvtss_f32(m);
+    if (!(best > 0)) return {0.0f, -1};
+    const __m256 target = _mm256_set1_ps(best);
+    for (int j = 0;; j += 8) {
+        const int hit = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), target, _CMP_EQ_OQ), AFIS_LIVE(j)));
+        if (hit) return {best, j + __builtin_ctz(static_cast<unsigned>(hit))};
+    }
+#undef AFIS_LIVE
+}
+#endif
+
 // The n_R best pairs with every minutia used at most once (greedy assignment, a cheap
 // stand-in for the optimal assignment of LSA-R): otherwise one distinctive minutia can fill
 // the list with pairs that cannot all be right. The greedy order is descending similarity,
 // ties by position (row-major). Rather than sorting every candidate (the selection reaches
 // most of them: the last minutiae of the smaller template pair late), each row keeps its
-// best candidate among the free columns; the next pair is the best of those, and only the
-// rows whose best lost its column are scanned again. Same pairs, same order.
-int select_pairs(const std::vector<float>& local, int na, int nb, int n_relax, Scratch& s) {
-    fit(s.used_a, static_cast<std::size_t>(na));
-    fit(s.used_b, static_cast<std::size_t>(nb));
+// best candidate among the free columns (taken columns are zeroed in a copy of the matrix);
+// the next pair is the best of those, and only the rows whose best lost its column are
+// scanned again. Same pairs, same order.
+int select_pairs(const std::vector<float>& local, int na, int nb, int n_relax, bool vector, Scratch& s) {
+    const std::size_t size = static_cast<std::size_t>(na) * nb;
+    fit(s.work, size + LANES);
+    std::copy(local.begin(), local.begin() + size, s.work.begin());
     fit(s.best_column, static_cast<std::size_t>(na));
-    fit(s.best_value, static_cast<std::size_t>(na));
-    std::fill(s.used_a.begin(), s.used_a.begin() + na, 0);
-    std::fill(s.used_b.begin(), s.used_b.begin() + nb, 0);
-    // Best free column of row i (the first of equals), value 0 when none is positive.
+    fit(s.best_value, static_cast<std::size_t>(na) + LANES);
+    const auto first_max = [vector](const float* v, int n) {
+#ifdef AFIS_X86
+        if (vector) return first_max_avx2(v, n);
+#endif
+        return first_max_scalar(v, n);
+    };
     const auto scan = [&](int i) {
-        const float* row = &local[static_cast<std::size_t>(i) * nb];
-        float best = 0;
-        int column = -1;
-        for (int j = 0; j < nb; ++j)
-            if (row[j] > best && !s.used_b[j]) best = row[j], column = j;
-        s.best_value[i] = best;
-        s.best_column[i] = column;
+        const Best b = first_max(&s.work[static_cast<std::size_t>(i) * nb], nb);
+        s.best_value[i] = b.value;
+        s.best_column[i] = b.index;
     };
     for (int i = 0; i < na; ++i) scan(i);
     int n = 0;
     while (n < n_relax) {
-        float best = 0;
-        int ia = -1;
-        for (int i = 0; i < na; ++i)
-            if (s.best_value[i] > best) best = s.best_value[i], ia = i;
-        if (ia < 0) break;
-        const int ib = s.best_column[ia];
-        s.used_a[ia] = s.used_b[ib] = 1;
+        const Best row = first_max(s.best_value.data(), na);
+        if (row.index < 0) break;
+        const int ia = row.index, ib = s.best_column[ia];
         s.best_value[ia] = 0;
+        s.best_column[ia] = -1;
+        for (int i = 0; i < na; ++i) s.work[static_cast<std::size_t>(i) * nb + ib] = 0;
         s.ia[n] = ia;
         s.ib[n] = ib;
-        s.lambda0[n] = best;
+        s.lambda0[n] = row.value;
         ++n;
         for (int i = 0; i < na; ++i)
-            if (s.best_column[i] == ib && !s.used_a[i]) scan(i);
+            if (s.best_column[i] == ib) scan(i);
     }
     return n;
 }
@@ -188,10 +222,14 @@ struct Avx2 {
     __attribute__((target("avx2"), always_inline)) static inline __m256 wrap_pi(__m256 a) {
         const __m256 pi = _mm256_set1_ps(PI_F), minus_pi = _mm256_set1_ps(-PI_F);
         const __m256 turn = _mm256_set1_ps(2 * PI_F);
-        for (__m256 m; _mm256_movemask_ps(m = _mm256_cmp_ps(a, pi, _CMP_GT_OQ));)
-            a = _mm256_blendv_ps(a, _mm256_sub_ps(a, turn), m);
-        for (__m256 m; _mm256_movemask_ps(m = _mm256_cmp_ps(a, minus_pi, _CMP_LE_OQ));)
-            a = _mm256_blendv_ps(a, _mm256_add_ps(a, turn), m);
+        // The first step of each loop unconditionally (lanes that need none keep their
+        // value), so the branches only test for the rare second step.
+        __m256 m = _mm256_cmp_ps(a, pi, _CMP_GT_OQ);
+        do a = _mm256_blendv_ps(a, _mm256_sub_ps(a, turn), m);
+        while (_mm256_movemask_ps(m = _mm256_cmp_ps(a, pi, _CMP_GT_OQ)));
+        m = _mm256_cmp_ps(a, minus_pi, _CMP_LE_OQ);
+        do a = _mm256_blendv_ps(a, _mm256_add_ps(a, turn), m);
+        while (_mm256_movemask_ps(m = _mm256_cmp_ps(a, minus_pi, _CMP_LE_OQ)));
         return a;
     }
     __attribute__((target("avx2"), always_inline)) static inline __m256 atan2(__m256 y, __m256 x) {
@@ -276,7 +314,8 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
         fit(*v, padded);
     fit(s.order, padded);
 
-    const int n = select_pairs(local, na, nb, n_relax, s);
+    const bool vector = simd_level() >= SimdLevel::AVX2;
+    const int n = select_pairs(local, na, nb, n_relax, vector, s);
     const FlushDenormals flush;
     if (n == 0) return 0.0f;
 
@@ -294,7 +333,7 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
     fit(s.rho, static_cast<std::size_t>(n) * stride);
     for (int t = 0; t < n; ++t) s.rho[static_cast<std::size_t>(t) * stride + t] = 0.0f;
 #ifdef AFIS_X86
-    if (simd_level() >= SimdLevel::AVX2)
+    if (vector)
         compatibilities_avx2(s, n, stride);
     else
 #endif
