@@ -196,6 +196,15 @@ __attribute__((target_clones("popcnt", "default"))) void rows_scalar(const Rows&
 
 // --- AVX2 ------------------------------------------------------------------------------------
 
+// For each 8-bit mask, the lanes set in it in order (then zeros): a compress by permutation.
+const std::array<std::array<std::uint8_t, 8>, 256> COMPRESS = [] {
+    std::array<std::array<std::uint8_t, 8>, 256> t{};
+    for (unsigned mask = 0; mask < 256; ++mask)
+        for (unsigned lane = 0, k = 0; lane < 8; ++lane)
+            if (mask >> lane & 1) t[mask][k++] = static_cast<std::uint8_t>(lane);
+    return t;
+}();
+
 // Directions tested eight columns at a time, with angle_difference's operations; lanes
 // whose difference reaches 2 pi (never for directions in [0, 2 pi)) take the scalar path.
 __attribute__((target("popcnt,avx2"))) int candidates_avx2(const Rows& r, float angle, int from, int to, int* out) {
@@ -211,8 +220,12 @@ __attribute__((target("popcnt,avx2"))) int candidates_avx2(const Rows& r, float 
             continue;
         }
         const __m256 e = _mm256_blendv_ps(d, _mm256_sub_ps(turn, d), _mm256_cmp_ps(d, pi, _CMP_GT_OQ));
-        unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(e, limit, _CMP_NGT_UQ))) & live;
-        for (; bits; bits &= bits - 1) out[m++] = r.columns[c + __builtin_ctz(bits)];
+        const unsigned keep = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(e, limit, _CMP_NGT_UQ))) & live;
+        // Compress the kept lanes' column indices to the front: a permutation per mask.
+        const __m256i order = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&COMPRESS[keep])));
+        const __m256i columns = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.columns + c));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + m), _mm256_permutevar8x32_epi32(columns, order));
+        m += __builtin_popcount(keep);
     }
     return m;
 }
