@@ -37,3 +37,20 @@ def test_compare_many(benchmark, db1_templates, threads):
     matcher = afis.Matcher(db1_templates[3])
     scores = benchmark.pedantic(matcher.compare_many, (gallery,), {"threads": threads}, rounds=5)
     assert len(scores) == len(gallery)
+
+
+@pytest.mark.parametrize("level", [0, 1, 2], ids=["plain", "avx2", "avx512"])
+def test_compare_many_per_simd_level(benchmark, db1_templates, level):
+    """One thread, the matcher's kernels capped at a SIMD level (same scores at every level)."""
+    from afis._native import _core
+
+    if level > _core._simd_supported():
+        pytest.skip(f"this processor lacks SIMD level {level}")
+    gallery = afis.Gallery.from_templates(db1_templates * 25)
+    matcher = afis.Matcher(db1_templates[3])
+    previous = _core._set_simd_limit(level)
+    try:
+        scores = benchmark.pedantic(matcher.compare_many, (gallery,), {"threads": 1}, rounds=5)
+    finally:
+        _core._set_simd_limit(previous)
+    assert len(scores) == len(gallery)

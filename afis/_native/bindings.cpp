@@ -177,9 +177,9 @@ std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatA
     if (x.ndim() != 1 || y.ndim() != 1 || direction.ndim() != 1 || x.shape(0) != y.shape(0) ||
         x.shape(0) != direction.shape(0))
         throw py::value_error("x, y and direction must be 1-D arrays of equal length");
-    if (x.shape(0) > 1000)
-        throw py::value_error("at most 1000 minutiae per template can be matched, got " +
-                              std::to_string(x.shape(0)));
+    if (x.shape(0) > afis::MAX_MINUTIAE)
+        throw py::value_error("at most " + std::to_string(afis::MAX_MINUTIAE) +
+                              " minutiae per template can be matched, got " + std::to_string(x.shape(0)));
     std::vector<afis::MatchMinutia> out(static_cast<std::size_t>(x.shape(0)));
     for (std::size_t i = 0; i < out.size(); ++i) {
         const float a = direction.at(i);
@@ -187,6 +187,9 @@ std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatA
             throw py::value_error("minutiae must have finite coordinates and directions");
         // Template angles are counter-clockwise with y up; the matcher works in image axes.
         out[i] = {x.at(i), y.at(i), -a};
+        if (!afis::minutia_in_bounds(out[i].x, out[i].y, out[i].angle))
+            throw py::value_error("minutiae must have coordinates within 1e12 and directions within "
+                                  "4 pi radians");
     }
     return out;
 }
@@ -256,9 +259,34 @@ template <typename T>
 const T* checked(const py::array& a, py::ssize_t rows, py::ssize_t cols, const char* name) {
     if (!py::isinstance<py::array_t<T>>(a) || !(a.flags() & py::array::c_style))
         throw py::type_error(std::string("gallery array '") + name + "' has the wrong dtype or layout");
-    if (a.shape(0) != rows || (cols > 0 && (a.ndim() != 2 || a.shape(1) != cols)) || (cols == 0 && a.ndim() != 1))
+    const bool shape_ok = cols > 0 ? a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols
+                                   : a.ndim() == 1 && a.shape(0) == rows;
+    if (!shape_ok)
         throw py::value_error(std::string("gallery array '") + name + "' has the wrong shape");
     return static_cast<const T*>(a.data());
+}
+
+void check_offsets(const std::int64_t* off, py::ssize_t n, py::ssize_t total) {
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > total)
+            throw py::value_error("gallery offsets are corrupt (not increasing or out of range)");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (off[i + 1] - off[i] > afis::MAX_MINUTIAE)
+            throw py::value_error("gallery template " + std::to_string(i) + " has more than " +
+                                  std::to_string(afis::MAX_MINUTIAE) + " minutiae (corrupt offsets)");
+}
+
+afis::CylinderView gallery_view(const std::int64_t* off, const float* mins, const std::uint64_t* b,
+                                const std::uint64_t* v, const std::uint8_t* u, py::ssize_t i) {
+    const std::int64_t o = off[i];
+    return {static_cast<int>(off[i + 1] - o), reinterpret_cast<const afis::MatchMinutia*>(mins + o * 3),
+            b + o * afis::CYLINDER_WORDS, v + o * afis::CYLINDER_WORDS, u + o};
+}
+
+bool in_bounds(const afis::CylinderView& g) {
+    bool ok = true;
+    for (int k = 0; k < g.n; ++k) ok &= afis::minutia_in_bounds(g.minutiae[k].x, g.minutiae[k].y, g.minutiae[k].angle);
+    return ok;
 }
 
 py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array& offsets,
@@ -272,13 +300,12 @@ py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array&
     const auto* b = checked<std::uint64_t>(bits, total, afis::CYLINDER_WORDS, "bits");
     const auto* v = checked<std::uint64_t>(valid, total, afis::CYLINDER_WORDS, "valid");
     const auto* u = checked<std::uint8_t>(usable, total, 0, "usable");
-    for (py::ssize_t i = 0; i < n; ++i)
-        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > total)
-            throw py::value_error("gallery offsets are corrupt (not increasing or out of range)");
+    check_offsets(off, n, total);
     py::array_t<float> scores(n);
     float* out = scores.mutable_data();
     const afis::CylinderView pv = probe.view();
     const int workers = std::max(1, std::min<int>(threads, static_cast<int>(std::max<py::ssize_t>(n, 1))));
+    std::atomic<py::ssize_t> corrupt{-1};  // a gallery template with minutiae out of bounds
     {
         py::gil_scoped_release release;
         std::atomic<py::ssize_t> next{0};
@@ -287,10 +314,13 @@ py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array&
             for (py::ssize_t start; (start = next.fetch_add(CHUNK)) < n;) {
                 const py::ssize_t end = std::min(n, start + CHUNK);
                 for (py::ssize_t i = start; i < end; ++i) {
-                    const std::int64_t o = off[i];
-                    afis::CylinderView g{static_cast<int>(off[i + 1] - o),
-                                         reinterpret_cast<const afis::MatchMinutia*>(mins + o * 3),
-                                         b + o * afis::CYLINDER_WORDS, v + o * afis::CYLINDER_WORDS, u + o};
+                    const afis::CylinderView g = gallery_view(off, mins, b, v, u, i);
+                    // Checked here, where the template is about to be read anyway.
+                    if (!in_bounds(g)) {
+                        corrupt.store(i);
+                        out[i] = 0.0f;
+                        continue;
+                    }
                     out[i] = afis::compare(pv, g);
                 }
             }
@@ -300,7 +330,39 @@ py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array&
         work();
         for (auto& t : pool) t.join();
     }
+    if (corrupt.load() >= 0)
+        throw py::value_error("gallery template " + std::to_string(corrupt.load()) +
+                              " has minutiae out of bounds (corrupt gallery arrays)");
     return scores;
+}
+
+// A template given as raw arrays (minutiae, bits, valid, usable), checked like a gallery's.
+afis::CylinderView raw_view(const py::array& minutiae, const py::array& bits, const py::array& valid,
+                            const py::array& usable) {
+    const py::ssize_t n = minutiae.ndim() >= 1 ? minutiae.shape(0) : -1;
+    if (n > afis::MAX_MINUTIAE) throw py::value_error("too many minutiae");
+    const afis::CylinderView g{static_cast<int>(n),
+                               reinterpret_cast<const afis::MatchMinutia*>(checked<float>(minutiae, n, 3, "minutiae")),
+                               checked<std::uint64_t>(bits, n, afis::CYLINDER_WORDS, "bits"),
+                               checked<std::uint64_t>(valid, n, afis::CYLINDER_WORDS, "valid"),
+                               checked<std::uint8_t>(usable, n, 0, "usable")};
+    if (!in_bounds(g)) throw py::value_error("minutiae out of bounds");
+    return g;
+}
+
+// The local-similarity matrix of two templates given as raw arrays, in the order given (for
+// tests: the arrays may hold any bits).
+py::array_t<float> local_similarities(const py::tuple& a, const py::tuple& b) {
+    if (a.size() != 4 || b.size() != 4) throw py::value_error("templates are (minutiae, bits, valid, usable)");
+    const afis::CylinderView va = raw_view(a[0], a[1], a[2], a[3]), vb = raw_view(b[0], b[1], b[2], b[3]);
+    std::vector<float> local;
+    {
+        py::gil_scoped_release release;
+        afis::local_similarities(va, vb, local);
+    }
+    py::array_t<float> out({static_cast<py::ssize_t>(va.n), static_cast<py::ssize_t>(vb.n)});
+    if (!local.empty()) std::memcpy(out.mutable_data(), local.data(), local.size() * sizeof(float));
+    return out;
 }
 
 }  // namespace
@@ -326,6 +388,17 @@ PYBIND11_MODULE(_core, m) {
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
           py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
           "Score a probe against every template of a packed gallery on `threads` threads.");
+    // Test hooks: the instruction set of the comparison kernels (0 plain, 1 AVX2, 2 AVX-512).
+    // Every level gives the same scores; capping it lets tests check that.
+    m.def("_simd_supported", [] { return static_cast<int>(afis::simd_supported()); });
+    m.def("_simd_level", [] { return static_cast<int>(afis::simd_level()); });
+    m.def("_set_simd_limit", [](int level) {
+        if (level < 0 || level > static_cast<int>(afis::SimdLevel::AVX512))
+            throw py::value_error("SIMD level must be 0, 1 or 2");
+        return static_cast<int>(afis::set_simd_limit(static_cast<afis::SimdLevel>(level)));
+    }, py::arg("level"), "Cap the SIMD level of the matcher's kernels; returns the previous cap.");
+    m.def("_local_similarities", &local_similarities, py::arg("a"), py::arg("b"),
+          "Local-similarity matrix of two templates given as (minutiae, bits, valid, usable).");
     m.attr("CYLINDER_WORDS") = afis::CYLINDER_WORDS;
     m.attr("PROCESSING_PPI") = afis::params::PROCESSING_PPI;
     m.attr("MIN_IMAGE_SIDE") = afis::params::MIN_IMAGE_SIDE;

@@ -2,12 +2,21 @@
 // by local similarity are relaxed against each other, so a pair keeps its weight only if
 // other pairs agree with it geometrically (distances, relative directions and radial
 // angles consistent in both prints). The n_P pairs that gained the most are averaged.
+//
+// Speed without changing a bit of the result: candidates are bucketed by similarity and
+// only the buckets the greedy selection reaches are sorted; the compatibilities of all
+// pairs of pairs are computed eight at a time with AVX2 (same operations in the same order
+// as the scalar code, no fused multiply-add), and all scratch memory is reused per thread.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <numeric>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AFIS_X86 1
+#endif
 
 #include "afis/match.hpp"
 #include "afis/util.hpp"
@@ -18,24 +27,41 @@ namespace {
 
 namespace mp = match_params;
 constexpr float PI_F = 3.14159265358979323846f;
+constexpr int LANES = 8;  // vector width of the AVX2 kernel; arrays are padded to it
 
 float sigmoid(float v, float mu, float tau) { return 1.0f / (1.0f + std::exp(-tau * (v - mu))); }
 
 // Sigmoids by table: the relaxation evaluates three of them for every pair of pairs.
+// `delta[i]` = values[i + 1] - values[i], the same subtraction the lookup would do.
 struct SigmoidTable {
     static constexpr int SIZE = 1024;
     float limit = 1, step = 1;
     std::array<float, SIZE + 1> values{};
+    std::array<float, SIZE + 1> delta{};
     SigmoidTable(float mu, float tau, float lim) : limit(lim), step(lim / SIZE) {
         for (int i = 0; i <= SIZE; ++i) values[i] = sigmoid(i * step, mu, tau);
+        for (int i = 0; i < SIZE; ++i) delta[i] = values[i + 1] - values[i];
     }
     float operator()(float v) const {
         const float f = v / step;
         if (f >= SIZE) return values[SIZE];
         const int i = static_cast<int>(f);
-        return values[i] + (values[i + 1] - values[i]) * (f - i);
+        return values[i] + delta[i] * (f - i);
     }
 };
+
+const SigmoidTable& rho_distance() {
+    static const SigmoidTable t(mp::DISTANCE_MU, mp::DISTANCE_TAU, 4 * mp::RADIUS);
+    return t;
+}
+const SigmoidTable& rho_direction() {
+    static const SigmoidTable t(mp::DIRECTION_MU, mp::DIRECTION_TAU, PI_F);
+    return t;
+}
+const SigmoidTable& rho_radial() {
+    static const SigmoidTable t(mp::RADIAL_MU, mp::RADIAL_TAU, PI_F);
+    return t;
+}
 
 // Both helpers take differences of angles already within (-2 pi, 2 pi] or so; a loop of
 // conditional steps is much cheaper than fmod here.
@@ -47,13 +73,232 @@ float wrap_pi(float a) {
 
 float wrap_abs(float a) { return std::fabs(wrap_pi(a)); }
 
+// Sigmoid values and their products reach far below FLT_MIN (3 sigmoids of up to
+// e^-86 each), where every operation on a denormal costs a microcode assist of ~100 cycles.
+// Such terms are at least 2^-126 / 2^-30 below the weights they are added to, so flushing
+// them to zero leaves every score as it was; the guard sets flush-to-zero and
+// denormals-are-zero for the duration of one consolidation and restores the caller's mode.
+struct FlushDenormals {
+#ifdef AFIS_X86
+    unsigned int saved = _mm_getcsr();
+    FlushDenormals() { _mm_setcsr(saved | 0x8040u); }  // FTZ (bit 15) | DAZ (bit 6)
+    ~FlushDenormals() { _mm_setcsr(saved); }
+#else
+    FlushDenormals() = default;
+#endif
+    FlushDenormals(const FlushDenormals&) = delete;
+    FlushDenormals& operator=(const FlushDenormals&) = delete;
+};
+
+// Per-thread scratch, grown as needed and never shrunk (bounded by the largest templates
+// seen: at most 1000 minutiae each).
+struct Scratch {
+    std::vector<float> work;       // the similarity matrix, taken columns zeroed
+    std::vector<int> best_column;  // per row of the similarity matrix
+    std::vector<float> best_value;
+    // The selected pairs, structure of arrays padded to LANES: minutiae of A and of B.
+    std::vector<int> ia, ib;
+    std::vector<float> ax, ay, aa, bx, by, ba;
+    std::vector<float> lambda0, lambda, next, efficiency;
+    std::vector<float> rho;  // n x stride
+    std::vector<int> order;
+};
+
+template <typename T>
+void fit(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+
+// The largest positive value of v[0, n) and its first index; {0, -1} when none is positive.
+struct Best {
+    float value;
+    int index;
+};
+
+Best first_max_scalar(const float* v, int n) {
+    Best b{0.0f, -1};
+    for (int j = 0; j < n; ++j)
+        if (v[j] > b.value) b = {v[j], j};
+    return b;
+}
+
+#ifdef AFIS_X86
+// The same, eight at a time: the maximum first, then the first lane equal to it. Reads up to
+// seven floats past v + n (callers pad), which are masked out.
+__attribute__((target("avx2"))) Best first_max_avx2(const float* v, int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#define AFIS_LIVE(j) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - (j)), lane))
+    __m256 top = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) top = _mm256_max_ps(top, _mm256_and_ps(_mm256_loadu_ps(v + j), AFIS_LIVE(j)));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    const float best = _mm_cvtss_f32(m);
+    if (!(best > 0)) return {0.0f, -1};
+    const __m256 target = _mm256_set1_ps(best);
+    for (int j = 0;; j += 8) {
+        const int hit = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), target, _CMP_EQ_OQ), AFIS_LIVE(j)));
+        if (hit) return {best, j + __builtin_ctz(static_cast<unsigned>(hit))};
+    }
+#undef AFIS_LIVE
+}
+#endif
+
+// The n_R best pairs with every minutia used at most once (greedy assignment, a cheap
+// stand-in for the optimal assignment of LSA-R): otherwise one distinctive minutia can fill
+// the list with pairs that cannot all be right. The greedy order is descending similarity,
+// ties by position (row-major). Rather than sorting every candidate (the selection reaches
+// most of them: the last minutiae of the smaller template pair late), each row keeps its
+// best candidate among the free columns (taken columns are zeroed in a copy of the matrix);
+// the next pair is the best of those, and only the rows whose best lost its column are
+// scanned again. Same pairs, same order.
+int select_pairs(const std::vector<float>& local, int na, int nb, int n_relax, bool vector, Scratch& s) {
+    const std::size_t size = static_cast<std::size_t>(na) * nb;
+    fit(s.work, size + LANES);
+    std::copy(local.begin(), local.begin() + size, s.work.begin());
+    fit(s.best_column, static_cast<std::size_t>(na));
+    fit(s.best_value, static_cast<std::size_t>(na) + LANES);
+    const auto first_max = [vector](const float* v, int n) {
+#ifdef AFIS_X86
+        if (vector) return first_max_avx2(v, n);
+#endif
+        return first_max_scalar(v, n);
+    };
+    const auto scan = [&](int i) {
+        const Best b = first_max(&s.work[static_cast<std::size_t>(i) * nb], nb);
+        s.best_value[i] = b.value;
+        s.best_column[i] = b.index;
+    };
+    for (int i = 0; i < na; ++i) scan(i);
+    int n = 0;
+    while (n < n_relax) {
+        const Best row = first_max(s.best_value.data(), na);
+        if (row.index < 0) break;
+        const int ia = row.index, ib = s.best_column[ia];
+        s.best_value[ia] = 0;
+        s.best_column[ia] = -1;
+        for (int i = 0; i < na; ++i) s.work[static_cast<std::size_t>(i) * nb + ib] = 0;
+        s.ia[n] = ia;
+        s.ib[n] = ib;
+        s.lambda0[n] = row.value;
+        ++n;
+        for (int i = 0; i < na; ++i)
+            if (s.best_column[i] == ib) scan(i);
+    }
+    return n;
+}
+
+// rho(t, k) of one pair of pairs: the plain definition, also the reference for the kernel.
+inline float compatibility(const Scratch& s, int t, int k) {
+    if (s.ia[t] == s.ia[k] || s.ib[t] == s.ib[k]) return 0.0f;
+    const float ax = s.ax[k] - s.ax[t], ay = s.ay[k] - s.ay[t];
+    const float bx = s.bx[k] - s.bx[t], by = s.by[k] - s.by[t];
+    const float da = std::sqrt(ax * ax + ay * ay), db = std::sqrt(bx * bx + by * by);
+    const float d1 = std::fabs(da - db);
+    const float d2 = wrap_abs(wrap_pi(s.aa[t] - s.aa[k]) - wrap_pi(s.ba[t] - s.ba[k]));
+    const float ra = wrap_pi(s.aa[t] - fast_atan2(ay, ax));
+    const float rb = wrap_pi(s.ba[t] - fast_atan2(by, bx));
+    const float d3 = wrap_abs(ra - rb);
+    return rho_distance()(d1) * rho_direction()(d2) * rho_radial()(d3);
+}
+
+void compatibilities_scalar(Scratch& s, int n, int stride) {
+    for (int t = 0; t < n; ++t) {
+        for (int k = t + 1; k < n; ++k) {
+            const float r = compatibility(s, t, k);
+            s.rho[static_cast<std::size_t>(t) * stride + k] = r;
+            s.rho[static_cast<std::size_t>(k) * stride + t] = r;
+        }
+    }
+}
+
+#ifdef AFIS_X86
+
+// The scalar helpers above, lane by lane, with the same operations in the same order.
+struct Avx2 {
+    __attribute__((target("avx2"), always_inline)) static inline __m256 abs(__m256 v) {
+        return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    }
+    __attribute__((target("avx2"), always_inline)) static inline __m256 wrap_pi(__m256 a) {
+        const __m256 pi = _mm256_set1_ps(PI_F), minus_pi = _mm256_set1_ps(-PI_F);
+        const __m256 turn = _mm256_set1_ps(2 * PI_F);
+        // The first step of each loop unconditionally (lanes that need none keep their
+        // value), so the branches only test for the rare second step.
+        __m256 m = _mm256_cmp_ps(a, pi, _CMP_GT_OQ);
+        do a = _mm256_blendv_ps(a, _mm256_sub_ps(a, turn), m);
+        while (_mm256_movemask_ps(m = _mm256_cmp_ps(a, pi, _CMP_GT_OQ)));
+        m = _mm256_cmp_ps(a, minus_pi, _CMP_LE_OQ);
+        do a = _mm256_blendv_ps(a, _mm256_add_ps(a, turn), m);
+        while (_mm256_movemask_ps(m = _mm256_cmp_ps(a, minus_pi, _CMP_LE_OQ)));
+        return a;
+    }
+    __attribute__((target("avx2"), always_inline)) static inline __m256 atan2(__m256 y, __m256 x) {
+        const __m256 zero = _mm256_setzero_ps();
+        const __m256 ax = abs(x), ay = abs(y);
+        const __m256 mx = _mm256_max_ps(ax, ay);  // ax > ay ? ax : ay
+        const __m256 mn = _mm256_min_ps(ay, ax);  // ay < ax ? ay : ax
+        const __m256 a = _mm256_div_ps(mn, mx);
+        const __m256 s = _mm256_mul_ps(a, a);
+        __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(-0.0464964749f), s), _mm256_set1_ps(0.15931422f));
+        r = _mm256_sub_ps(_mm256_mul_ps(r, s), _mm256_set1_ps(0.327622764f));
+        r = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(r, s), a), a);
+        r = _mm256_blendv_ps(r, _mm256_sub_ps(_mm256_set1_ps(1.57079637f), r), _mm256_cmp_ps(ay, ax, _CMP_GT_OQ));
+        r = _mm256_blendv_ps(r, _mm256_sub_ps(_mm256_set1_ps(PI), r), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+        r = _mm256_blendv_ps(r, _mm256_xor_ps(r, _mm256_set1_ps(-0.0f)), _mm256_cmp_ps(y, zero, _CMP_LT_OQ));
+        return _mm256_blendv_ps(r, zero, _mm256_cmp_ps(mx, zero, _CMP_EQ_OQ));
+    }
+    __attribute__((target("avx2"), always_inline)) static inline __m256 lookup(const SigmoidTable& t, __m256 v) {
+        const __m256 size = _mm256_set1_ps(static_cast<float>(SigmoidTable::SIZE));
+        const __m256 f = _mm256_div_ps(v, _mm256_set1_ps(t.step));
+        const __m256 over = _mm256_cmp_ps(f, size, _CMP_GE_OQ);
+        const __m256i i = _mm256_cvttps_epi32(_mm256_min_ps(f, size));
+        const __m256 base = _mm256_i32gather_ps(t.values.data(), i, 4);
+        const __m256 slope = _mm256_i32gather_ps(t.delta.data(), i, 4);
+        const __m256 r = _mm256_add_ps(base, _mm256_mul_ps(slope, _mm256_sub_ps(f, _mm256_cvtepi32_ps(i))));
+        return _mm256_blendv_ps(r, _mm256_set1_ps(t.values[SigmoidTable::SIZE]), over);
+    }
+};
+
+__attribute__((target("avx2"))) void compatibilities_avx2(Scratch& s, int n, int stride) {
+    const SigmoidTable &t1 = rho_distance(), &t2 = rho_direction(), &t3 = rho_radial();
+    alignas(32) float out[LANES];
+    for (int t = 0; t < n; ++t) {
+        const __m256 atx = _mm256_set1_ps(s.ax[t]), aty = _mm256_set1_ps(s.ay[t]), ata = _mm256_set1_ps(s.aa[t]);
+        const __m256 btx = _mm256_set1_ps(s.bx[t]), bty = _mm256_set1_ps(s.by[t]), bta = _mm256_set1_ps(s.ba[t]);
+        const __m256i tia = _mm256_set1_epi32(s.ia[t]), tib = _mm256_set1_epi32(s.ib[t]);
+        float* row = &s.rho[static_cast<std::size_t>(t) * stride];
+        for (int k = t + 1; k < n; k += LANES) {
+            const __m256 ax = _mm256_sub_ps(_mm256_loadu_ps(&s.ax[k]), atx);
+            const __m256 ay = _mm256_sub_ps(_mm256_loadu_ps(&s.ay[k]), aty);
+            const __m256 bx = _mm256_sub_ps(_mm256_loadu_ps(&s.bx[k]), btx);
+            const __m256 by = _mm256_sub_ps(_mm256_loadu_ps(&s.by[k]), bty);
+            const __m256 da = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(ax, ax), _mm256_mul_ps(ay, ay)));
+            const __m256 db = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(bx, bx), _mm256_mul_ps(by, by)));
+            const __m256 d1 = Avx2::abs(_mm256_sub_ps(da, db));
+            const __m256 d2 = Avx2::abs(Avx2::wrap_pi(
+                _mm256_sub_ps(Avx2::wrap_pi(_mm256_sub_ps(ata, _mm256_loadu_ps(&s.aa[k]))),
+                              Avx2::wrap_pi(_mm256_sub_ps(bta, _mm256_loadu_ps(&s.ba[k]))))));
+            const __m256 ra = Avx2::wrap_pi(_mm256_sub_ps(ata, Avx2::atan2(ay, ax)));
+            const __m256 rb = Avx2::wrap_pi(_mm256_sub_ps(bta, Avx2::atan2(by, bx)));
+            const __m256 d3 = Avx2::abs(Avx2::wrap_pi(_mm256_sub_ps(ra, rb)));
+            __m256 r = _mm256_mul_ps(_mm256_mul_ps(Avx2::lookup(t1, d1), Avx2::lookup(t2, d2)), Avx2::lookup(t3, d3));
+            const __m256i same = _mm256_or_si256(
+                _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s.ia[k])), tia),
+                _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s.ib[k])), tib));
+            r = _mm256_andnot_ps(_mm256_castsi256_ps(same), r);
+            _mm256_store_ps(out, r);
+            const int lanes = std::min(LANES, n - k);
+            std::memcpy(row + k, out, static_cast<std::size_t>(lanes) * sizeof(float));
+            for (int l = 0; l < lanes; ++l) s.rho[static_cast<std::size_t>(k + l) * stride + t] = out[l];
+        }
+    }
+}
+
+#endif  // AFIS_X86
+
 }  // namespace
 
 float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local) {
-    static const SigmoidTable rho_distance(mp::DISTANCE_MU, mp::DISTANCE_TAU, 4 * mp::RADIUS);
-    static const SigmoidTable rho_direction(mp::DIRECTION_MU, mp::DIRECTION_TAU, PI_F);
-    static const SigmoidTable rho_radial(mp::RADIAL_MU, mp::RADIAL_TAU, PI_F);
-
     const int na = a.size(), nb = b.size();
     if (na == 0 || nb == 0) return 0.0f;
     const int n_min = std::min(na, nb);
@@ -62,73 +307,48 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
                                                             (mp::MAX_PAIRS - mp::MIN_PAIRS))));
     const int n_relax = n_min;
 
-    // The n_R best pairs with every minutia used at most once (greedy assignment, a cheap
-    // stand-in for the optimal assignment of LSA-R): otherwise one distinctive minutia can
-    // fill the list with pairs that cannot all be right. Ties broken by position.
-    // Candidates as integer keys: the similarity's bits (positive floats order like their
-    // bit patterns) above the complemented position, so one integer sort orders by
-    // similarity, ties by position, with no indirection.
-    thread_local std::vector<std::uint64_t> order;
-    order.clear();
-    for (int p = 0; p < static_cast<int>(local.size()); ++p) {
-        if (!(local[p] > 0)) continue;
-        std::uint32_t bits;
-        std::memcpy(&bits, &local[p], sizeof bits);
-        order.push_back((std::uint64_t{bits} << 32) | (0xFFFFFFFFu - static_cast<std::uint32_t>(p)));
-    }
-    struct Pair {
-        int ia, ib;
-        float lambda0;
-    };
-    std::vector<Pair> pairs;
-    std::vector<std::uint8_t> used_a(na, 0), used_b(nb, 0);
-    // The greedy pass rarely needs more than a few times n_R of the best candidates: select
-    // and sort those first, and the rest only if it runs out.
-    std::size_t sorted = std::min(order.size(), static_cast<std::size_t>(4 * n_relax));
-    std::nth_element(order.begin(), order.begin() + sorted, order.end(), std::greater<>());
-    std::sort(order.begin(), order.begin() + sorted, std::greater<>());
-    for (std::size_t k = 0; k < order.size() && static_cast<int>(pairs.size()) < n_relax; ++k) {
-        if (k == sorted) {
-            std::sort(order.begin() + sorted, order.end(), std::greater<>());
-            sorted = order.size();
-        }
-        const int p = static_cast<int>(0xFFFFFFFFu - static_cast<std::uint32_t>(order[k]));
-        const int ia = p / nb, ib = p % nb;
-        if (used_a[ia] || used_b[ib]) continue;
-        used_a[ia] = used_b[ib] = 1;
-        pairs.push_back({ia, ib, local[p]});
-    }
-    const int n = static_cast<int>(pairs.size());
+    thread_local Scratch s;
+    const std::size_t padded = static_cast<std::size_t>(n_relax + LANES);
+    for (auto* v : {&s.ia, &s.ib}) fit(*v, padded);
+    for (auto* v : {&s.ax, &s.ay, &s.aa, &s.bx, &s.by, &s.ba, &s.lambda0, &s.lambda, &s.next, &s.efficiency})
+        fit(*v, padded);
+    fit(s.order, padded);
+
+    const bool vector = simd_level() >= SimdLevel::AVX2;
+    const int n = select_pairs(local, na, nb, n_relax, vector, s);
+    const FlushDenormals flush;
     if (n == 0) return 0.0f;
 
-    // Compatibility of every two pairs.
-    std::vector<float> rho(static_cast<std::size_t>(n) * n, 0.0f);
-    for (int t = 0; t < n; ++t) {
-        const MatchMinutia &at = a.minutiae[pairs[t].ia], &bt = b.minutiae[pairs[t].ib];
-        for (int k = t + 1; k < n; ++k) {
-            const MatchMinutia &ak = a.minutiae[pairs[k].ia], &bk = b.minutiae[pairs[k].ib];
-            if (pairs[t].ia == pairs[k].ia || pairs[t].ib == pairs[k].ib) continue;
-            const float ax = ak.x - at.x, ay = ak.y - at.y, bx = bk.x - bt.x, by = bk.y - bt.y;
-            const float da = std::sqrt(ax * ax + ay * ay), db = std::sqrt(bx * bx + by * by);
-            const float d1 = std::fabs(da - db);
-            const float d2 = wrap_abs(wrap_pi(at.angle - ak.angle) - wrap_pi(bt.angle - bk.angle));
-            const float ra = wrap_pi(at.angle - fast_atan2(ay, ax));
-            const float rb = wrap_pi(bt.angle - fast_atan2(by, bx));
-            const float d3 = wrap_abs(ra - rb);
-            const float r = rho_distance(d1) * rho_direction(d2) * rho_radial(d3);
-            rho[static_cast<std::size_t>(t) * n + k] = r;
-            rho[static_cast<std::size_t>(k) * n + t] = r;
-        }
+    // Geometry of the selected pairs; the padding lanes repeat a real pair (finite values,
+    // never stored).
+    for (int t = 0; t < n + LANES; ++t) {
+        const int u = t < n ? t : n - 1;
+        if (t >= n) s.ia[t] = s.ia[u], s.ib[t] = s.ib[u];
+        const MatchMinutia &ma = a.minutiae[s.ia[u]], &mb = b.minutiae[s.ib[u]];
+        s.ax[t] = ma.x, s.ay[t] = ma.y, s.aa[t] = ma.angle;
+        s.bx[t] = mb.x, s.by[t] = mb.y, s.ba[t] = mb.angle;
     }
-    std::vector<float> lambda(n), next(n);
-    for (int t = 0; t < n; ++t) lambda[t] = pairs[t].lambda0;
+    // Compatibility of every two pairs (zero diagonal).
+    const int stride = n + LANES;
+    fit(s.rho, static_cast<std::size_t>(n) * stride);
+    for (int t = 0; t < n; ++t) s.rho[static_cast<std::size_t>(t) * stride + t] = 0.0f;
+#ifdef AFIS_X86
+    if (vector)
+        compatibilities_avx2(s, n, stride);
+    else
+#endif
+        compatibilities_scalar(s, n, stride);
+
+    float* lambda = s.lambda.data();
+    float* next = s.next.data();
+    std::copy(s.lambda0.begin(), s.lambda0.begin() + n, lambda);
     const float spread = n > 1 ? (1 - mp::RELAXATION_WEIGHT) / static_cast<float>(n_relax - 1) : 0.0f;
     for (int it = 0; it < mp::RELAXATION_ITERATIONS; ++it) {
         for (int t = 0; t < n; ++t) {
             // Four running sums break the chain of dependent additions (the compiler may not
             // reorder float additions itself); the order is fixed, so results stay
             // deterministic.
-            const float* row = &rho[static_cast<std::size_t>(t) * n];
+            const float* row = &s.rho[static_cast<std::size_t>(t) * stride];
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int k = 0;
             for (; k + 4 <= n; k += 4) {
@@ -141,18 +361,20 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
             const float support = (s0 + s1) + (s2 + s3);
             next[t] = mp::RELAXATION_WEIGHT * lambda[t] + spread * support;
         }
-        lambda.swap(next);
+        std::swap(lambda, next);
     }
-    // The n_P pairs whose weight held up best (efficiency = relaxed / initial).
-    std::vector<int> idx(n);
-    std::iota(idx.begin(), idx.end(), 0);
+    // The n_P pairs whose weight held up best (efficiency = relaxed / initial), ties by index.
     const int keep = std::min(n_pairs, n);
-    std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), [&](int p, int q) {
-        const float ep = lambda[p] / pairs[p].lambda0, eq = lambda[q] / pairs[q].lambda0;
-        return ep != eq ? ep > eq : p < q;
+    for (int t = 0; t < n; ++t) {
+        s.efficiency[t] = lambda[t] / s.lambda0[t];
+        s.order[t] = t;
+    }
+    const float* efficiency = s.efficiency.data();
+    std::partial_sort(s.order.begin(), s.order.begin() + keep, s.order.begin() + n, [efficiency](int p, int q) {
+        return efficiency[p] != efficiency[q] ? efficiency[p] > efficiency[q] : p < q;
     });
     float sum = 0;
-    for (int i = 0; i < keep; ++i) sum += lambda[idx[i]];
+    for (int i = 0; i < keep; ++i) sum += lambda[s.order[i]];
     return sum / n_pairs;
 }
 

@@ -1,6 +1,7 @@
 // Pairwise matching of minutiae templates. Knows nothing of Python.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -13,6 +14,18 @@ namespace afis {
 struct MatchMinutia {
     float x = 0, y = 0, angle = 0;
 };
+
+// What the matcher accepts, checked where data enters (bindings): minutiae per template,
+// coordinate magnitude (pixels of the 500 ppi grid) and image-angle magnitude (radians).
+// Within these the arithmetic stays finite and every angle wrap takes a few steps.
+constexpr int MAX_MINUTIAE = 1000;
+constexpr float MAX_COORDINATE = 1e12f;
+constexpr float MAX_ANGLE = 4 * 3.14159265f;
+
+// True when a minutia lies within the bounds above (false for NaN and infinities).
+inline bool minutia_in_bounds(float x, float y, float angle) {
+    return std::fabs(x) <= MAX_COORDINATE && std::fabs(y) <= MAX_COORDINATE && std::fabs(angle) <= MAX_ANGLE;
+}
 
 constexpr int CYLINDER_CELLS =
     match_params::SPATIAL_CELLS * match_params::SPATIAL_CELLS * match_params::DIRECTION_CELLS;
@@ -40,6 +53,13 @@ struct CylinderSet {
         return {size(), minutiae.data(), bits.data(), valid.data(), usable.data()};
     }
 };
+
+// simd.cpp: the instruction set of the comparison kernels, chosen at run time. Every level
+// gives the same scores bit for bit; the cap exists so tests can check that.
+enum class SimdLevel : int { SCALAR = 0, AVX2 = 1, AVX512 = 2 };
+SimdLevel simd_supported();                // the best level this processor runs
+SimdLevel simd_level();                    // the level in use: supported, capped
+SimdLevel set_simd_limit(SimdLevel cap);   // returns the previous cap
 
 // cylinders.cpp
 CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);

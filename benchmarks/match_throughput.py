@@ -1,0 +1,86 @@
+"""One-to-many matching throughput against a large gallery (issue 3's acceptance test).
+
+The gallery repeats the 320 templates of FVC2002 DB1_B..DB4_B (extracted at the manifest's
+dpi) up to ``--size`` templates (default 100,000); a few probes from those sets are scored
+against all of it with ``Matcher.compare_many`` on 1 and 2 threads, best of ``--repeats``
+runs. Prints comparisons per second (per core for one thread) and the 2-thread speed-up::
+
+    PYTHONPATH=$PWD python benchmarks/match_throughput.py --cache /tmp/fvc-templates
+
+The machine may be shared: compare builds in the same session, alternating runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from fvc_templates import load_set
+
+import afis
+
+SETS = [f"fvc2002/DB{n}_B" for n in (1, 2, 3, 4)]
+
+
+def tiled(gallery: afis.Gallery, copies: int) -> afis.Gallery:
+    """The gallery repeated ``copies`` times (as if packed from the repeated templates)."""
+    arrays = gallery.arrays
+    offsets = arrays.pop("offsets")
+    total = int(offsets[-1])
+    shifted = [offsets[:-1] + k * total for k in range(copies)] + [
+        offsets[-1:] + (copies - 1) * total
+    ]
+    out = {"offsets": np.concatenate(shifted)}
+    for name, array in arrays.items():
+        if len(array) != total:
+            raise SystemExit(f"gallery array {name} is not per minutia; teach tiled() about it")
+        out[name] = np.ascontiguousarray(np.concatenate([array] * copies))
+    return afis.Gallery(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, help="folder caching extracted templates")
+    parser.add_argument("--size", type=int, default=100_000, help="gallery templates (minimum)")
+    parser.add_argument("--probes", type=int, default=4, help="probes per run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args(argv)
+    base = [t for name in SETS for t in load_set(name, args.cache)]
+    copies = -(-args.size // len(base))
+    start = time.perf_counter()
+    gallery = tiled(afis.Gallery.from_templates(base, threads=2), copies)
+    built = time.perf_counter() - start
+    minutiae = len(gallery.arrays["minutiae"]) / len(gallery)
+    # Probes spread over the sets (finger 1 impression 1 of each).
+    probes = [afis.Matcher(base[(k * 80) % len(base)]) for k in range(args.probes)]
+    result = {
+        "module": afis.__file__,
+        "gallery": len(gallery),
+        "mean_minutiae": minutiae,
+        "build_s": built,
+    }
+    for threads in args.threads:
+        best = float("inf")
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for matcher in probes:
+                matcher.compare_many(gallery, threads=threads)
+            best = min(best, time.perf_counter() - start)
+        rate = args.probes * len(gallery) / best
+        result[f"per_s_{threads}t"] = rate
+        result[f"us_per_comparison_{threads}t"] = 1e6 * threads / rate
+    if 1 in args.threads and 2 in args.threads:
+        result["speedup_2t"] = result["per_s_2t"] / result["per_s_1t"]
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
