@@ -319,7 +319,7 @@ class Masters:
     >>> len(m), m.offsets.shape, int(m.counts().min()) > 40
     (4, (5,), True)
     >>> t = m.template(0)
-    >>> len(t) == m.counts()[0], t.width > 2 * m.semi_axes[0, 0]
+    >>> len(t) == int(m.counts()[0]), t.width > 2 * float(m.semi_axes[0, 0])
     (True, True)
     """
 
@@ -390,7 +390,7 @@ class Impressions:
     Examples
     --------
     >>> b = Population(seed=3).impressions([10, 11, 12], impression=[0, 0, 4])
-    >>> b.offsets[-1] == len(b.x), b.x.dtype.name, b.direction.dtype.name
+    >>> int(b.offsets[-1]) == len(b.x), b.x.dtype.name, b.direction.dtype.name
     (True, 'uint16', 'float32')
     >>> [t.finger_position.name for t in b.templates()]
     ['RIGHT_THUMB', 'RIGHT_INDEX', 'RIGHT_MIDDLE']
