@@ -40,10 +40,12 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,7 @@ from afis.template import FingerPosition, SingularType, Template
 
 __all__ = [
     "PATTERN_CLASSES",
+    "PROFILES",
     "Impressions",
     "Masters",
     "Population",
@@ -524,9 +527,14 @@ class Population:
         -------
         Masters
         """
-        if isinstance(fingers, (int, np.integer)) and not isinstance(fingers, bool):
-            fingers = range(_count(fingers))
-        ids = _ids(fingers, "fingers", MAX_FINGER_ID)
+        ids = _fingers(fingers)
+        parts = [
+            self._masters_chunk(ids[i : i + DEFAULT_CHUNK])
+            for i in range(0, max(ids.shape[0], 1), DEFAULT_CHUNK)
+        ]
+        return parts[0] if len(parts) == 1 else _concat(Masters, parts)
+
+    def _masters_chunk(self, ids: np.ndarray) -> Masters:
         counts, mx, my, md, mt, mq, fld, sx, sy, st = self._masters_raw(ids)
         keep = np.arange(_k.MAX_MASTER_MINUTIAE)[None, :] < counts[:, None]
         offsets = np.zeros(len(ids) + 1, np.int64)
@@ -547,8 +555,8 @@ class Population:
             pattern=fld[:, _k.F_CLASS].astype(np.uint8),
             semi_axes=fld[:, _k.F_A : _k.F_B + 1].copy(),
             singular_offsets=soff,
-            singular_x=sx[skeep],
-            singular_y=sy[skeep],
+            singular_x=sx[skeep].astype(np.float32),
+            singular_y=sy[skeep].astype(np.float32),
             singular_type=codes.astype(np.uint8),
         )
 
@@ -567,18 +575,15 @@ class Population:
         -------
         Impressions
         """
-        if isinstance(fingers, (int, np.integer)) and not isinstance(fingers, bool):
-            fingers = range(_count(fingers))
-        ids = _ids(fingers, "fingers", MAX_FINGER_ID)
-        if isinstance(impression, (int, np.integer)) and not isinstance(impression, bool):
-            imp = _ids([impression], "impression", MAX_IMPRESSION)
-            imp = np.full(ids.shape, imp[0], np.int64)
-        else:
-            imp = _ids(impression, "impression", MAX_IMPRESSION)
-            if imp.shape != ids.shape:
-                raise ValueError(
-                    f"impression must be one int or one per finger ({ids.size}), got {imp.size}"
-                )
+        ids = _fingers(fingers)
+        imp = _impression_indices(impression, ids)
+        parts = [
+            self._impressions_chunk(ids[i : i + DEFAULT_CHUNK], imp[i : i + DEFAULT_CHUNK])
+            for i in range(0, max(ids.shape[0], 1), DEFAULT_CHUNK)
+        ]
+        return parts[0] if len(parts) == 1 else _concat(Impressions, parts)
+
+    def _impressions_chunk(self, ids: np.ndarray, imp: np.ndarray) -> Impressions:
         unique, rows = np.unique(ids, return_inverse=True)
         counts, mx, my, md, mt, mq, fld, sx, sy, st = self._masters_raw(unique)
         n = ids.shape[0]
@@ -630,26 +635,68 @@ class Population:
         )
 
     def iter_impressions(
-        self, fingers: Any, impression: int = 0, *, chunk_size: int = DEFAULT_CHUNK
+        self, fingers: Any, impression: Any = 0, *, chunk_size: int = DEFAULT_CHUNK
     ) -> Iterator[Impressions]:
-        """Impression ``impression`` of every finger, in chunks of ``chunk_size`` fingers.
+        """Impressions of ``fingers`` in chunks of ``chunk_size`` rows.
 
-        The chunks concatenate to exactly ``self.impressions(fingers, impression)``.
+        Arguments as :meth:`impressions`; the chunks hold exactly the rows of
+        ``self.impressions(fingers, impression)``, in order, with bounded memory.
+
+        Yields
+        ------
+        Impressions
         """
-        if isinstance(fingers, (int, np.integer)) and not isinstance(fingers, bool):
-            fingers = range(_count(fingers))
-        ids = _ids(fingers, "fingers", MAX_FINGER_ID)
+        ids = _fingers(fingers)
+        imp = _impression_indices(impression, ids)
         size = _count(chunk_size, "chunk_size")
         if size == 0:
             raise ValueError("chunk_size must be positive")
         for start in range(0, ids.shape[0], size):
-            yield self.impressions(ids[start : start + size], impression)
+            yield self.impressions(ids[start : start + size], imp[start : start + size])
+
+
+def _fingers(fingers: Any) -> np.ndarray:
+    if isinstance(fingers, (int, np.integer)) and not isinstance(fingers, (bool, np.bool_)):
+        fingers = range(_count(fingers))
+    return _ids(fingers, "fingers", MAX_FINGER_ID)
+
+
+def _impression_indices(impression: Any, ids: np.ndarray) -> np.ndarray:
+    if isinstance(impression, (int, np.integer)) and not isinstance(impression, (bool, np.bool_)):
+        first = _ids([impression], "impression", MAX_IMPRESSION)[0]
+        return np.full(ids.shape, first, np.int64)
+    imp = _ids(impression, "impression", MAX_IMPRESSION)
+    if imp.shape != ids.shape:
+        raise ValueError(
+            f"impression must be one int or one per finger ({ids.size}), got {imp.size}"
+        )
+    return imp
+
+
+def _concat(cls: type, parts: list[Any]) -> Any:
+    """Concatenate packed batches: offset arrays are rebased, the rest joined."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        values = [getattr(p, f.name) for p in parts]
+        if f.name in ("width", "height"):
+            out[f.name] = values[0]
+        elif f.name.endswith("offsets"):
+            joined = [values[0]]
+            for v in values[1:]:
+                joined.append(v[1:] + joined[-1][-1])
+            out[f.name] = np.concatenate(joined)
+        else:
+            out[f.name] = np.concatenate(values)
+    return cls(**out)
 
 
 def _count(value: Any, what: str = "fingers") -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be an integer, not a bool")
-    v = operator.index(value)
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}") from None
     if not 0 <= v <= MAX_FINGER_ID:
         raise ValueError(f"{what} must be in 0..{MAX_FINGER_ID}, got {v}")
     return v
@@ -659,3 +706,22 @@ def _grid_direction(d: np.ndarray) -> np.ndarray:
     """Radians -> float32 on the template's 2 pi/65536 grid, [0, 2 pi)."""
     codes = np.rint(np.asarray(d, np.float64) * (65536 / (2 * math.pi))).astype(np.int64) % 65536
     return (codes * (2 * math.pi / 65536)).astype(np.float32)
+
+
+#: Options tuned to imitate the engine's extractor on particular sensors (see
+#: ``benchmarks/SYNTH.md``): ``"fvc2002_db1"`` (optical, 388 x 374, the defaults) and
+#: ``"fvc2000_db1"`` (low-cost optical, 300 x 300: the finger fills the window and the
+#: captures are noisier).
+PROFILES: Mapping[str, SynthOptions] = MappingProxyType(
+    {
+        "fvc2002_db1": SynthOptions(),
+        "fvc2000_db1": SynthOptions(
+            width=300,
+            height=300,
+            translation_sd=10.0,
+            contact_scale=(0.75, 1.0),
+            drop_rate=0.15,
+            spurious_rate=0.5,
+        ),
+    }
+)
