@@ -157,8 +157,8 @@ class SynthOptions:
     )
     person_correlation: float = 0.5
     finger_semi_axes: tuple[float, float] = (160.0, 235.0)
-    minutia_density: float = 5.8e-4
-    density_spread: float = 0.15
+    minutia_density: float = 5.9e-4
+    density_spread: float = 0.05
     min_distance: float = 13.0
     ending_fraction: float = 0.5
     orientation_noise: float = 4.0
