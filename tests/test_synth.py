@@ -39,6 +39,8 @@ def test_same_seed_same_output_whatever_the_chunking_and_order() -> None:
     whole = pop.impressions(range(60), impression=3)
     chunked = [row for b in pop.iter_impressions(range(60), 3, chunk_size=7) for row in _rows(b)]
     assert chunked == _rows(whole)
+    threaded = pop.iter_impressions(range(60), 3, chunk_size=4, threads=3)
+    assert [row for b in threaded for row in _rows(b)] == _rows(whole)
     order = np.random.default_rng(0).permutation(60)
     shuffled = Population(42).impressions(order, impression=3)
     by_finger = dict(zip(order.tolist(), _rows(shuffled), strict=True))
@@ -235,6 +237,7 @@ def test_options_are_frozen_and_normalised() -> None:
         (lambda: Population(1).masters(True), TypeError, "fingers"),
         (lambda: list(Population(1).iter_impressions(3, chunk_size=0)), ValueError, "chunk"),
         (lambda: list(Population(1).iter_impressions(3, chunk_size="2")), TypeError, "chunk"),
+        (lambda: list(Population(1).iter_impressions(3, threads=0)), ValueError, "threads"),
         (lambda: Population(1).impressions(2).template(2), IndexError, "out of range"),
         (lambda: Population(1).impressions(2).template("0"), TypeError, "index"),
     ],

@@ -43,13 +43,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from afis._threads import resolve_threads
 from afis.synth import _kernels as _k
 from afis.template import FingerPosition, SingularType, Template
 
@@ -635,12 +638,19 @@ class Population:
         )
 
     def iter_impressions(
-        self, fingers: Any, impression: Any = 0, *, chunk_size: int = DEFAULT_CHUNK
+        self,
+        fingers: Any,
+        impression: Any = 0,
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+        threads: int | None = 1,
     ) -> Iterator[Impressions]:
         """Impressions of ``fingers`` in chunks of ``chunk_size`` rows.
 
         Arguments as :meth:`impressions`; the chunks hold exactly the rows of
         ``self.impressions(fingers, impression)``, in order, with bounded memory.
+        ``threads`` chunks are generated at once (``None``: one per CPU); the output does
+        not depend on it.
 
         Yields
         ------
@@ -651,8 +661,21 @@ class Population:
         size = _count(chunk_size, "chunk_size")
         if size == 0:
             raise ValueError("chunk_size must be positive")
-        for start in range(0, ids.shape[0], size):
-            yield self.impressions(ids[start : start + size], imp[start : start + size])
+        workers = resolve_threads(threads)
+        starts = range(0, ids.shape[0], size)
+        if workers == 1:
+            for start in starts:
+                yield self.impressions(ids[start : start + size], imp[start : start + size])
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            pending: deque[Future[Impressions]] = deque()
+            for start in starts:
+                sl = slice(start, start + size)
+                pending.append(pool.submit(self.impressions, ids[sl], imp[sl]))
+                if len(pending) > 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
 
 def _fingers(fingers: Any) -> np.ndarray:
