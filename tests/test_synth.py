@@ -66,7 +66,7 @@ def test_seeds_and_impression_indices_give_different_output() -> None:
 
 
 def test_chunked_batches_concatenate() -> None:
-    # more fingers than one internal chunk (afis.synth.DEFAULT_CHUNK)
+    # more fingers than one internal chunk (afis.synth.DEFAULT_CHUNK = 2048)
     pop = Population(5)
     big = pop.masters(np.arange(20000))
     assert len(big) == 20000 and big.offsets[-1] == big.x.size

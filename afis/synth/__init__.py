@@ -77,8 +77,9 @@ MAX_FINGER_ID = 2**48
 MAX_IMPRESSION = 2**32
 #: Resolution of the synthetic templates' grid (ppi).
 RESOLUTION = 500.0
-#: Fingers generated per kernel call inside :meth:`Population.iter_impressions`.
-DEFAULT_CHUNK = 8192
+#: Fingers per kernel call (bounds the scratch memory to about 40 MB) and the default
+#: chunk of :meth:`Population.iter_impressions`.
+DEFAULT_CHUNK = 2048
 
 
 @dataclass(frozen=True)
