@@ -228,7 +228,7 @@ def _finger_field(
         field[o + 3] = 0.06 * uniform(s)
     n = 0
     if cls == ARCH:
-        field[F_ARCH_AMP] = 0.4 + 0.6 * uniform(s)
+        field[F_ARCH_AMP] = 0.7 + 0.8 * uniform(s)
         field[F_ARCH_W] = a * (0.35 + 0.3 * uniform(s))
         field[F_ARCH_Y] = b * 0.1 * normal(s)
     else:
