@@ -13,7 +13,7 @@
 #include <cstring>
 #include <functional>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
 #include <immintrin.h>
 #define AFIS_X86 1
 #endif
@@ -316,7 +316,7 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
 
     const bool vector = simd_level() >= SimdLevel::AVX2;
     const int n = select_pairs(local, na, nb, n_relax, vector, s);
-    const FlushDenormals flush;
+    [[maybe_unused]] const FlushDenormals flush;
     if (n == 0) return 0.0f;
 
     // Geometry of the selected pairs; the padding lanes repeat a real pair (finite values,
