@@ -13,7 +13,7 @@
 #include <cstring>
 #include <functional>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
 #include <immintrin.h>
 #define AFIS_X86 1
 #endif
@@ -96,6 +96,7 @@ struct Scratch {
     std::vector<float> work;       // the similarity matrix, taken columns zeroed
     std::vector<int> best_column;  // per row of the similarity matrix
     std::vector<float> best_value;
+    std::vector<int> rows;         // rows to scan
     // The selected pairs, structure of arrays padded to LANES: minutiae of A and of B.
     std::vector<int> ia, ib;
     std::vector<float> ax, ay, aa, bx, by, ba;
@@ -115,33 +116,58 @@ struct Best {
     int index;
 };
 
-Best first_max_scalar(const float* v, int n) {
+inline Best first_max_scalar(const float* v, int n) {
     Best b{0.0f, -1};
     for (int j = 0; j < n; ++j)
         if (v[j] > b.value) b = {v[j], j};
     return b;
 }
 
+// The best free column of each listed row of the (zeroed where taken) matrix: its value and
+// index go to value[row] and column[row].
+void scan_rows_scalar(const float* work, int nb, const int* rows, int count, float* value, int* column) {
+    for (int r = 0; r < count; ++r) {
+        const Best b = first_max_scalar(work + static_cast<std::size_t>(rows[r]) * nb, nb);
+        value[rows[r]] = b.value;
+        column[rows[r]] = b.index;
+    }
+}
+
 #ifdef AFIS_X86
 // The same, eight at a time: the maximum first, then the first lane equal to it. Reads up to
 // seven floats past v + n (callers pad), which are masked out.
-__attribute__((target("avx2"))) Best first_max_avx2(const float* v, int n) {
+__attribute__((target("avx2"), always_inline)) inline Best first_max_avx2(const float* v, int n) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-#define AFIS_LIVE(j) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - (j)), lane))
+    const __m256 last = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - ((n - 1) & ~7)), lane));
     __m256 top = _mm256_setzero_ps();
-    for (int j = 0; j < n; j += 8) top = _mm256_max_ps(top, _mm256_and_ps(_mm256_loadu_ps(v + j), AFIS_LIVE(j)));
+    int j = 0;
+    for (; j + 8 < n; j += 8) top = _mm256_max_ps(top, _mm256_loadu_ps(v + j));
+    top = _mm256_max_ps(top, _mm256_and_ps(_mm256_loadu_ps(v + j), last));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-    const float best = _mm_cvtss_f32(m);
-    if (!(best > 0)) return {0.0f, -1};
-    const __m256 target = _mm256_set1_ps(best);
-    for (int j = 0;; j += 8) {
-        const int hit = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + j), target, _CMP_EQ_OQ), AFIS_LIVE(j)));
-        if (hit) return {best, j + __builtin_ctz(static_cast<unsigned>(hit))};
+    const float value = _mm_cvtss_f32(m);
+    if (!(value > 0)) return {0.0f, -1};
+    // The maximum is positive, so masked-out lanes (zero) never equal it.
+    const __m256 target = _mm256_set1_ps(value);
+    for (j = 0;; j += 8) {
+        __m256 hit = _mm256_cmp_ps(_mm256_loadu_ps(v + j), target, _CMP_EQ_OQ);
+        if (j + 8 >= n) hit = _mm256_and_ps(hit, last);
+        const int bits = _mm256_movemask_ps(hit);
+        if (bits) return {value, j + __builtin_ctz(static_cast<unsigned>(bits))};
     }
-#undef AFIS_LIVE
 }
+
+__attribute__((target("avx2"))) void scan_rows_avx2(const float* work, int nb, const int* rows, int count, float* value,
+                                                   int* column) {
+    for (int r = 0; r < count; ++r) {
+        const Best b = first_max_avx2(work + static_cast<std::size_t>(rows[r]) * nb, nb);
+        value[rows[r]] = b.value;
+        column[rows[r]] = b.index;
+    }
+}
+
+__attribute__((target("avx2"))) Best best_row_avx2(const float* value, int na) { return first_max_avx2(value, na); }
 #endif
 
 // The n_R best pairs with every minutia used at most once (greedy assignment, a cheap
@@ -158,32 +184,40 @@ int select_pairs(const std::vector<float>& local, int na, int nb, int n_relax, b
     std::copy(local.begin(), local.begin() + size, s.work.begin());
     fit(s.best_column, static_cast<std::size_t>(na));
     fit(s.best_value, static_cast<std::size_t>(na) + LANES);
-    const auto first_max = [vector](const float* v, int n) {
+    fit(s.rows, static_cast<std::size_t>(na));
+    float* value = s.best_value.data();
+    int* column = s.best_column.data();
+    int* rows = s.rows.data();
+    const auto scan = [&](int count) {
 #ifdef AFIS_X86
-        if (vector) return first_max_avx2(v, n);
+        if (vector) return scan_rows_avx2(s.work.data(), nb, rows, count, value, column);
 #endif
-        return first_max_scalar(v, n);
+        scan_rows_scalar(s.work.data(), nb, rows, count, value, column);
     };
-    const auto scan = [&](int i) {
-        const Best b = first_max(&s.work[static_cast<std::size_t>(i) * nb], nb);
-        s.best_value[i] = b.value;
-        s.best_column[i] = b.index;
-    };
-    for (int i = 0; i < na; ++i) scan(i);
+    for (int i = 0; i < na; ++i) rows[i] = i;
+    scan(na);
     int n = 0;
     while (n < n_relax) {
-        const Best row = first_max(s.best_value.data(), na);
+#ifdef AFIS_X86
+        const Best row = vector ? best_row_avx2(value, na) : first_max_scalar(value, na);
+#else
+        const Best row = first_max_scalar(value, na);
+#endif
         if (row.index < 0) break;
-        const int ia = row.index, ib = s.best_column[ia];
-        s.best_value[ia] = 0;
-        s.best_column[ia] = -1;
-        for (int i = 0; i < na; ++i) s.work[static_cast<std::size_t>(i) * nb + ib] = 0;
+        const int ia = row.index, ib = column[ia];
+        value[ia] = 0;
+        column[ia] = -1;
         s.ia[n] = ia;
         s.ib[n] = ib;
         s.lambda0[n] = row.value;
         ++n;
-        for (int i = 0; i < na; ++i)
-            if (s.best_column[i] == ib) scan(i);
+        int count = 0;
+        for (int i = 0; i < na; ++i) {
+            s.work[static_cast<std::size_t>(i) * nb + ib] = 0;
+            rows[count] = i;
+            count += column[i] == ib;
+        }
+        if (count) scan(count);
     }
     return n;
 }
@@ -316,7 +350,7 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
 
     const bool vector = simd_level() >= SimdLevel::AVX2;
     const int n = select_pairs(local, na, nb, n_relax, vector, s);
-    const FlushDenormals flush;
+    [[maybe_unused]] const FlushDenormals flush;
     if (n == 0) return 0.0f;
 
     // Geometry of the selected pairs; the padding lanes repeat a real pair (finite values,
@@ -344,10 +378,34 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
     std::copy(s.lambda0.begin(), s.lambda0.begin() + n, lambda);
     const float spread = n > 1 ? (1 - mp::RELAXATION_WEIGHT) / static_cast<float>(n_relax - 1) : 0.0f;
     for (int it = 0; it < mp::RELAXATION_ITERATIONS; ++it) {
-        for (int t = 0; t < n; ++t) {
-            // Four running sums break the chain of dependent additions (the compiler may not
-            // reorder float additions itself); the order is fixed, so results stay
-            // deterministic.
+        // Support of pair t: the sum of rho(t, k) lambda(k) in four running sums (sum j takes
+        // k = j mod 4, the remainder goes to sum 0), added as (s0 + s1) + (s2 + s3): a fixed
+        // order, so results are deterministic. With SSE the four sums are the lanes of one
+        // register and four rows run side by side, so no row waits on its own additions.
+        int t = 0;
+#ifdef AFIS_X86
+        for (; t + 4 <= n; t += 4) {
+            const float* rows[4];
+            __m128 sums[4];
+            for (int r = 0; r < 4; ++r) {
+                rows[r] = &s.rho[static_cast<std::size_t>(t + r) * stride];
+                sums[r] = _mm_setzero_ps();
+            }
+            int k = 0;
+            for (; k + 4 <= n; k += 4) {
+                const __m128 l = _mm_loadu_ps(lambda + k);
+                for (int r = 0; r < 4; ++r) sums[r] = _mm_add_ps(sums[r], _mm_mul_ps(_mm_loadu_ps(rows[r] + k), l));
+            }
+            for (int r = 0; r < 4; ++r) {
+                alignas(16) float lane[4];
+                _mm_store_ps(lane, sums[r]);
+                for (int q = k; q < n; ++q) lane[0] += rows[r][q] * lambda[q];
+                const float support = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+                next[t + r] = mp::RELAXATION_WEIGHT * lambda[t + r] + spread * support;
+            }
+        }
+#endif
+        for (; t < n; ++t) {
             const float* row = &s.rho[static_cast<std::size_t>(t) * stride];
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int k = 0;

@@ -16,9 +16,13 @@
 #include <array>
 #include <cmath>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
 #include <immintrin.h>
 #define AFIS_X86 1
+// The plain kernels in two versions: with the popcnt instruction and without.
+#define AFIS_PLAIN __attribute__((target_clones("popcnt", "default")))
+#else
+#define AFIS_PLAIN
 #endif
 
 #include "afis/match.hpp"
@@ -100,7 +104,7 @@ struct Info {
     std::uint16_t valid, set;
 };
 
-__attribute__((target_clones("popcnt", "default"))) Info describe_scalar(const std::uint64_t* bits, const std::uint64_t* valid) {
+AFIS_PLAIN Info describe_scalar(const std::uint64_t* bits, const std::uint64_t* valid) {
     bool full = true, inside = true;
     int n_valid = 0, n_set = 0;
     for (int w = 0; w < W; ++w) {
@@ -147,7 +151,7 @@ int candidates_scalar(const Rows& r, float angle, int from, int to, int* out) {
     return m;
 }
 
-__attribute__((target_clones("popcnt", "default"))) void rows_scalar(const Rows& r) {
+AFIS_PLAIN void rows_scalar(const Rows& r) {
     for (int i = 0; i < r.a.n; ++i) {
         if (!r.a.usable[i]) continue;
         const std::uint64_t* ca = r.a.bits + static_cast<std::size_t>(i) * W;

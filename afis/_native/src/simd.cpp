@@ -10,7 +10,7 @@ namespace afis {
 namespace {
 
 SimdLevel detect() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") &&
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
