@@ -7,6 +7,6 @@ the matcher.
 """
 
 from afis.index.candidate import CandidateIndex, IndexOptions
-from afis.index.sharded import ShardedIndex  # noqa: E402
+from afis.index.sharded import ShardedIndex
 
 __all__ = ["CandidateIndex", "IndexOptions", "ShardedIndex"]

@@ -59,7 +59,7 @@ def _subset(template: Template, limit: int) -> _Minutiae:
     )
 
 
-@numba.njit(parallel=True, cache=False, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _encode_kernel(
     x: np.ndarray,
     y: np.ndarray,

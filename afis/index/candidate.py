@@ -101,7 +101,9 @@ class IndexOptions:
         if not 0 <= self.spread < 2 * self.radius / self.grid:
             raise ValueError(f"spread must lie in [0, block side {2 * self.radius / self.grid:g})")
         if not 0 <= self.angle_spread < math.pi / self.sections:
-            raise ValueError(f"angle_spread must lie in [0, pi / sections), got {self.angle_spread}")
+            raise ValueError(
+                f"angle_spread must lie in [0, pi / sections), got {self.angle_spread}"
+            )
         if not 1 <= self.max_codes <= 200:
             raise ValueError(f"max_codes must lie in 1..200, got {self.max_codes}")
         if not 1 <= self.nlist <= 1 << 20:
@@ -151,12 +153,31 @@ def _check_templates(templates: object, what: str) -> list[Template]:
     if isinstance(templates, Template):
         raise TypeError(f"{what} must be a sequence of templates; wrap a single one in a list")
     if not isinstance(templates, Iterable):
-        raise TypeError(f"{what} must be a sequence of afis.Template, got {type(templates).__name__}")
+        raise TypeError(
+            f"{what} must be a sequence of afis.Template, got {type(templates).__name__}"
+        )
     items = list(templates)
     for item in items:
         if not isinstance(item, Template):
             raise TypeError(f"{what} must hold afis.Template, got {type(item).__name__}")
     return items
+
+
+def resolve_k(k: int | None, penetration: float | None, fingers: int) -> int:
+    """Candidates to return among ``fingers`` enrolled fingers (validates the arguments)."""
+    if (k is None) == (penetration is None):
+        raise ValueError("give exactly one of k and penetration")
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return int(min(k, max(fingers, 1)))
+    if isinstance(penetration, bool) or not isinstance(penetration, int | float | np.floating):
+        raise TypeError(f"penetration must be a number, got {type(penetration).__name__}")
+    if not (math.isfinite(penetration) and 0 < penetration <= 1):
+        raise ValueError(f"penetration must lie in (0, 1], got {penetration!r}")
+    return max(1, math.ceil(penetration * fingers))
 
 
 class CandidateIndex:
@@ -179,11 +200,12 @@ class CandidateIndex:
     --------
     >>> import numpy as np
     >>> from afis.template import Template
-    >>> rng = np.random.default_rng(1)
     >>> def finger(seed):
     ...     r = np.random.default_rng(seed)
-    ...     return Template(width=300, height=300, x=r.integers(20, 280, 40),
-    ...                     y=r.integers(20, 280, 40), direction=r.uniform(0, 6.28, 40))
+    ...     return Template(width=300, height=300, resolution=500, source_resolution=500,
+    ...                     x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
+    ...                     direction=r.uniform(0, 6.28, 40), type=np.ones(40),
+    ...                     quality=np.full(40, 60), image_quality=60)
     >>> index = CandidateIndex()
     >>> index.add([finger(s) for s in range(5)], ids=[10, 11, 12, 13, 14])
     >>> scores, ids = index.search([finger(3)], k=2)
@@ -368,7 +390,7 @@ class CandidateIndex:
             that share no near code with the probe are not candidates).
         """
         items = _check_templates(probes, "probes")
-        k = self._resolve_k(k, penetration)
+        k = resolve_k(k, penetration, len(self))
         scores = np.zeros((len(items), k), np.float32)
         found = np.full((len(items), k), -1, np.int64)
         if not items or self.codes == 0 or k == 0:
@@ -390,21 +412,6 @@ class CandidateIndex:
             scores[p, : len(s)] = s
             found[p, : len(f)] = f
         return scores, found
-
-    def _resolve_k(self, k: int | None, penetration: float | None) -> int:
-        if (k is None) == (penetration is None):
-            raise ValueError("give exactly one of k and penetration")
-        if k is not None:
-            if isinstance(k, bool) or not isinstance(k, int | np.integer):
-                raise TypeError(f"k must be an int, got {type(k).__name__}")
-            if k < 1:
-                raise ValueError(f"k must be at least 1, got {k}")
-            return int(min(k, max(len(self), 1)))
-        if isinstance(penetration, bool) or not isinstance(penetration, int | float | np.floating):
-            raise TypeError(f"penetration must be a number, got {type(penetration).__name__}")
-        if not (math.isfinite(penetration) and 0 < penetration <= 1):
-            raise ValueError(f"penetration must lie in (0, 1], got {penetration!r}")
-        return max(1, math.ceil(penetration * len(self)))
 
     def _aggregate(
         self, votes: np.ndarray, labels: np.ndarray, probe_codes: int, k: int
@@ -509,7 +516,9 @@ class CandidateIndex:
         ):
             raise IndexFileError(f"{folder / _FAISS_NAME}: does not match the header's parameters")
         if int(loaded.ntotal) != int(counts[ids >= 0].sum()):
-            raise IndexFileError(f"{folder}: faiss holds {loaded.ntotal} codes, slots say otherwise")
+            raise IndexFileError(
+                f"{folder}: faiss holds {loaded.ntotal} codes, slots say otherwise"
+            )
         loaded.nprobe = options.nprobe
         index._faiss = loaded
         index._ids = ids
