@@ -22,6 +22,7 @@ from afis.extract import (
     extract_many,
     trace,
 )
+from afis.identification import Identification, identify
 from afis.image import FingerprintImage, load_image
 from afis.match import Gallery, Matcher, compare, threshold_for_fmr
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
@@ -36,6 +37,7 @@ __all__ = [
     "FingerprintImage",
     "FormatError",
     "Gallery",
+    "Identification",
     "ImageError",
     "Matcher",
     "MinutiaType",
@@ -46,6 +48,7 @@ __all__ = [
     "compare",
     "extract",
     "extract_many",
+    "identify",
     "load_image",
     "threshold_for_fmr",
     "trace",
