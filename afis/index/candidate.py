@@ -508,13 +508,15 @@ class CandidateIndex:
             loaded = faiss.read_index_binary(str(folder / _FAISS_NAME), flags)
         except RuntimeError as exc:
             raise IndexFileError(f"{folder / _FAISS_NAME}: faiss cannot read it ({exc})") from exc
-        loaded = faiss.downcast_IndexBinary(loaded)
         if (
             not isinstance(loaded, faiss.IndexBinaryIVF)
             or loaded.d != options.code_bytes * 8
             or loaded.nlist != options.nlist
         ):
-            raise IndexFileError(f"{folder / _FAISS_NAME}: does not match the header's parameters")
+            raise IndexFileError(
+                f"{folder / _FAISS_NAME}: does not match the header's parameters "
+                f"({type(loaded).__name__}, d={getattr(loaded, 'd', None)}, nlist={getattr(loaded, 'nlist', None)})"
+            )
         if int(loaded.ntotal) != int(counts[ids >= 0].sum()):
             raise IndexFileError(
                 f"{folder}: faiss holds {loaded.ntotal} codes, slots say otherwise"
