@@ -138,8 +138,8 @@ def template_codes(
     angle_spread: float,
     max_codes: int,
     threads: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the templates' minutiae and the template each code belongs to.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the templates' minutiae, the template each belongs to, and the minutiae.
 
     Each template's ``max_codes`` highest-quality minutiae with at least
     :data:`MIN_NEIGHBOURS` neighbours get a code; templates are spread over ``threads``
@@ -152,6 +152,9 @@ def template_codes(
         byte, bits padded to whole bytes).
     owner : numpy.ndarray
         ``int64`` position in ``templates`` of each code's template, ascending.
+    geometry : numpy.ndarray
+        ``float32`` rows ``(x, y, direction)`` of each code's minutia (pixels at 500 ppi, y
+        down; radians).
     """
     bits = code_bits(grid, sections, radius)
     nbytes = -(-bits // 8)
@@ -201,4 +204,5 @@ def template_codes(
         finally:
             numba.set_num_threads(previous)
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
-    return out[coded], owner[coded]
+    geometry = np.stack([x[coded], y[coded], a[coded]], axis=1)
+    return out[coded], owner[coded], geometry

@@ -55,6 +55,11 @@ class IndexOptions:
         Nearest gallery codes retrieved per probe code; their fingers collect the votes.
     similarity_floor : float
         A retrieved code votes ``max(0, 1 - hamming / bits - similarity_floor)``.
+    max_rotation : float
+        Votes of minutia pairs whose directions differ by more (radians) are dropped.
+    rotation_bin, translation_bin : float
+        Pose cells (radians, pixels): a finger's score counts only the votes of its most
+        popular pose cell (two grids, offset by half a cell).
     seed : int
         Seed of the coarse quantizer's k-means.
 
@@ -78,6 +83,9 @@ class IndexOptions:
     nprobe: int = 1
     neighbours: int = 256
     similarity_floor: float = 0.0
+    max_rotation: float = math.pi / 3
+    rotation_bin: float = math.pi / 6
+    translation_bin: float = 48.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -86,7 +94,8 @@ class IndexOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        for name in ("radius", "spread", "angle_spread", "similarity_floor"):
+        reals = ("radius", "spread", "angle_spread", "similarity_floor", "max_rotation")
+        for name in (*reals, "rotation_bin", "translation_bin"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -114,6 +123,12 @@ class IndexOptions:
             raise ValueError(f"neighbours must lie in 1..{_MAX_NEIGHBOURS}, got {self.neighbours}")
         if not 0 <= self.similarity_floor < 1:
             raise ValueError(f"similarity_floor must lie in [0, 1), got {self.similarity_floor}")
+        if not 0 < self.max_rotation <= math.pi:
+            raise ValueError(f"max_rotation must lie in (0, pi], got {self.max_rotation}")
+        if not 0.05 <= self.rotation_bin <= 2 * math.pi:
+            raise ValueError(f"rotation_bin must lie in [0.05, 2 pi], got {self.rotation_bin}")
+        if not 4 <= self.translation_bin <= 4096:
+            raise ValueError(f"translation_bin must lie in 4..4096, got {self.translation_bin}")
         if not 0 <= self.seed < 1 << 31:
             raise ValueError(f"seed must lie in 0..2**31-1, got {self.seed}")
 
@@ -178,6 +193,28 @@ def resolve_k(k: int | None, penetration: float | None, fingers: int) -> int:
     if not (math.isfinite(penetration) and 0 < penetration <= 1):
         raise ValueError(f"penetration must lie in (0, 1], got {penetration!r}")
     return max(1, math.ceil(penetration * fingers))
+
+
+# A faiss label packs the finger's slot with its minutia's position and direction, so the
+# votes can be checked for a consistent pose without another lookup.
+_ANGLE_LEVELS = 256
+_ANGLE_MASK = _ANGLE_LEVELS - 1
+_COORD_STEP = np.float32(4.0)  # pixels per coordinate level
+_COORD_MASK = 1023  # 10 bits: up to 4,092 pixels at 500 ppi
+_Y_SHIFT = 8
+_X_SHIFT = 18
+_SLOT_SHIFT = 28
+#: Most fingers a CandidateIndex can hold (slots fit the faiss label beside the geometry).
+MAX_FINGERS = 1 << 34
+TWO_PI = np.float32(2 * math.pi)
+
+
+def _labels(slots: np.ndarray, geometry: np.ndarray) -> np.ndarray:
+    """faiss labels: slot, quantised x, y (4 px) and direction (256 levels)."""
+    x = np.clip(np.rint(geometry[:, 0] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
+    y = np.clip(np.rint(geometry[:, 1] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
+    a = np.rint(geometry[:, 2] * (_ANGLE_LEVELS / (2 * math.pi))).astype(np.int64) & _ANGLE_MASK
+    return (slots << _SLOT_SHIFT) | (x << _X_SHIFT) | (y << _Y_SHIFT) | a
 
 
 class CandidateIndex:
@@ -276,7 +313,7 @@ class CandidateIndex:
 
     # -- building -------------------------------------------------------------------------
 
-    def _encode(self, templates: Sequence[Template]) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, templates: Sequence[Template]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         o = self.options
         return template_codes(
             templates,
@@ -303,7 +340,7 @@ class CandidateIndex:
         items = _check_templates(templates, "templates")
         if self.is_trained:
             raise ValueError("the index is already trained")
-        codes, _ = self._encode(items)
+        codes, _, _ = self._encode(items)
         self._train_codes(codes)
 
     def _train_codes(self, codes: np.ndarray) -> None:
@@ -331,12 +368,14 @@ class CandidateIndex:
         clash = [int(i) for i in new_ids if int(i) in self._slot_of]
         if clash:
             raise ValueError(f"ids already in the index: {clash[:5]}")
-        codes, owner = self._encode(items)
+        codes, owner, geometry = self._encode(items)
         with self._lock:
             if not self.is_trained:
                 self._train_codes(codes)
             first = len(self._ids)
-            self._faiss.add_with_ids(codes, owner + first)
+            if first + len(items) > MAX_FINGERS:
+                raise ValueError(f"an index holds at most {MAX_FINGERS} fingers")
+            self._faiss.add_with_ids(codes, _labels(owner + first, geometry))
             self._ids = np.concatenate([self._ids, new_ids])
             counts = np.bincount(owner, minlength=len(items)).astype(np.int32)
             self._counts = np.concatenate([self._counts, counts])
@@ -353,7 +392,9 @@ class CandidateIndex:
         if not slots:
             return 0
         with self._lock:
-            self._faiss.remove_ids(np.asarray(slots, dtype=np.int64))
+            labels = self._stored_labels()
+            doomed = labels[np.isin(labels >> _SLOT_SHIFT, np.asarray(slots, dtype=np.int64))]
+            self._faiss.remove_ids(faiss.IDSelectorBatch(doomed))
             for slot in slots:
                 del self._slot_of[int(self._ids[slot])]
                 self._ids[slot] = -1
@@ -395,7 +436,7 @@ class CandidateIndex:
         found = np.full((len(items), k), -1, np.int64)
         if not items or self.codes == 0 or k == 0:
             return scores, found
-        codes, owner = self._encode(items)
+        codes, owner, geometry = self._encode(items)
         if len(codes) == 0:
             return scores, found
         neighbours = min(self.options.neighbours, self.codes)
@@ -408,32 +449,84 @@ class CandidateIndex:
         starts = np.concatenate([[0], np.cumsum(probe_counts)])
         for p in range(len(items)):
             rows = slice(starts[p], starts[p + 1])
-            s, f = self._aggregate(votes[rows], labels[rows], int(probe_counts[p]), k)
+            s, f = self._aggregate(
+                votes[rows], labels[rows], geometry[rows], int(probe_counts[p]), k
+            )
             scores[p, : len(s)] = s
             found[p, : len(f)] = f
         return scores, found
 
+    def _stored_labels(self) -> np.ndarray:
+        """Every label in faiss's inverted lists (one pass over the lists)."""
+        invlists = self._faiss.invlists
+        parts = []
+        for number in range(self._faiss.nlist):
+            size = invlists.list_size(number)
+            if size:
+                ids = invlists.get_ids(number)
+                parts.append(faiss.rev_swig_ptr(ids, size).copy())
+                invlists.release_ids(number, ids)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
     def _aggregate(
-        self, votes: np.ndarray, labels: np.ndarray, probe_codes: int, k: int
+        self,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        geometry: np.ndarray,
+        probe_codes: int,
+        k: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         valid = labels >= 0
         row = np.broadcast_to(np.arange(len(labels))[:, None], labels.shape)[valid]
-        slot = labels[valid]
+        label = labels[valid]
         vote = votes[valid]
+        keep = vote > 0
+        row, label, vote = row[keep], label[keep], vote[keep]
+        if label.size == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        slot = label >> _SLOT_SHIFT
+        gx = ((label >> _X_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
+        gy = ((label >> _Y_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
+        ga = (label & _ANGLE_MASK).astype(np.float32) * np.float32(TWO_PI / _ANGLE_LEVELS)
+        px, py, pa = geometry[row, 0], geometry[row, 1], geometry[row, 2]
+        # rotation taking the probe minutia onto the gallery one, then the translation
+        turn = np.mod(ga - pa + np.pi, TWO_PI) - np.pi
+        near = np.abs(turn) <= self.options.max_rotation
+        row, slot, vote, turn = row[near], slot[near], vote[near], turn[near]
+        px, py, gx, gy = px[near], py[near], gx[near], gy[near]
         if slot.size == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        # best vote of each finger for each probe code, then the sum over probe codes
-        order = np.lexsort((-vote, slot, row))
-        row, slot, vote = row[order], slot[order], vote[order]
-        first = np.ones(len(row), bool)
-        first[1:] = (row[1:] != row[:-1]) | (slot[1:] != slot[:-1])
-        fingers, inverse = np.unique(slot[first], return_inverse=True)
-        total = np.bincount(inverse, weights=vote[first]).astype(np.float32)
+        c, s = np.cos(turn), np.sin(turn)
+        # y is down in templates, angles counter-clockwise with y up
+        tx = gx - (c * px + s * py)
+        ty = gy - (-s * px + c * py)
+        best = np.zeros(0, np.float32)
+        best_slot = np.zeros(0, np.int64)
+        rb_size = self.options.rotation_bin
+        tb_size = self.options.translation_bin
+        for shift in (0.0, 0.5):
+            rb = np.clip(np.floor(turn / rb_size + shift).astype(np.int64) + 64, 0, 127)
+            xb = np.clip(np.floor(tx / tb_size + shift).astype(np.int64) + 512, 0, 1023)
+            yb = np.clip(np.floor(ty / tb_size + shift).astype(np.int64) + 512, 0, 1023)
+            cell = (slot << 27) | (rb << 20) | (xb << 10) | yb
+            # best vote of each probe code per (finger, pose cell), summed per cell
+            order = np.lexsort((-vote, cell, row))
+            r_o, c_o, v_o = row[order], cell[order], vote[order]
+            first = np.ones(len(r_o), bool)
+            first[1:] = (r_o[1:] != r_o[:-1]) | (c_o[1:] != c_o[:-1])
+            cells, inverse = np.unique(c_o[first], return_inverse=True)
+            total = np.bincount(inverse, weights=v_o[first])
+            owner = cells >> 27
+            best_slot = np.concatenate([best_slot, owner])
+            best = np.concatenate([best, total.astype(np.float32)])
+        fingers, inverse = np.unique(best_slot, return_inverse=True)
+        total = np.zeros(len(fingers), np.float32)
+        np.maximum.at(total, inverse, best)
         norm = np.sqrt(np.maximum(self._counts[fingers], 1).astype(np.float32) * probe_codes)
         total /= norm
         # best first; ties broken by enrolment order, so results are deterministic
-        best = np.lexsort((fingers, -total))[:k]
-        return total[best], self._ids[fingers[best]]
+        top = np.lexsort((fingers, -total))[:k]
+        return total[top], self._ids[fingers[top]]
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -513,10 +606,7 @@ class CandidateIndex:
             or loaded.d != options.code_bytes * 8
             or loaded.nlist != options.nlist
         ):
-            raise IndexFileError(
-                f"{folder / _FAISS_NAME}: does not match the header's parameters "
-                f"({type(loaded).__name__}, d={getattr(loaded, 'd', None)}, nlist={getattr(loaded, 'nlist', None)})"
-            )
+            raise IndexFileError(f"{folder / _FAISS_NAME}: does not match the header's parameters")
         if int(loaded.ntotal) != int(counts[ids >= 0].sum()):
             raise IndexFileError(
                 f"{folder}: faiss holds {loaded.ntotal} codes, slots say otherwise"
