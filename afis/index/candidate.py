@@ -81,7 +81,7 @@ class IndexOptions:
     max_codes: int = 48
     nlist: int = 1
     nprobe: int = 1
-    neighbours: int = 256
+    neighbours: int = 128
     similarity_floor: float = 0.0
     max_rotation: float = math.pi / 3
     rotation_bin: float = math.pi / 6
