@@ -442,3 +442,11 @@ def test_fvc_hit_rate(datasets_root: Path, fvc_manifest: dict) -> None:
     _, ids = index.search(probes, penetration=0.1)  # 8 of 80
     hit = np.mean((ids == np.asarray(truth)[:, None]).any(axis=1))
     assert hit >= 0.9, hit
+
+
+def test_fuzz_header(saved: Path) -> None:
+    from afis._fuzz import fuzz
+
+    report = fuzz("candidate_index_header", [(saved / "header.json").read_bytes()], 3000, seed=5)
+    assert report.ok(), report.summary()
+    assert report.rejected > 0

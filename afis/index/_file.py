@@ -55,6 +55,39 @@ def write_header(folder: Path, kind: str, params: dict[str, Any], files: list[st
     os.replace(tmp, folder / HEADER_NAME)
 
 
+def decode_header(raw: bytes, *, where: str = "index header") -> dict[str, Any]:
+    """Parse and check the structure of ``header.json`` bytes (any kind of index).
+
+    Examples
+    --------
+    >>> decode_header(b'{"magic": "faiss"}')
+    Traceback (most recent call last):
+    ...
+    afis.errors.IndexFileError: index header: not an nusafis index header (magic ...)
+    """
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise TypeError(f"header must be bytes, got {type(raw).__name__}")
+    if len(raw) > MAX_HEADER_BYTES:
+        raise IndexFileError(f"{where}: header larger than {MAX_HEADER_BYTES} bytes")
+    try:
+        header = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise IndexFileError(f"{where}: header is not valid JSON ({exc})") from exc
+    if not isinstance(header, dict) or header.get("magic") != MAGIC:
+        raise IndexFileError(f"{where}: not an nusafis index header (magic {MAGIC!r} expected)")
+    if header.get("version") != FORMAT_VERSION:
+        raise IndexFileError(
+            f"{where}: unsupported index format version {header.get('version')!r} "
+            f"(this engine reads version {FORMAT_VERSION})"
+        )
+    if not isinstance(header.get("kind"), str):
+        raise IndexFileError(f"{where}: header 'kind' must be a string")
+    entries = header.get("files")
+    if not isinstance(entries, dict) or not isinstance(header.get("params"), dict):
+        raise IndexFileError(f"{where}: header lacks its 'files' or 'params' table")
+    return header
+
+
 def read_header(folder: Path, kind: str, files: list[str], *, verify: bool) -> dict[str, Any]:
     """Read and check ``header.json``; verify the data files' lengths (and digests)."""
     path = folder / HEADER_NAME
@@ -63,24 +96,10 @@ def read_header(folder: Path, kind: str, files: list[str], *, verify: bool) -> d
             raw = handle.read(MAX_HEADER_BYTES + 1)
     except OSError as exc:
         raise IndexFileError(f"{folder}: not a saved index ({exc.strerror or exc})") from exc
-    if len(raw) > MAX_HEADER_BYTES:
-        raise IndexFileError(f"{path}: header larger than {MAX_HEADER_BYTES} bytes")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise IndexFileError(f"{path}: header is not valid JSON ({exc})") from exc
-    if not isinstance(header, dict) or header.get("magic") != MAGIC:
-        raise IndexFileError(f"{path}: not an nusafis index header (magic {MAGIC!r} expected)")
-    if header.get("version") != FORMAT_VERSION:
-        raise IndexFileError(
-            f"{path}: unsupported index format version {header.get('version')!r} "
-            f"(this engine reads version {FORMAT_VERSION})"
-        )
-    if header.get("kind") != kind:
-        raise IndexFileError(f"{path}: holds a {header.get('kind')!r}, expected a {kind!r}")
-    entries = header.get("files")
-    if not isinstance(entries, dict) or not isinstance(header.get("params"), dict):
-        raise IndexFileError(f"{path}: header lacks its 'files' or 'params' table")
+    header = decode_header(raw, where=str(path))
+    if header["kind"] != kind:
+        raise IndexFileError(f"{path}: holds a {header['kind']!r}, expected a {kind!r}")
+    entries = header["files"]
     for name in files:
         entry = entries.get(name)
         if (
