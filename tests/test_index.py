@@ -450,3 +450,64 @@ def test_fuzz_header(saved: Path) -> None:
     report = fuzz("candidate_index_header", [(saved / "header.json").read_bytes()], 3000, seed=5)
     assert report.ok(), report.summary()
     assert report.rejected > 0
+
+
+# ---------------------------------------------------------------------------- bench
+
+
+def test_bench_identify(tmp_path: Path) -> None:
+    from afis.bench.identify import identify_benchmark, load_background_source
+
+    real = [random_finger(s) for s in range(12)]
+    probes = [impression(f, 50 + n) for n, f in enumerate(real)] * 2
+    truth = list(range(12)) * 2
+
+    def source(count: int, seed: int):
+        return (random_finger(10_000 + seed * 1000 + n) for n in range(count))
+
+    report = identify_benchmark(
+        ["synthetic"], background=88, source=source, real=(real, list(range(12)), probes, truth)
+    )
+    assert report.real_fingers == 12 and report.background == 88 and report.probes == 24
+    assert list(report.hit_rate) == sorted(report.hit_rate)
+    assert report.hit_rate[0.1] >= 0.9 and report.rank1_rerank >= 0.9
+    assert 0 < report.memory_per_finger < 1024
+    assert report.search_ms_single > 0 and report.fingers_per_s > 0
+    report.to_json(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["probes"] == 24
+    report.plot(tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert "hit rate" in report.format_table()
+    with pytest.raises(ValueError, match="source"):
+        identify_benchmark(["x"], background=5, real=(real, list(range(12)), probes, truth))
+    with pytest.raises(ValueError, match="gave"):
+        identify_benchmark(
+            ["x"],
+            background=5,
+            source=lambda c, s: [random_finger(1)],
+            real=(real, list(range(12)), probes, truth),
+        )
+    for spec in ("nocolon", "no_such_module_xyz:f", "math:no_such_attr", "math:pi"):
+        with pytest.raises(ValueError):
+            load_background_source(spec)
+    script = tmp_path / "bg.py"
+    script.write_text("def make(count, seed):\n    return []\n")
+    assert load_background_source(f"{script}:make")(0, 0) == []
+
+
+def test_cli_identify_needs_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from afis.cli import main
+
+    code = main(
+        [
+            "bench",
+            "identify",
+            str(tmp_path),
+            "--background",
+            "3",
+            "--background-source",
+            "no_such_module_xyz:f",
+        ]
+    )
+    assert code == 2
+    assert "unavailable" in capsys.readouterr().err
