@@ -582,6 +582,8 @@ class CandidateIndex:
             Memory-map faiss's inverted lists (the index is then read-only: search only).
         verify : bool
             Check the SHA-256 of the data files (reads them once); lengths are always checked.
+            Turn it off only for files from a trusted writer: faiss's own reader does not
+            defend against crafted files, the digest check is what keeps them from it.
 
         Raises
         ------
