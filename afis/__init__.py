@@ -22,12 +22,31 @@ from afis.extract import (
     extract_many,
     trace,
 )
-from afis.identification import Identification, identify
 from afis.image import FingerprintImage, load_image
 from afis.match import Gallery, Matcher, compare, threshold_for_fmr
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
+
+# One-to-many search needs faiss and numba (about a second to import): loaded on first use.
+_LAZY = {
+    "identify": ("afis.identification", "identify"),
+    "Identification": ("afis.identification", "Identification"),
+    "index": ("afis.index", None),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'afis' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AfisError",

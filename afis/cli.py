@@ -175,7 +175,7 @@ def _bench_verify(args: argparse.Namespace) -> int:
 
 def _bench_identify(args: argparse.Namespace) -> int:
     from afis.bench.identify import identify_benchmark, load_background_source
-    from afis.index import IndexOptions
+    from afis.index import IndexOptions  # faiss and numba load only for this command
 
     try:
         source = load_background_source(args.background_source) if args.background else None

@@ -22,17 +22,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 
 import afis
 from afis.bench.verify import folder_dpi, read_fvc_folder
-from afis.identification import gallery_subset
-from afis.index import CandidateIndex, IndexOptions
 from afis.match import Gallery, Matcher
 from afis.template import Template
+
+if TYPE_CHECKING:  # faiss and numba load only when the benchmark runs
+    from afis.index import CandidateIndex, IndexOptions
 
 __all__ = [
     "DEFAULT_BACKGROUND_SOURCE",
@@ -221,6 +221,10 @@ def identify_benchmark(
     real : tuple, optional
         Already extracted ``(gallery, gallery_fingers, probes, probe_fingers)`` (tests).
     """
+    import faiss
+
+    from afis.index import CandidateIndex
+
     if background < 0:
         raise ValueError(f"background must be non-negative, got {background}")
     if background and source is None:
@@ -297,6 +301,8 @@ def identify_benchmark(
 
 def _single_core_ms(index: CandidateIndex, probes: list[Template], k: int) -> float:
     """Median search time of one probe at a time with faiss on one thread."""
+    import faiss
+
     if not probes:
         return float("nan")
     before = faiss.omp_get_max_threads()
@@ -320,6 +326,8 @@ def _rerank_rank1(
     threads: int | None,
 ) -> float:
     """Share of probes whose mate the matcher ranks first within the shortlist."""
+    from afis.identification import gallery_subset
+
     needed = np.unique(shortlist[shortlist >= 0])
     if needed.size == 0:
         return 0.0
