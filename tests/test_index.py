@@ -96,7 +96,7 @@ def test_add_remove(fingers: list[Template]) -> None:
     index.add(fingers[:10], ids=range(10))
     assert len(index) == 10 and 3 in index and 10 not in index
     codes = index.codes
-    assert index.remove([3, 4, 99]) == 2
+    assert index.remove([3, 4, 99, 3]) == 2
     assert len(index) == 8 and 3 not in index
     assert index.codes < codes
     _, ids = index.search(fingers[:10], k=8)

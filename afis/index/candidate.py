@@ -403,7 +403,8 @@ class CandidateIndex:
         wanted = np.asarray(ids)
         if wanted.ndim != 1 or (wanted.size and not np.issubdtype(wanted.dtype, np.integer)):
             raise TypeError("ids must be a one-dimensional sequence of integers")
-        slots = [self._slot_of[i] for i in wanted.astype(np.int64).tolist() if i in self._slot_of]
+        unique = dict.fromkeys(wanted.astype(np.int64).tolist())
+        slots = [self._slot_of[i] for i in unique if i in self._slot_of]
         if not slots:
             return 0
         with self._lock:
