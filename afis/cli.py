@@ -174,6 +174,7 @@ def _bench_verify(args: argparse.Namespace) -> int:
 
 
 def _bench_identify(args: argparse.Namespace) -> int:
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-variant probing
     from afis.bench.identify import identify_benchmark, load_background_source
     from afis.index import IndexOptions  # faiss and numba load only for this command
 
