@@ -306,7 +306,9 @@ def _single_core_ms(index: CandidateIndex, probes: list[Template], k: int) -> fl
     if not probes:
         return float("nan")
     before = faiss.omp_get_max_threads()
+    threads = index._threads
     faiss.omp_set_num_threads(1)
+    index._threads = 1
     try:
         times = []
         for probe in probes:
@@ -315,6 +317,7 @@ def _single_core_ms(index: CandidateIndex, probes: list[Template], k: int) -> fl
             times.append(time.perf_counter() - start)
     finally:
         faiss.omp_set_num_threads(before)
+        index._threads = threads
     return 1000 * float(np.median(times))
 
 
