@@ -57,6 +57,8 @@ class IndexOptions:
         Inverted lists visited per probe code.
     neighbours : int
         Nearest gallery codes retrieved per probe code; their fingers collect the votes.
+        A search for ``k`` candidates raises it to ``2 * k / (codes per probe)`` (at most
+        2,048) so the votes can fill the shortlist.
     similarity_floor : float
         A retrieved code votes ``max(0, 1 - hamming / bits - similarity_floor)``.
     max_rotation : float
@@ -459,7 +461,10 @@ class CandidateIndex:
         codes, owner, geometry = self._encode(items)
         if len(codes) == 0:
             return scores, found
-        neighbours = min(self.options.neighbours, self.codes)
+        # enough neighbours to fill the shortlist twice over: a large k (a small penetration
+        # of a large gallery) needs more codes per probe code than options.neighbours
+        per_code = -(-2 * k // max(1, len(codes) // max(1, len(items))))
+        neighbours = min(max(self.options.neighbours, per_code), _MAX_NEIGHBOURS, self.codes)
         distances, labels = self._search_codes(codes, neighbours)
         bits = self.options.bits
         votes = np.maximum(
