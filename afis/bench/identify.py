@@ -121,7 +121,8 @@ class IdentifyReport:
             f"build {self.build_s:.2f} s ({self.fingers_per_s:,.0f} fingers/s; training "
             f"{self.extra.get('train_s', 0.0):.2f} s apart), "
             f"memory {self.memory_per_finger:.0f} B/finger",
-            f"search {self.search_ms_batch:.2f} ms/probe (batch, all cores), "
+            f"search for {self.rerank_candidates} candidates: "
+            f"{self.search_ms_batch:.2f} ms/probe (batch, all cores), "
             f"{self.search_ms_single:.2f} ms/probe (one at a time, one core)",
             "penetration %  hit rate %",
         ]
