@@ -28,6 +28,26 @@ from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
 
+# One-to-many search needs faiss and numba (about a second to import): loaded on first use.
+_LAZY = {
+    "identify": ("afis.identification", "identify"),
+    "Identification": ("afis.identification", "Identification"),
+    "index": ("afis.index", None),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'afis' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "AfisError",
     "ExtractOptions",
@@ -36,6 +56,7 @@ __all__ = [
     "FingerprintImage",
     "FormatError",
     "Gallery",
+    "Identification",
     "ImageError",
     "Matcher",
     "MinutiaType",
@@ -46,6 +67,7 @@ __all__ = [
     "compare",
     "extract",
     "extract_many",
+    "identify",
     "load_image",
     "threshold_for_fmr",
     "trace",

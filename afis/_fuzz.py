@@ -40,6 +40,9 @@ DECODERS: dict[str, str] = {
     "iso19794_2_card_normal": "afis.interchange.iso19794_2_card:decode_normal",
     "iso7816_11_bit": "afis.interchange.iso19794_2_card:decode_bit",
     "iso7816_11_bit_group": "afis.interchange.iso19794_2_card:decode_bit_group",
+    # saved candidate index header (afis.index; the data files are checked by length and
+    # SHA-256 before faiss reads them)
+    "candidate_index_header": "afis.index._file:decode_header",
     # finger image records and transactions (containers only: image data stays encoded)
     "ansi_nist_itl": "afis.interchange.ansi_nist_itl:decode",
     "iso19794_4": "afis.interchange.iso19794_4:decode",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from afis.bench.identify import DEFAULT_BACKGROUND_SOURCE
 from afis.bench.verify import ScorerUnavailableError, folder_dpi, verify
 from afis.errors import AfisError
 from afis.extract import ExtractOptions, extract, trace
@@ -169,6 +170,37 @@ def _bench_verify(args: argparse.Namespace) -> int:
         report.to_json(args.json, include_scores=args.scores)
     if args.det:
         report.plot_det(args.det)
+    return 0
+
+
+def _bench_identify(args: argparse.Namespace) -> int:
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-variant probing
+    from afis.bench.identify import identify_benchmark, load_background_source
+    from afis.index import IndexOptions  # faiss and numba load only for this command
+
+    try:
+        source = load_background_source(args.background_source) if args.background else None
+        options = IndexOptions(nlist=args.nlist, nprobe=args.nprobe)
+        report = identify_benchmark(
+            args.dirs,
+            background=args.background,
+            source=source,
+            seed=args.seed,
+            options=options,
+            dpi=args.dpi,
+            manifest=args.manifest,
+            rerank_penetration=args.rerank_penetration,
+            threads=args.threads,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        log.debug("details", exc_info=True)
+        print(f"afis bench identify: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.format_table())
+    if args.json:
+        report.to_json(args.json)
+    if args.plot:
+        report.plot(args.plot)
     return 0
 
 
@@ -386,6 +418,38 @@ def _parser() -> argparse.ArgumentParser:
         help="threads scoring pairs (default 1, so comparison times are single-thread)",
     )
     b.set_defaults(run=_bench_verify)
+
+    b = bench.add_parser(
+        "identify",
+        help="1:N identification: index hit rate against penetration, re-ranked rank-1",
+        description="Gallery: impression 1 of every finger of the folders (FVC layout) plus "
+        "N background fingers; probes: the other impressions. Prints the candidate index's "
+        "hit rate against the penetration rate, rank-1 after the matcher re-ranks the "
+        "shortlist, build time and memory per finger, and search time per probe.",
+    )
+    b.add_argument("dirs", nargs="+", help="folders of images")
+    b.add_argument("--dpi", type=float, help="resolution of the images (all folders)")
+    b.add_argument("--manifest", help="JSON manifest giving each set's dpi (datasets/fvc.json)")
+    b.add_argument("--background", type=int, default=0, help="background fingers (default 0)")
+    b.add_argument(
+        "--background-source",
+        default=DEFAULT_BACKGROUND_SOURCE,
+        help="'module:callable' or 'file.py:callable' with callable(count, seed) yielding "
+        f"templates (default {DEFAULT_BACKGROUND_SOURCE})",
+    )
+    b.add_argument("--seed", type=int, default=0, help="seed of the background source")
+    b.add_argument("--nlist", type=int, default=1, help="IVF lists (1: exhaustive search)")
+    b.add_argument("--nprobe", type=int, default=1, help="IVF lists visited per code")
+    b.add_argument(
+        "--rerank-penetration",
+        type=float,
+        default=0.01,
+        help="shortlist share re-ranked by the matcher (default 0.01)",
+    )
+    b.add_argument("--threads", type=int, help="threads (default: all cores)")
+    b.add_argument("--json", help="also write the report as JSON here")
+    b.add_argument("--plot", help="also draw the hit rate against penetration into this PNG")
+    b.set_defaults(run=_bench_identify)
 
     p = sub.add_parser(
         "convert",

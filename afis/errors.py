@@ -6,7 +6,7 @@ Every error a caller can provoke with bad input is an :class:`AfisError`, and al
 
 from __future__ import annotations
 
-__all__ = ["AfisError", "FormatError", "ImageError", "TemplateError"]
+__all__ = ["AfisError", "FormatError", "ImageError", "IndexFileError", "TemplateError"]
 
 
 class AfisError(Exception):
@@ -26,3 +26,9 @@ class FormatError(AfisError, ValueError):
 
     The message names the record, the field and what was expected.
     """
+
+
+class IndexFileError(AfisError, ValueError):
+    """A saved candidate index (:mod:`afis.index`) is missing, truncated, altered, foreign or of
+    an unsupported version, or an index is used in a way its state does not allow (adding to a
+    read-only memory-mapped index)."""

@@ -1,0 +1,349 @@
+"""Identification (1:N) benchmark: candidate index hit rate, matcher re-ranking, speed.
+
+Gallery: impression 1 of every finger of the given FVC-style folders (images named
+``<finger>_<impression>.<ext>``) plus ``background`` fingers from a pluggable source (a
+callable ``source(count, seed)`` yielding :class:`afis.Template`, e.g. the synthetic
+population of ``afis.synth``). Probes: every other impression of the real fingers.
+
+Reported: the hit rate (share of probes whose mate is in the shortlist) against the
+penetration rate (share of the gallery in the shortlist), rank-1 after the matcher re-ranks
+the shortlist at one penetration, index build time and memory per finger, and search time per
+probe (batch on all cores, and one probe at a time on one core).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import afis
+from afis.bench.verify import folder_dpi, read_fvc_folder
+from afis.match import Gallery, Matcher
+from afis.template import Template
+
+if TYPE_CHECKING:  # faiss and numba load only when the benchmark runs
+    from afis.index import CandidateIndex, IndexOptions
+
+__all__ = [
+    "DEFAULT_BACKGROUND_SOURCE",
+    "PENETRATIONS",
+    "BackgroundSource",
+    "IdentifyReport",
+    "identify_benchmark",
+    "load_background_source",
+]
+
+#: ``source(count, seed)`` -> templates of ``count`` distinct background fingers.
+BackgroundSource = Callable[[int, int], Iterable[Template]]
+#: Background source used when none is named (``module:callable``).
+DEFAULT_BACKGROUND_SOURCE = "afis.synth:background"
+#: Penetration rates at which the hit rate is reported.
+PENETRATIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+#: Probes timed one at a time on one core.
+SINGLE_PROBES = 50
+
+
+def load_background_source(spec: str) -> BackgroundSource:
+    """Resolve ``"module:callable"`` or ``"path/to/file.py:callable"`` to a source.
+
+    Examples
+    --------
+    >>> load_background_source("math:hypot").__name__
+    'hypot'
+    """
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"background source must read 'module:callable', got {spec!r}")
+    try:
+        if module_name.endswith(".py"):
+            location = importlib.util.spec_from_file_location("_afis_background", module_name)
+            if location is None or location.loader is None:
+                raise ImportError(f"cannot load {module_name}")
+            module = importlib.util.module_from_spec(location)
+            location.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        source = getattr(module, attr)
+    except (ImportError, AttributeError, OSError) as exc:
+        raise ValueError(f"background source {spec!r} is unavailable ({exc})") from exc
+    if not callable(source):
+        raise ValueError(f"background source {spec!r} is not callable")
+    return source
+
+
+@dataclass
+class IdentifyReport:
+    """Results of :func:`identify_benchmark` (all times in seconds unless named)."""
+
+    sets: list[str]
+    real_fingers: int
+    background: int
+    probes: int
+    options: dict[str, Any]
+    build_s: float
+    fingers_per_s: float
+    memory_per_finger: float
+    search_ms_batch: float
+    search_ms_single: float
+    hit_rate: dict[float, float]
+    rerank_penetration: float
+    rerank_candidates: int
+    rank1_rerank: float
+    rank1_index: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types, for JSON."""
+        out = dict(self.__dict__)
+        out["hit_rate"] = [{"penetration": p, "hit_rate": h} for p, h in self.hit_rate.items()]
+        return out
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def format_table(self) -> str:
+        """A short text report."""
+        gallery = self.real_fingers + self.background
+        lines = [
+            f"gallery {gallery} fingers ({self.real_fingers} real + {self.background} "
+            f"background), {self.probes} probes",
+            f"build {self.build_s:.2f} s ({self.fingers_per_s:,.0f} fingers/s; training "
+            f"{self.extra.get('train_s', 0.0):.2f} s apart), "
+            f"memory {self.memory_per_finger:.0f} B/finger",
+            f"search for {self.rerank_candidates} candidates: "
+            f"{self.search_ms_batch:.2f} ms/probe (batch, all cores), "
+            f"{self.search_ms_single:.2f} ms/probe (one at a time, one core)",
+            "penetration %  hit rate %",
+        ]
+        for p, h in self.hit_rate.items():
+            lines.append(f"{100 * p:>13.2f}  {100 * h:>10.2f}")
+        lines.append(
+            f"rank-1 after re-ranking {self.rerank_candidates} candidates "
+            f"(penetration {100 * self.rerank_penetration:.2f} %): {100 * self.rank1_rerank:.2f} %"
+            f" (index alone {100 * self.rank1_index:.2f} %)"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format_table()
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Draw the hit rate against the penetration rate (log x) into a PNG."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.0, 4.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        pen = [100 * p for p in self.hit_rate]
+        hit = [100 * h for h in self.hit_rate.values()]
+        ax.plot(pen, hit, marker="o")
+        ax.set_xscale("log")
+        ax.set_xlabel("penetration rate (% of the gallery)")
+        ax.set_ylabel("hit rate (%)")
+        ax.set_title(
+            f"{self.real_fingers + self.background} fingers, {self.probes} probes", fontsize=10
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        fig.savefig(path, dpi=120)
+
+
+def _real_templates(
+    dirs: Sequence[str | os.PathLike[str]],
+    dpi: float | None,
+    manifest: str | os.PathLike[str] | None,
+    threads: int | None,
+) -> tuple[list[str], list[Template], list[int], list[Template], list[int]]:
+    sets, gallery, gallery_fingers, probes, probe_fingers = [], [], [], [], []
+    finger_no = 0
+    for directory in dirs:
+        folder = Path(directory)
+        files = read_fvc_folder(folder)
+        resolution = dpi if dpi is not None else folder_dpi(folder, manifest)
+        templates = afis.extract_many(list(files.values()), dpi=resolution, threads=threads)
+        sets.append("/".join(folder.absolute().parts[-2:]))
+        numbers: dict[int, int] = {}
+        for (finger, impression), template in zip(files, templates, strict=True):
+            if finger not in numbers:
+                numbers[finger] = finger_no
+                finger_no += 1
+            if impression == min(i for f, i in files if f == finger):
+                gallery.append(template)
+                gallery_fingers.append(numbers[finger])
+            else:
+                probes.append(template)
+                probe_fingers.append(numbers[finger])
+    return sets, gallery, gallery_fingers, probes, probe_fingers
+
+
+def identify_benchmark(
+    dirs: Sequence[str | os.PathLike[str]],
+    *,
+    background: int = 0,
+    source: BackgroundSource | None = None,
+    seed: int = 0,
+    options: IndexOptions | None = None,
+    dpi: float | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    rerank_penetration: float = 0.01,
+    rerank_max: int = 1000,
+    threads: int | None = None,
+    real: tuple[list[Template], list[int], list[Template], list[int]] | None = None,
+) -> IdentifyReport:
+    """Run the identification benchmark (see the module docstring).
+
+    Parameters
+    ----------
+    dirs : sequence of path-like
+        FVC-style folders of images (ignored when ``real`` is given).
+    background : int
+        Background fingers added to the gallery.
+    source : callable, optional
+        ``source(count, seed)`` yielding background templates; required when
+        ``background > 0``.
+    seed : int
+        Passed to ``source``.
+    options : IndexOptions, optional
+        Index parameters.
+    rerank_penetration : float
+        Penetration at which the matcher re-ranks the shortlist (at most ``rerank_max``
+        candidates); the search times are those of this shortlist size.
+    real : tuple, optional
+        Already extracted ``(gallery, gallery_fingers, probes, probe_fingers)`` (tests).
+    """
+    import faiss
+
+    from afis.index import CandidateIndex
+
+    if background < 0:
+        raise ValueError(f"background must be non-negative, got {background}")
+    if background and source is None:
+        raise ValueError("background fingers need a source")
+    if real is None:
+        sets, gallery, gallery_fingers, probes, probe_fingers = _real_templates(
+            dirs, dpi, manifest, threads
+        )
+    else:
+        sets = [str(d) for d in dirs]
+        gallery, gallery_fingers, probes, probe_fingers = real
+    if not probes:
+        raise ValueError("no probes: each finger needs at least two impressions")
+    extra: list[Template] = []
+    if background:
+        assert source is not None
+        extra = list(source(background, seed))
+        if len(extra) != background:
+            raise ValueError(f"the background source gave {len(extra)} of {background} fingers")
+    everyone = gallery + extra
+    real_ids = np.asarray(gallery_fingers, dtype=np.int64)
+    first_background = int(real_ids.max(initial=-1)) + 1
+    ids = np.concatenate([real_ids, first_background + np.arange(len(extra), dtype=np.int64)])
+    by_id = dict(zip(ids.tolist(), everyone, strict=True))
+    index = CandidateIndex(options, threads=threads)
+    index._encode(everyone[:1])  # compile the encoder outside the timing
+    # the coarse quantizer is trained once, on a sample (about 256 codes per list)
+    sample = everyone[: min(len(everyone), max(100, index.options.nlist * 8))]
+    start = time.perf_counter()
+    index.train(sample)
+    train = time.perf_counter() - start
+    start = time.perf_counter()
+    index.add(everyone, ids)
+    build = time.perf_counter() - start
+
+    truth = np.asarray(probe_fingers, dtype=np.int64)  # a real finger's id is its number
+    # one search per penetration: the index adapts its retrieval to the shortlist size
+    hit_rate = {}
+    for p in PENETRATIONS:
+        _, found = index.search(probes, penetration=p)
+        hit_rate[p] = float(np.mean((found == truth[:, None]).any(axis=1)))
+
+    rerank_k = min(rerank_max, max(1, math.ceil(rerank_penetration * len(index))))
+    start = time.perf_counter()
+    _, shortlist = index.search(probes, k=rerank_k)
+    batch = time.perf_counter() - start
+    single = _single_core_ms(index, probes[:SINGLE_PROBES], rerank_k)
+    rank1 = _rerank_rank1(by_id, shortlist, probes, truth, threads)
+    return IdentifyReport(
+        sets=sets,
+        real_fingers=len(gallery),
+        background=len(extra),
+        probes=len(probes),
+        options=dict(index.options.__dict__),
+        build_s=build,
+        fingers_per_s=len(everyone) / build if build > 0 else float("inf"),
+        memory_per_finger=index.memory_bytes() / len(index),
+        search_ms_batch=1000 * batch / len(probes),
+        search_ms_single=single,
+        hit_rate=hit_rate,
+        rerank_penetration=rerank_penetration,
+        rerank_candidates=rerank_k,
+        rank1_rerank=rank1,
+        rank1_index=float(np.mean(shortlist[:, 0] == truth)),
+        extra={
+            "threads": threads,
+            "faiss_threads": faiss.omp_get_max_threads(),
+            "train_s": train,
+            "train_fingers": len(sample),
+        },
+    )
+
+
+def _single_core_ms(index: CandidateIndex, probes: list[Template], k: int) -> float:
+    """Median search time of one probe at a time with faiss on one thread."""
+    import faiss
+
+    if not probes:
+        return float("nan")
+    before = faiss.omp_get_max_threads()
+    threads = index._threads
+    faiss.omp_set_num_threads(1)
+    index._threads = 1
+    try:
+        times = []
+        for probe in probes:
+            start = time.perf_counter()
+            index.search([probe], k=k)
+            times.append(time.perf_counter() - start)
+    finally:
+        faiss.omp_set_num_threads(before)
+        index._threads = threads
+    return 1000 * float(np.median(times))
+
+
+def _rerank_rank1(
+    by_id: dict[int, Template],
+    shortlist: np.ndarray,
+    probes: list[Template],
+    truth: np.ndarray,
+    threads: int | None,
+) -> float:
+    """Share of probes whose mate the matcher ranks first within the shortlist."""
+    from afis.identification import gallery_subset
+
+    needed = np.unique(shortlist[shortlist >= 0])
+    if needed.size == 0:
+        return 0.0
+    packed = Gallery.from_templates([by_id[i] for i in needed.tolist()], threads=threads)
+    where = {int(i): n for n, i in enumerate(needed.tolist())}
+    correct = 0
+    for probe, row, mate in zip(probes, shortlist, truth, strict=True):
+        candidates = row[row >= 0]
+        if mate not in candidates:
+            continue
+        scores = Matcher(probe).compare_many(
+            gallery_subset(packed, [where[int(c)] for c in candidates]), threads=threads
+        )
+        order = np.lexsort((candidates, -scores))
+        correct += int(candidates[order[0]] == mate)
+    return correct / len(probes)

@@ -1,0 +1,188 @@
+"""Two-stage identification (1:N): the candidate index shortlists, the matcher re-ranks."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from afis.index import CandidateIndex, ShardedIndex
+from afis.match import Gallery, Matcher, _threshold_table, threshold_for_fmr
+from afis.template import Template
+
+__all__ = ["Identification", "estimated_fmr", "gallery_subset", "identify"]
+
+
+@dataclass(frozen=True)
+class Identification:
+    """Ranked candidates of one probe.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray
+        ``int64`` candidate ids, best first (the matcher's order).
+    scores : numpy.ndarray
+        ``float32`` matcher scores (the scale of :func:`afis.compare`).
+    fmr : numpy.ndarray
+        ``float64`` estimated false match rate of each score: the calibrated FMR at which the
+        score would be the threshold (:func:`estimated_fmr`). Bounded to the calibrated range.
+    matches : numpy.ndarray
+        ``bool``: score at or above ``threshold`` (candidates to adjudicate).
+    threshold : float
+        The decision threshold used (from :func:`afis.threshold_for_fmr`).
+    shortlist : int
+        How many candidates the index handed to the matcher.
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    fmr: np.ndarray
+    matches: np.ndarray
+    threshold: float
+    shortlist: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def estimated_fmr(score: float) -> float:
+    """The false match rate at which ``score`` is the calibrated threshold.
+
+    The inverse of :func:`afis.threshold_for_fmr` (log-linear between calibrated points);
+    scores outside the calibrated range are clamped to its ends (0.1 and 1e-4).
+
+    Examples
+    --------
+    >>> from afis.match import threshold_for_fmr
+    >>> round(estimated_fmr(threshold_for_fmr(1e-3)), 6)
+    0.001
+    >>> estimated_fmr(1.0)
+    0.0001
+    """
+    table = _threshold_table()  # fmr descending, threshold ascending
+    thresholds = [t for _, t in table]
+    if not math.isfinite(score) or score <= thresholds[0]:
+        return table[0][0]
+    if score >= thresholds[-1]:
+        return table[-1][0]
+    i = bisect.bisect_right(thresholds, score)
+    (f1, t1), (f2, t2) = table[i - 1], table[i]
+    share = 0.0 if t2 == t1 else (score - t1) / (t2 - t1)
+    return 10 ** (math.log10(f1) + share * (math.log10(f2) - math.log10(f1)))
+
+
+def gallery_subset(gallery: Gallery, positions: Sequence[int] | np.ndarray) -> Gallery:
+    """A packed gallery of the templates at ``positions`` (in that order), copying rows."""
+    arrays = gallery.arrays
+    where = np.asarray(positions, dtype=np.int64)
+    if where.ndim != 1 or (where.size and (where.min() < 0 or where.max() >= len(gallery))):
+        raise ValueError(f"positions must index the gallery's {len(gallery)} templates")
+    offsets = np.asarray(arrays["offsets"], dtype=np.int64)
+    starts, stops = offsets[where], offsets[where + 1]
+    counts = stops - starts
+    new_offsets = np.zeros(len(where) + 1, dtype=arrays["offsets"].dtype)
+    np.cumsum(counts, out=new_offsets[1:])
+    rows = np.repeat(starts - new_offsets[:-1].astype(np.int64), counts) + np.arange(
+        int(counts.sum())
+    )
+    subset = {"offsets": new_offsets}
+    for name in ("minutiae", "bits", "valid", "usable"):
+        subset[name] = np.ascontiguousarray(np.asarray(arrays[name])[rows])
+    return Gallery(subset)
+
+
+def identify(
+    probe: Template,
+    index: CandidateIndex | ShardedIndex,
+    gallery: Mapping[int, Template] | Gallery,
+    *,
+    gallery_ids: Sequence[int] | np.ndarray | None = None,
+    k: int | None = None,
+    penetration: float | None = None,
+    fmr: float = 1e-4,
+    threads: int | None = None,
+) -> Identification:
+    """Search a probe finger: shortlist with the index, re-rank with the matcher.
+
+    Parameters
+    ----------
+    probe : Template
+        The probe finger.
+    index : CandidateIndex or ShardedIndex
+        Index of the enrolled fingers.
+    gallery : mapping or Gallery
+        The enrolled templates: a mapping id -> Template, or a packed :class:`afis.Gallery`
+        (much faster: cylinders are built once) with ``gallery_ids`` giving each entry's id.
+    k, penetration : optional
+        Shortlist size, as in :meth:`CandidateIndex.search` (default ``penetration=0.01``).
+    fmr : float
+        False match rate that sets the decision threshold (:func:`afis.threshold_for_fmr`).
+    threads : int, optional
+        Matcher threads.
+
+    Returns
+    -------
+    Identification
+        The shortlist re-ranked by matcher score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from afis.index import CandidateIndex
+    >>> from afis.template import Template
+    >>> def finger(seed):
+    ...     r = np.random.default_rng(seed)
+    ...     return Template(width=300, height=300, resolution=500, source_resolution=500,
+    ...                     x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
+    ...                     direction=r.uniform(0, 6.28, 40), type=np.ones(40),
+    ...                     quality=np.full(40, 60), image_quality=60)
+    >>> enrolled = {i: finger(i) for i in range(20)}
+    >>> index = CandidateIndex()
+    >>> index.add(list(enrolled.values()), ids=list(enrolled))
+    >>> result = identify(finger(7), index, enrolled, k=5)
+    >>> int(result.ids[0]), bool(result.matches[0])
+    (7, True)
+    """
+    if not isinstance(probe, Template):
+        raise TypeError(f"probe must be an afis.Template, got {type(probe).__name__}")
+    if not isinstance(index, CandidateIndex | ShardedIndex):
+        raise TypeError(
+            f"index must be a CandidateIndex or ShardedIndex, got {type(index).__name__}"
+        )
+    threshold = threshold_for_fmr(fmr)
+    if k is None and penetration is None:
+        penetration = 0.01
+    _, shortlist = index.search([probe], k=k, penetration=penetration)
+    candidates = shortlist[0][shortlist[0] >= 0]
+    if isinstance(gallery, Gallery):
+        if gallery_ids is None:
+            raise ValueError("a packed Gallery needs gallery_ids (the id of each entry)")
+        ids = np.asarray(gallery_ids, dtype=np.int64)
+        if ids.shape != (len(gallery),):
+            raise ValueError(f"gallery_ids must hold {len(gallery)} ids, got shape {ids.shape}")
+        position = {int(i): n for n, i in enumerate(ids.tolist())}
+        known = [int(c) for c in candidates if int(c) in position]
+        subset = gallery_subset(gallery, [position[c] for c in known])
+        scores = Matcher(probe).compare_many(subset, threads=threads)
+    elif isinstance(gallery, Mapping):
+        known = [int(c) for c in candidates if int(c) in gallery]
+        scores = Matcher(probe).compare_many([gallery[c] for c in known], threads=threads)
+    else:
+        raise TypeError(
+            f"gallery must be a Mapping or an afis.Gallery, got {type(gallery).__name__}"
+        )
+    known_ids = np.asarray(known, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32)
+    order = np.lexsort((known_ids, -scores))
+    ranked_scores = scores[order]
+    return Identification(
+        ids=known_ids[order],
+        scores=ranked_scores,
+        fmr=np.array([estimated_fmr(float(s)) for s in ranked_scores], dtype=np.float64),
+        matches=ranked_scores >= threshold,
+        threshold=threshold,
+        shortlist=len(candidates),
+    )

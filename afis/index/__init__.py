@@ -1,0 +1,12 @@
+"""Candidate index for one-to-many search (1:N identification).
+
+:class:`CandidateIndex` shortlists enrolled fingers for a probe from binary codes of its
+minutiae' cylinders held in a faiss binary index; :class:`ShardedIndex` keeps one such index
+per finger position, each in its own folder. :func:`afis.identify` re-ranks a shortlist with
+the matcher.
+"""
+
+from afis.index.candidate import CandidateIndex, IndexOptions
+from afis.index.sharded import ShardedIndex
+
+__all__ = ["CandidateIndex", "IndexOptions", "ShardedIndex"]

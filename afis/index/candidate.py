@@ -1,0 +1,671 @@
+"""The candidate index: which enrolled fingers are worth handing to the matcher?"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from afis._threads import resolve_threads
+from afis.errors import IndexFileError
+from afis.index import _file
+from afis.index._codes import code_bits, template_codes
+from afis.template import Template
+
+__all__ = ["CandidateIndex", "IndexOptions"]
+
+_FAISS_NAME = "faiss.index"
+_SLOTS_NAME = "slots.npz"
+_KIND = "CandidateIndex"
+#: Fewest probe codes worth a search thread of their own.
+_MIN_CODES_PER_THREAD = 64
+#: Largest faiss k per query faiss accepts for binary indexes with its heap search.
+_MAX_NEIGHBOURS = 2048
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Parameters of a :class:`CandidateIndex` (fixed when it is created).
+
+    Parameters
+    ----------
+    grid : int
+        Blocks along each side of a code's square base (see :mod:`afis.index._codes`).
+    sections : int
+        Sections of relative direction.
+    radius : float
+        Half the side of the base, pixels at 500 ppi; blocks centred beyond it are dropped.
+    spread : float
+        A neighbour also sets the blocks within this many pixels of it.
+    angle_spread : float
+        A neighbour also sets the sections within this many radians of its direction.
+    max_codes : int
+        Most codes (minutiae) indexed per finger, those of highest quality; bounds memory.
+    nlist : int
+        Inverted lists of faiss's ``IndexBinaryIVF``; 1 searches every code exhaustively.
+        The coarse quantizer is trained on the first batch added (or :meth:`CandidateIndex.train`).
+    nprobe : int
+        Inverted lists visited per probe code.
+    neighbours : int
+        Nearest gallery codes retrieved per probe code; their fingers collect the votes.
+        A search for ``k`` candidates raises it to ``2 * k / (codes per probe)`` (at most
+        2,048) so the votes can fill the shortlist.
+    similarity_floor : float
+        A retrieved code votes ``max(0, 1 - hamming / bits - similarity_floor)``.
+    max_rotation : float
+        Votes of minutia pairs whose directions differ by more (radians) are dropped.
+    rotation_bin, translation_bin : float
+        Pose cells (radians, pixels): a finger's score counts only the votes of its most
+        popular pose cell (two grids, offset by half a cell).
+    seed : int
+        Seed of the coarse quantizer's k-means.
+
+    Examples
+    --------
+    >>> IndexOptions(neighbours=64).neighbours
+    64
+    >>> IndexOptions(grid=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: grid must lie in 1..16, got 0
+    """
+
+    grid: int = 4
+    sections: int = 6
+    radius: float = 70.0
+    spread: float = 6.0
+    angle_spread: float = 0.2
+    max_codes: int = 48
+    nlist: int = 1
+    nprobe: int = 1
+    neighbours: int = 128
+    similarity_floor: float = 0.0
+    max_rotation: float = math.pi / 3
+    rotation_bin: float = math.pi / 6
+    translation_bin: float = 48.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        ints = ("grid", "sections", "max_codes", "nlist", "nprobe", "neighbours", "seed")
+        for name in ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        reals = ("radius", "spread", "angle_spread", "similarity_floor", "max_rotation")
+        for name in (*reals, "rotation_bin", "translation_bin"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+        if not 1 <= self.grid <= 16:
+            raise ValueError(f"grid must lie in 1..16, got {self.grid}")
+        if not 1 <= self.sections <= 16:
+            raise ValueError(f"sections must lie in 1..16, got {self.sections}")
+        if not 10 <= self.radius <= 200:
+            raise ValueError(f"radius must lie in 10..200 pixels, got {self.radius}")
+        if not 0 <= self.spread < 2 * self.radius / self.grid:
+            raise ValueError(f"spread must lie in [0, block side {2 * self.radius / self.grid:g})")
+        if not 0 <= self.angle_spread < math.pi / self.sections:
+            raise ValueError(
+                f"angle_spread must lie in [0, pi / sections), got {self.angle_spread}"
+            )
+        if not 1 <= self.max_codes <= 200:
+            raise ValueError(f"max_codes must lie in 1..200, got {self.max_codes}")
+        if not 1 <= self.nlist <= 1 << 20:
+            raise ValueError(f"nlist must lie in 1..{1 << 20}, got {self.nlist}")
+        if not 1 <= self.nprobe <= self.nlist:
+            raise ValueError(f"nprobe must lie in 1..nlist ({self.nlist}), got {self.nprobe}")
+        if not 1 <= self.neighbours <= _MAX_NEIGHBOURS:
+            raise ValueError(f"neighbours must lie in 1..{_MAX_NEIGHBOURS}, got {self.neighbours}")
+        if not 0 <= self.similarity_floor < 1:
+            raise ValueError(f"similarity_floor must lie in [0, 1), got {self.similarity_floor}")
+        if not 0 < self.max_rotation <= math.pi:
+            raise ValueError(f"max_rotation must lie in (0, pi], got {self.max_rotation}")
+        if not 0.05 <= self.rotation_bin <= 2 * math.pi:
+            raise ValueError(f"rotation_bin must lie in [0.05, 2 pi], got {self.rotation_bin}")
+        if not 4 <= self.translation_bin <= 4096:
+            raise ValueError(f"translation_bin must lie in 4..4096, got {self.translation_bin}")
+        if not 0 <= self.seed < 1 << 31:
+            raise ValueError(f"seed must lie in 0..2**31-1, got {self.seed}")
+
+    @property
+    def bits(self) -> int:
+        """Meaningful bits per code."""
+        return code_bits(self.grid, self.sections, self.radius)
+
+    @property
+    def code_bytes(self) -> int:
+        """Bytes per stored code (bits rounded up to whole bytes)."""
+        return -(-self.bits // 8)
+
+
+def _check_ids(ids: object, count: int) -> np.ndarray:
+    if isinstance(ids, str | bytes):
+        raise TypeError("ids must be a sequence of integers, got a string")
+    try:
+        array = np.asarray(ids)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"ids must be a sequence of integers ({exc})") from exc
+    if array.ndim != 1:
+        raise ValueError(f"ids must be one-dimensional, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"ids must be integers, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if len(array) != count:
+        raise ValueError(f"got {count} templates but {len(array)} ids")
+    if array.size and array.min() < 0:
+        raise ValueError("ids must be non-negative (-1 marks 'no candidate' in results)")
+    if len(np.unique(array)) != len(array):
+        raise ValueError("ids must be unique")
+    return array
+
+
+def _check_templates(templates: object, what: str) -> list[Template]:
+    if isinstance(templates, Template):
+        raise TypeError(f"{what} must be a sequence of templates; wrap a single one in a list")
+    if not isinstance(templates, Iterable):
+        raise TypeError(
+            f"{what} must be a sequence of afis.Template, got {type(templates).__name__}"
+        )
+    items = list(templates)
+    for item in items:
+        if not isinstance(item, Template):
+            raise TypeError(f"{what} must hold afis.Template, got {type(item).__name__}")
+    return items
+
+
+def resolve_k(k: int | None, penetration: float | None, fingers: int) -> int:
+    """Candidates to return among ``fingers`` enrolled fingers (validates the arguments)."""
+    if (k is None) == (penetration is None):
+        raise ValueError("give exactly one of k and penetration")
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return int(min(k, max(fingers, 1)))
+    if isinstance(penetration, bool) or not isinstance(penetration, int | float | np.floating):
+        raise TypeError(f"penetration must be a number, got {type(penetration).__name__}")
+    if not (math.isfinite(penetration) and 0 < penetration <= 1):
+        raise ValueError(f"penetration must lie in (0, 1], got {penetration!r}")
+    return max(1, math.ceil(penetration * fingers))
+
+
+# A faiss label packs the finger's slot with its minutia's position and direction, so the
+# votes can be checked for a consistent pose without another lookup.
+_ANGLE_LEVELS = 256
+_ANGLE_MASK = _ANGLE_LEVELS - 1
+_COORD_STEP = np.float32(4.0)  # pixels per coordinate level
+_COORD_MASK = 1023  # 10 bits: up to 4,092 pixels at 500 ppi
+_Y_SHIFT = 8
+_X_SHIFT = 18
+_SLOT_SHIFT = 28
+#: Most fingers a CandidateIndex can hold (slots fit the faiss label beside the geometry).
+MAX_FINGERS = 1 << 34
+TWO_PI = np.float32(2 * math.pi)
+
+
+def _labels(slots: np.ndarray, geometry: np.ndarray) -> np.ndarray:
+    """faiss labels: slot, quantised x, y (4 px) and direction (256 levels)."""
+    x = np.clip(np.rint(geometry[:, 0] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
+    y = np.clip(np.rint(geometry[:, 1] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
+    a = np.rint(geometry[:, 2] * (_ANGLE_LEVELS / (2 * math.pi))).astype(np.int64) & _ANGLE_MASK
+    return (slots << _SLOT_SHIFT) | (x << _X_SHIFT) | (y << _Y_SHIFT) | a
+
+
+class CandidateIndex:
+    """Index of enrolled fingers that shortlists candidates for a probe finger.
+
+    Every usable minutia of an enrolled finger contributes a binary code (its Minutia
+    Cylinder-Code cylinder pooled to ``options.bits`` bits) to a faiss ``IndexBinaryIVF``
+    labelled by the finger. A probe's codes each retrieve their ``options.neighbours`` nearest
+    codes; a finger's score is the sum, over the probe's codes, of its best vote, divided by
+    the square root of the product of the two fingers' code counts.
+
+    Parameters
+    ----------
+    options : IndexOptions, optional
+        Representation and search parameters.
+    threads : int, optional
+        Threads for encoding templates (faiss uses its own OpenMP threads for searching).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from afis.template import Template
+    >>> def finger(seed):
+    ...     r = np.random.default_rng(seed)
+    ...     return Template(width=300, height=300, resolution=500, source_resolution=500,
+    ...                     x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
+    ...                     direction=r.uniform(0, 6.28, 40), type=np.ones(40),
+    ...                     quality=np.full(40, 60), image_quality=60)
+    >>> index = CandidateIndex()
+    >>> index.add([finger(s) for s in range(5)], ids=[10, 11, 12, 13, 14])
+    >>> scores, ids = index.search([finger(3)], k=2)
+    >>> int(ids[0, 0])
+    13
+    >>> len(index)
+    5
+    """
+
+    def __init__(self, options: IndexOptions | None = None, *, threads: int | None = None) -> None:
+        if options is None:
+            options = IndexOptions()
+        if not isinstance(options, IndexOptions):
+            raise TypeError(f"options must be IndexOptions, got {type(options).__name__}")
+        self.options = options
+        self._threads = threads
+        quantizer = faiss.IndexBinaryFlat(options.code_bytes * 8)
+        self._faiss = faiss.IndexBinaryIVF(quantizer, options.code_bytes * 8, options.nlist)
+        self._faiss.own_fields = True
+        quantizer.this.disown()
+        self._faiss.cp.seed = options.seed
+        self._faiss.nprobe = options.nprobe
+        # slot -> external id (-1 when removed) and code count; external id -> slot
+        self._ids = np.zeros(0, np.int64)
+        self._counts = np.zeros(0, np.int32)
+        self._slot_of: dict[int, int] = {}
+        self._read_only = False
+        self._lock = threading.Lock()
+
+    # -- contents -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, finger_id: object) -> bool:
+        return isinstance(finger_id, int | np.integer) and int(finger_id) in self._slot_of
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Ids of the enrolled fingers, in enrolment order."""
+        return self._ids[self._ids >= 0].copy()
+
+    @property
+    def codes(self) -> int:
+        """Number of codes (minutiae) in the faiss index."""
+        return int(self._faiss.ntotal)
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether the coarse quantizer is trained (always after the first :meth:`add`)."""
+        return bool(self._faiss.is_trained)
+
+    @property
+    def read_only(self) -> bool:
+        """True for an index loaded memory-mapped: search only."""
+        return self._read_only
+
+    def memory_bytes(self) -> int:
+        """Approximate resident bytes: codes, their labels and the per-finger arrays."""
+        per_code = self.options.code_bytes + 8
+        return (
+            self.codes * per_code
+            + self._ids.nbytes
+            + self._counts.nbytes
+            + len(self._slot_of) * 100  # the id -> slot dictionary
+            + self.options.nlist * self.options.code_bytes
+        )
+
+    # -- building -------------------------------------------------------------------------
+
+    def _encode(self, templates: Sequence[Template]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        o = self.options
+        return template_codes(
+            templates,
+            grid=o.grid,
+            sections=o.sections,
+            radius=o.radius,
+            spread=o.spread,
+            angle_spread=o.angle_spread,
+            max_codes=o.max_codes,
+            threads=self._threads,
+        )
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise IndexFileError("this index was loaded memory-mapped and is read-only")
+
+    def train(self, templates: Iterable[Template]) -> None:
+        """Train the coarse quantizer (k-means over codes) on ``templates``.
+
+        Needed only with ``nlist > 1``, and done implicitly by the first :meth:`add`; give a
+        representative sample of at least ``39 * nlist`` minutiae' worth of fingers.
+        """
+        self._writable()
+        items = _check_templates(templates, "templates")
+        if self.is_trained:
+            raise ValueError("the index is already trained")
+        codes, _, _ = self._encode(items)
+        self._train_codes(codes)
+
+    def _train_codes(self, codes: np.ndarray) -> None:
+        if len(codes) < self.options.nlist:
+            raise ValueError(
+                f"training needs at least nlist={self.options.nlist} codes, got {len(codes)}"
+            )
+        # one list needs no k-means worth threads (and faiss's OpenMP start-up dominates)
+        before = faiss.omp_get_max_threads()
+        if self.options.nlist == 1:
+            faiss.omp_set_num_threads(1)
+        try:
+            self._faiss.train(codes[: max(self.options.nlist * 256, 1)])
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    def add(self, templates: Iterable[Template], ids: Sequence[int] | np.ndarray) -> None:
+        """Enrol fingers.
+
+        Parameters
+        ----------
+        templates : sequence of Template
+            One per finger.
+        ids : sequence of int
+            Non-negative, unique ids, none already in the index.
+        """
+        self._writable()
+        items = _check_templates(templates, "templates")
+        new_ids = _check_ids(ids, len(items))
+        if not items:
+            return
+        clash = [int(i) for i in new_ids if int(i) in self._slot_of]
+        if clash:
+            raise ValueError(f"ids already in the index: {clash[:5]}")
+        codes, owner, geometry = self._encode(items)
+        with self._lock:
+            if not self.is_trained:
+                self._train_codes(codes)
+            first = len(self._ids)
+            if first + len(items) > MAX_FINGERS:
+                raise ValueError(f"an index holds at most {MAX_FINGERS} fingers")
+            # appending to the inverted lists is memory-bound; faiss's OpenMP split of it is
+            # pathologically slow with one list per thread (8 s instead of 2 ms for 42,000
+            # codes on 2 cores), so it runs on the calling thread
+            before = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                self._faiss.add_with_ids(codes, _labels(owner + first, geometry))
+            finally:
+                faiss.omp_set_num_threads(before)
+            self._ids = np.concatenate([self._ids, new_ids])
+            counts = np.bincount(owner, minlength=len(items)).astype(np.int32)
+            self._counts = np.concatenate([self._counts, counts])
+            for offset, finger_id in enumerate(new_ids.tolist()):
+                self._slot_of[finger_id] = first + offset
+
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Remove fingers by id; returns how many were in the index (unknown ids are ignored)."""
+        self._writable()
+        wanted = np.asarray(ids)
+        if wanted.ndim != 1 or (wanted.size and not np.issubdtype(wanted.dtype, np.integer)):
+            raise TypeError("ids must be a one-dimensional sequence of integers")
+        unique = dict.fromkeys(wanted.astype(np.int64).tolist())
+        slots = [self._slot_of[i] for i in unique if i in self._slot_of]
+        if not slots:
+            return 0
+        with self._lock:
+            labels = self._stored_labels()
+            doomed = labels[np.isin(labels >> _SLOT_SHIFT, np.asarray(slots, dtype=np.int64))]
+            self._faiss.remove_ids(faiss.IDSelectorBatch(doomed))
+            for slot in slots:
+                del self._slot_of[int(self._ids[slot])]
+                self._ids[slot] = -1
+                self._counts[slot] = 0
+        return len(slots)
+
+    # -- searching ------------------------------------------------------------------------
+
+    def search(
+        self,
+        probes: Iterable[Template],
+        *,
+        k: int | None = None,
+        penetration: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Shortlist candidates for each probe.
+
+        Parameters
+        ----------
+        probes : sequence of Template
+            Probe fingers (searched together: faiss spreads the batch over all cores).
+        k : int, optional
+            Candidates per probe.
+        penetration : float, optional
+            Share of the enrolled fingers to return, in (0, 1]: ``k = ceil(p * len(index))``.
+            Give exactly one of ``k`` and ``penetration``.
+
+        Returns
+        -------
+        scores : numpy.ndarray
+            ``float32`` of shape ``(len(probes), k)``, best first; 0 where there is no candidate.
+        ids : numpy.ndarray
+            ``int64`` of shape ``(len(probes), k)``; -1 where there is no candidate (fingers
+            that share no near code with the probe are not candidates).
+        """
+        items = _check_templates(probes, "probes")
+        k = resolve_k(k, penetration, len(self))
+        scores = np.zeros((len(items), k), np.float32)
+        found = np.full((len(items), k), -1, np.int64)
+        if not items or self.codes == 0 or k == 0:
+            return scores, found
+        codes, owner, geometry = self._encode(items)
+        if len(codes) == 0:
+            return scores, found
+        # enough neighbours to fill the shortlist twice over: a large k (a small penetration
+        # of a large gallery) needs more codes per probe code than options.neighbours
+        per_code = -(-2 * k // max(1, len(codes) // max(1, len(items))))
+        neighbours = min(max(self.options.neighbours, per_code), _MAX_NEIGHBOURS, self.codes)
+        distances, labels = self._search_codes(codes, neighbours)
+        bits = self.options.bits
+        votes = np.maximum(
+            0.0, 1.0 - distances.astype(np.float32) / bits - self.options.similarity_floor
+        )
+        probe_counts = np.bincount(owner, minlength=len(items))
+        starts = np.concatenate([[0], np.cumsum(probe_counts)])
+        for p in range(len(items)):
+            rows = slice(starts[p], starts[p + 1])
+            s, f = self._aggregate(
+                votes[rows], labels[rows], geometry[rows], int(probe_counts[p]), k
+            )
+            scores[p, : len(s)] = s
+            found[p, : len(f)] = f
+        return scores, found
+
+    def _search_codes(self, codes: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+        """faiss search split over ``threads`` Python threads, faiss on one thread each.
+
+        faiss's own OpenMP split was slower than one thread on the 2-core development machine
+        (2 threads: 0.47 s, 1 thread: 0.25 s for 100,000 queries); faiss releases the GIL, so
+        plain threads share the batch without OpenMP.
+        """
+        workers = min(resolve_threads(self._threads), max(1, len(codes) // _MIN_CODES_PER_THREAD))
+
+        def run(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            faiss.omp_set_num_threads(1)  # this thread's OpenMP setting only
+            return self._faiss.search(chunk, neighbours)
+
+        if workers == 1:
+            before = faiss.omp_get_max_threads()
+            try:
+                return run(codes)
+            finally:
+                faiss.omp_set_num_threads(before)
+        chunks = np.array_split(codes, workers)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(run, chunks))
+        return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
+
+    def _stored_labels(self) -> np.ndarray:
+        """Every label in faiss's inverted lists (one pass over the lists)."""
+        invlists = self._faiss.invlists
+        parts = []
+        for number in range(self._faiss.nlist):
+            size = invlists.list_size(number)
+            if size:
+                ids = invlists.get_ids(number)
+                parts.append(faiss.rev_swig_ptr(ids, size).copy())
+                invlists.release_ids(number, ids)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _aggregate(
+        self,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        geometry: np.ndarray,
+        probe_codes: int,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        valid = labels >= 0
+        row = np.broadcast_to(np.arange(len(labels))[:, None], labels.shape)[valid]
+        label = labels[valid]
+        vote = votes[valid]
+        keep = vote > 0
+        row, label, vote = row[keep], label[keep], vote[keep]
+        if label.size == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        slot = label >> _SLOT_SHIFT
+        gx = ((label >> _X_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
+        gy = ((label >> _Y_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
+        ga = (label & _ANGLE_MASK).astype(np.float32) * np.float32(TWO_PI / _ANGLE_LEVELS)
+        px, py, pa = geometry[row, 0], geometry[row, 1], geometry[row, 2]
+        # rotation taking the probe minutia onto the gallery one, then the translation
+        turn = np.mod(ga - pa + np.pi, TWO_PI) - np.pi
+        near = np.abs(turn) <= self.options.max_rotation
+        row, slot, vote, turn = row[near], slot[near], vote[near], turn[near]
+        px, py, gx, gy = px[near], py[near], gx[near], gy[near]
+        if slot.size == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        c, s = np.cos(turn), np.sin(turn)
+        # y is down in templates, angles counter-clockwise with y up
+        tx = gx - (c * px + s * py)
+        ty = gy - (-s * px + c * py)
+        best = np.zeros(0, np.float32)
+        best_slot = np.zeros(0, np.int64)
+        rb_size = self.options.rotation_bin
+        tb_size = self.options.translation_bin
+        for shift in (0.0, 0.5):
+            rb = np.clip(np.floor(turn / rb_size + shift).astype(np.int64) + 64, 0, 127)
+            xb = np.clip(np.floor(tx / tb_size + shift).astype(np.int64) + 512, 0, 1023)
+            yb = np.clip(np.floor(ty / tb_size + shift).astype(np.int64) + 512, 0, 1023)
+            cell = (slot << 27) | (rb << 20) | (xb << 10) | yb
+            # best vote of each probe code per (finger, pose cell), summed per cell
+            order = np.lexsort((-vote, cell, row))
+            r_o, c_o, v_o = row[order], cell[order], vote[order]
+            first = np.ones(len(r_o), bool)
+            first[1:] = (r_o[1:] != r_o[:-1]) | (c_o[1:] != c_o[:-1])
+            cells, inverse = np.unique(c_o[first], return_inverse=True)
+            total = np.bincount(inverse, weights=v_o[first])
+            owner = cells >> 27
+            best_slot = np.concatenate([best_slot, owner])
+            best = np.concatenate([best, total.astype(np.float32)])
+        fingers, inverse = np.unique(best_slot, return_inverse=True)
+        total = np.zeros(len(fingers), np.float32)
+        np.maximum.at(total, inverse, best)
+        norm = np.sqrt(np.maximum(self._counts[fingers], 1).astype(np.float32) * probe_codes)
+        total /= norm
+        # best first; ties broken by enrolment order, so results are deterministic
+        top = np.lexsort((fingers, -total))[:k]
+        return total[top], self._ids[fingers[top]]
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def _params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.options)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index to a folder (created if needed; its index files are replaced).
+
+        The folder holds ``faiss.index`` (faiss's own format), ``slots.npz`` (ids and code
+        counts per finger) and ``header.json`` (magic, format version, parameters, and the
+        length and SHA-256 of both files).
+        """
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _file.HEADER_NAME).unlink(missing_ok=True)
+        faiss.write_index_binary(self._faiss, str(folder / _FAISS_NAME))
+        with (folder / _SLOTS_NAME).open("wb") as handle:
+            np.savez(handle, ids=self._ids, counts=self._counts)
+        _file.write_header(folder, _KIND, self._params(), [_FAISS_NAME, _SLOTS_NAME])
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        mmap: bool = True,
+        verify: bool = True,
+        threads: int | None = None,
+    ) -> CandidateIndex:
+        """Read a folder written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+            The folder.
+        mmap : bool
+            Memory-map faiss's inverted lists (the index is then read-only: search only).
+        verify : bool
+            Check the SHA-256 of the data files (reads them once); lengths are always checked.
+            Turn it off only for files from a trusted writer: faiss's own reader does not
+            defend against crafted files, the digest check is what keeps them from it.
+
+        Raises
+        ------
+        IndexFileError
+            The folder is missing, truncated, altered, foreign or of another format version.
+        """
+        folder = Path(path)
+        header = _file.read_header(folder, _KIND, [_FAISS_NAME, _SLOTS_NAME], verify=verify)
+        try:
+            options = IndexOptions(**header["params"])
+        except (TypeError, ValueError) as exc:
+            raise IndexFileError(f"{folder}: invalid index parameters ({exc})") from exc
+        index = cls(options, threads=threads)
+        try:
+            with np.load(folder / _SLOTS_NAME, allow_pickle=False) as arrays:
+                ids = np.asarray(arrays["ids"])
+                counts = np.asarray(arrays["counts"])
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise IndexFileError(f"{folder / _SLOTS_NAME}: unreadable ({exc})") from exc
+        if (
+            ids.dtype != np.int64
+            or counts.dtype != np.int32
+            or ids.ndim != 1
+            or ids.shape != counts.shape
+        ):
+            raise IndexFileError(f"{folder / _SLOTS_NAME}: arrays of the wrong type or shape")
+        live = ids[ids >= 0]
+        if len(np.unique(live)) != len(live) or (ids < -1).any():
+            raise IndexFileError(f"{folder / _SLOTS_NAME}: duplicate or invalid ids")
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        try:
+            loaded = faiss.read_index_binary(str(folder / _FAISS_NAME), flags)
+        except RuntimeError as exc:
+            raise IndexFileError(f"{folder / _FAISS_NAME}: faiss cannot read it ({exc})") from exc
+        if (
+            not isinstance(loaded, faiss.IndexBinaryIVF)
+            or loaded.d != options.code_bytes * 8
+            or loaded.nlist != options.nlist
+        ):
+            raise IndexFileError(f"{folder / _FAISS_NAME}: does not match the header's parameters")
+        if int(loaded.ntotal) != int(counts[ids >= 0].sum()):
+            raise IndexFileError(
+                f"{folder}: faiss holds {loaded.ntotal} codes, slots say otherwise"
+            )
+        loaded.nprobe = options.nprobe
+        index._faiss = loaded
+        index._ids = ids
+        index._counts = counts
+        index._slot_of = {int(i): s for s, i in enumerate(ids.tolist()) if i >= 0}
+        index._read_only = mmap
+        return index
