@@ -318,3 +318,15 @@ def test_statistics_match_real_templates(
     assert 1 / GENUINE_FACTOR <= s["genuine"] / r["genuine"] <= GENUINE_FACTOR, report
     assert abs(s["impostor99"] / r["impostor99"] - 1) <= IMPOSTOR_BAND, report
     assert s["genuine"] > 3 * s["impostor99"], report
+
+
+def test_background_source_yields_first_impressions_of_distinct_fingers():
+    from afis.bench.identify import DEFAULT_BACKGROUND_SOURCE, load_background_source
+
+    source = load_background_source(DEFAULT_BACKGROUND_SOURCE)
+    got = list(source(5, 11))
+    want = Population(11).impressions(range(5), 0).templates()
+    assert len(got) == 5 and all(a == b for a, b in zip(got, want, strict=True))
+    assert list(source(0, 11)) == []
+    with pytest.raises(ValueError, match="count"):
+        list(source(-1, 11))

@@ -65,6 +65,7 @@ __all__ = [
     "Masters",
     "Population",
     "SynthOptions",
+    "background",
 ]
 
 #: Pattern class names, in the order of :attr:`SynthOptions.pattern_proportions` and of the
@@ -751,3 +752,34 @@ PROFILES: Mapping[str, SynthOptions] = MappingProxyType(
         ),
     }
 )
+
+
+def background(count: int, seed: int) -> Iterator[Template]:
+    """First impressions of ``count`` synthetic fingers, as templates.
+
+    The background source of ``afis bench identify`` (signature ``(count, seed)``): fingers
+    ``0 .. count-1`` of ``Population(seed)``, impression 0, generated in chunks on all
+    cores, so a million fingers stream without holding their arrays at once.
+
+    Parameters
+    ----------
+    count : int
+        Number of fingers, at least 0.
+    seed : int
+        Seed of the population.
+
+    Yields
+    ------
+    Template
+
+    Examples
+    --------
+    >>> ts = list(background(3, seed=7))
+    >>> len(ts), ts[0] == list(background(1, seed=7))[0]
+    (3, True)
+    """
+    n = _count(count, "count")
+    if n == 0:
+        return
+    for chunk in Population(seed).iter_impressions(range(n), 0, threads=None):
+        yield from chunk.templates()
