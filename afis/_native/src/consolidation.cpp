@@ -11,7 +11,6 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <functional>
 
 #if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
 #include <immintrin.h>
