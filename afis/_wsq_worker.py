@@ -115,6 +115,8 @@ def encode(pixels: bytes, height: int, width: int, bitrate: float, ppi: float) -
 
 def serve(stdin, stdout) -> None:
     """Answer requests until a quit request or end of input."""
+    import wsq  # noqa: F401  (load the codec now: a spare worker waits fully warmed up)
+
     from afis.errors import ImageError
     from afis.image import _decode_with_pillow, _wsq_ppi
 

@@ -447,9 +447,9 @@ WSQ_DECODE_TIMEOUT: float = 60.0
 class _WsqWorker:
     """A persistent ``python -m afis._wsq_worker`` child; replaced whenever it dies.
 
-    Once a worker has crashed (hostile data is about), a spare worker is kept started and
-    warm, so the request after a crash does not wait for a new interpreter to import its
-    codecs (~0.3 s): it is served by the spare while the next spare starts.
+    A spare worker is kept started and warm beside it, so the request after a crash does
+    not wait for a new interpreter to import its codecs (~0.3 s): it is served by the spare
+    while the next spare starts.
     """
 
     #: How the worker is started (a list of program arguments).
@@ -459,7 +459,6 @@ class _WsqWorker:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._spare: subprocess.Popen[bytes] | None = None
-        self._crashed = False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -475,7 +474,7 @@ class _WsqWorker:
                 self._process, self._spare = self._spare, None
             else:
                 self._process = self._spawn()
-        if self._crashed and (self._spare is None or self._spare.poll() is not None):
+        if self._spare is None or self._spare.poll() is not None:
             self._spare = self._spawn()
         return self._process
 
@@ -521,7 +520,15 @@ class _WsqWorker:
             self._process.kill()
             self._process.wait()
         self._process = None
-        self._crashed = True
+
+    def close(self) -> None:
+        """Stop the worker and its spare; the next request starts afresh."""
+        with self._lock:
+            self._discard()
+            if self._spare is not None:
+                self._spare.kill()
+                self._spare.wait()
+            self._spare = None
 
     def decode(self, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
         from afis._wsq_worker import DECODE, OK

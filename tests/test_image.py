@@ -586,8 +586,9 @@ def test_wsq_decoder_crash_becomes_image_error_and_worker_is_replaced(monkeypatc
     monkeypatch.setattr(image_module, "_wsq_worker", crashing)
     with pytest.raises(ImageError, match="decoder crashed"):
         load_image(data)
-    # The next decode starts a fresh worker; with a working command it succeeds.
+    # A fresh worker with a working command succeeds.
     crashing.command = image_module._WsqWorker.command
+    crashing.close()  # the spare was started with the crashing command
     assert load_image(data).pixels.shape == (64, 80)
 
 
@@ -598,12 +599,12 @@ def test_after_a_crash_a_warm_spare_worker_serves_the_next_request(monkeypatch):
     worker = image_module._WsqWorker()
     monkeypatch.setattr(image_module, "_wsq_worker", worker)
     assert load_image(data).pixels.shape == (64, 80)
-    assert worker._spare is None  # no spare until something has crashed
-    worker._discard()
+    worker.close()
     worker.command = (sys.executable, "-c", "import os; os.abort()")
     with pytest.raises(ImageError, match="decoder crashed"):
         load_image(data)
     worker.command = image_module._WsqWorker.command
+    worker.close()
     assert load_image(data).pixels.shape == (64, 80)
     spare = worker._spare
     assert spare is not None and spare.poll() is None
@@ -611,7 +612,7 @@ def test_after_a_crash_a_warm_spare_worker_serves_the_next_request(monkeypatch):
     assert load_image(data).pixels.shape == (64, 80)
     assert worker._process is spare
     assert worker._spare is not None and worker._spare is not spare
-    worker._discard()
+    worker.close()
 
 
 def test_wsq_decoder_hang_becomes_image_error(monkeypatch):
@@ -623,6 +624,7 @@ def test_wsq_decoder_hang_becomes_image_error(monkeypatch):
     monkeypatch.setattr(image_module, "WSQ_DECODE_TIMEOUT", 0.5)
     with pytest.raises(ImageError, match="decoder hung"):
         load_image(_wsq_bytes())
+    hanging.close()
 
 
 def test_wsq_worker_killed_between_calls_is_restarted():
