@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import importlib
 import json
 import math
@@ -491,13 +490,3 @@ def test_cli_verify_writes_table_json_and_det(
     assert [r["protocol"] for r in data["rows"]] == ["allpairs", "allpairs"]
     assert len(data["scores"]["toy/DB1_B"]["allpairs"]["impostor"]) == 27
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-# ------------------------------------------------------------------------ doctests
-
-
-@pytest.mark.parametrize("module", [metrics_module, verify_module], ids=lambda m: m.__name__)
-def test_doctests_pass(module) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0

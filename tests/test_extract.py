@@ -1,9 +1,7 @@
-"""Tests of the extraction API: ``afis.extract``, ``extract_many``, ``trace``, options, the CLI
-and the doctests of the extraction modules."""
+"""Tests of the extraction API: ``afis.extract``, ``extract_many``, ``trace``, options, the CLI."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import statistics
@@ -17,8 +15,6 @@ from PIL import Image
 import afis
 from afis import ExtractOptions, FingerPosition, Template
 from afis.cli import main as cli_main
-from afis.extract import extractor as extractor_module
-from afis.extract import render as render_module
 from afis.extract.render import render_stages
 
 FVC_MANIFEST = json.loads((Path(__file__).parent.parent / "datasets" / "fvc.json").read_text())
@@ -434,13 +430,3 @@ def test_cli_bench_extract_takes_the_resolution_from_a_manifest(tmp_path, png_pr
 def test_cli_bench_extract_on_an_empty_folder_fails(tmp_path):
     with pytest.raises(SystemExit, match="no images"):
         cli_main(["bench", "extract", str(tmp_path)])
-
-
-# -------------------------------------------------------------------------------- doctests
-
-
-@pytest.mark.parametrize("module", [extractor_module, render_module], ids=lambda m: m.__name__)
-def test_doctests_pass(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
