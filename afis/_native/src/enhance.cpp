@@ -1,9 +1,9 @@
 // Contextual enhancement with an oriented, separable Gabor-like filter. A Gabor kernel is
 // separable in the ridge-aligned frame: a Gaussian along the ridge times a Gaussian-
-// windowed cosine across it. So the image is first smoothed along the local ridge
-// direction, then band-passed across it at the local ridge period, each pass a short 1-D
-// kernel read through precomputed pixel offsets (one table per orientation and period
-// bin). That costs ~35 taps a pixel instead of ~200 for a 2-D kernel.
+// windowed cosine across it. So the image is first smoothed along the ridge flow (a curved
+// path per block that follows the orientation field), then band-passed across it at the
+// local ridge period (one precomputed 1-D kernel per orientation and period bin). That
+// costs ~40 taps a pixel instead of ~200 for a 2-D kernel.
 #include <algorithm>
 #include <cmath>
 #include <vector>
