@@ -588,3 +588,22 @@ def test_bounded_fuzz_of_wsq_decoding():
     seeds = [encode_wsq(ridges(40, 48)), buffer.getvalue()]
     report = fuzz("image", seeds, 1000, seed=13, slow_ms=5000)
     assert report.ok(), report.summary() + repr(report.failures[:3])
+
+
+def test_bit_packed_data_is_read_at_8_bits_only():
+    from afis.interchange._images import decode_image
+
+    pixels = bytes(range(256)) * 2
+    image = decode_image(pixels, "raw-bitpacked", width=32, height=16, ppi=500.0, record="r")
+    assert image.pixels.shape == (16, 32) and image.pixels[0, :3].tolist() == [0, 1, 2]
+    with pytest.raises(FormatError, match=r"r: pixel depth: expected 8 bits \(bit-packed"):
+        decode_image(
+            pixels,
+            "raw-bitpacked",
+            width=3,
+            height=2,
+            ppi=500.0,
+            depth=1,
+            record="r",
+            depth_field="pixel depth",
+        )

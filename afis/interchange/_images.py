@@ -146,21 +146,30 @@ def decode_image(
     ppi: float,
     depth: int = 8,
     record: str,
+    depth_field: str = "bit depth",
 ) -> FingerprintImage:
     """Decode an image payload whose record declares ``width`` x ``height`` pixels.
 
+    ``codec`` ``"raw-bitpacked"`` is read as uncompressed data when ``depth`` is 8 (the
+    only bit-packed depth read). ``depth_field`` is the record's name for the depth.
     Raises :class:`~afis.errors.FormatError` (naming ``record``) when the payload is not of
     the declared format, cannot be decoded, or decodes to another size.
     """
     if width < 1 or height < 1:
         raise fail(record, "image size", "a width and a height of at least 1", f"{width}x{height}")
+    if codec == "raw-bitpacked":
+        if depth != 8:
+            raise fail(
+                record, depth_field, "8 bits (bit-packed data of other depths is not read)", depth
+            )
+        codec = "raw"
     if codec == "raw":
         if depth == 8:
             expected = width * height
         elif depth == 16:
             expected = 2 * width * height
         else:
-            raise fail(record, "bit depth", "8 or 16 bits for uncompressed data", depth)
+            raise fail(record, depth_field, "8 or 16 bits for uncompressed data", depth)
         if len(data) != expected:
             raise fail(
                 record,

@@ -171,24 +171,15 @@ class FingerImageRecord2005:
         view = self.views[index]
         where = f"{_RECORD}, view {index + 1}"
         ppi = _square_ppi(self.image_resolution, self.scale_units, where)
-        codec = self.codec
-        if codec == "raw-bitpacked":
-            if self.pixel_depth != 8:
-                raise fail(
-                    where,
-                    "pixel depth",
-                    "8 bits (bit-packed data of other depths is not read)",
-                    self.pixel_depth,
-                )
-            codec = "raw"
         return decode_image(
             view.image_data,
-            codec,
+            self.codec,
             width=view.width,
             height=view.height,
             ppi=ppi,
             depth=self.pixel_depth,
             record=where,
+            depth_field="pixel depth",
         )
 
     def to_bytes(self) -> bytes:

@@ -308,24 +308,15 @@ class FingerImageRecord2011:
                 "square pixels (horizontal and vertical within 1 %)",
                 rep.image_resolution,
             )
-        codec = rep.codec
-        if codec == "raw-bitpacked":
-            if rep.bit_depth != 8:
-                raise fail(
-                    where,
-                    "bit depth",
-                    "8 bits (bit-packed data of other depths is not read)",
-                    rep.bit_depth,
-                )
-            codec = "raw"
         return decode_image(
             rep.image_data,
-            codec,
+            rep.codec,
             width=rep.width,
             height=rep.height,
             ppi=horizontal,
             depth=rep.bit_depth,
             record=where,
+            depth_field="bit depth",
         )
 
     def to_bytes(self) -> bytes:
