@@ -23,36 +23,17 @@ import numpy as np
 
 import afis
 from afis.synth import PROFILES, Population
+from afis.synth.stats import nearest_neighbour_distances, pair_scores
 
 REPO = Path(__file__).resolve().parent.parent
 SETS = {"fvc2002/DB1_B": "fvc2002_db1", "fvc2000/DB1_B": "fvc2000_db1"}
 IMPRESSIONS = 8
 
 
-def nearest(templates: list[afis.Template]) -> np.ndarray:
-    out = []
-    for t in templates:
-        if len(t) < 2:
-            continue
-        p = np.c_[t.x, t.y].astype(float)
-        d = np.hypot(*(p[:, None] - p[None]).transpose(2, 0, 1))
-        np.fill_diagonal(d, np.inf)
-        out.append(d.min(axis=1))
-    return np.concatenate(out)
-
-
-def scores(templates: list[afis.Template], fingers: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    gallery = afis.Gallery.from_templates(templates)
-    rows = np.array([afis.Matcher(t).compare_many(gallery) for t in templates])
-    upper = np.triu(np.ones(rows.shape, bool), k=1)
-    same = np.equal.outer(fingers, fingers)
-    return rows[upper & same], rows[upper & ~same]
-
-
 def row(label: str, templates: list[afis.Template], fingers: list[int]) -> str:
     counts = np.array([len(t) for t in templates])
-    nn = nearest(templates)
-    gen, imp = scores(templates, fingers)
+    nn = nearest_neighbour_distances(templates)
+    gen, imp = pair_scores(templates, fingers)
     c = np.percentile(counts, [5, 50, 95])
     n = np.percentile(nn, [5, 25, 50])
     g = np.percentile(gen, [5, 25, 50, 75])

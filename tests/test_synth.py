@@ -11,6 +11,7 @@ import pytest
 
 import afis
 from afis.synth import PATTERN_CLASSES, PROFILES, Impressions, Population, SynthOptions
+from afis.synth.stats import nearest_neighbour_distances, pair_scores
 
 # ------------------------------------------------------------------------ determinism
 
@@ -264,32 +265,11 @@ SYNTH_FINGERS = 20
 IMPRESSIONS = 8
 
 
-def _nearest(templates: list[afis.Template]) -> np.ndarray:
-    out = []
-    for t in templates:
-        if len(t) < 2:
-            continue
-        p = np.c_[t.x, t.y].astype(float)
-        d = np.hypot(*(p[:, None] - p[None]).transpose(2, 0, 1))
-        np.fill_diagonal(d, np.inf)
-        out.append(d.min(axis=1))
-    return np.concatenate(out)
-
-
-def _scores(templates: list[afis.Template], fingers: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of every unordered pair: genuine (same finger) and impostor."""
-    gallery = afis.Gallery.from_templates(templates)
-    rows = np.array([afis.Matcher(t).compare_many(gallery) for t in templates])
-    upper = np.triu(np.ones(rows.shape, bool), k=1)
-    same = np.equal.outer(fingers, fingers)
-    return rows[upper & same], rows[upper & ~same]
-
-
 def _summary(templates: list[afis.Template], fingers: list[int]) -> dict[str, float]:
-    genuine, impostor = _scores(templates, fingers)
+    genuine, impostor = pair_scores(templates, fingers)
     return {
         "count": float(np.median([len(t) for t in templates])),
-        "spacing": float(np.median(_nearest(templates))),
+        "spacing": float(np.median(nearest_neighbour_distances(templates))),
         "genuine": float(np.median(genuine)),
         "impostor99": float(np.percentile(impostor, 99)),
     }
@@ -330,3 +310,9 @@ def test_background_source_yields_first_impressions_of_distinct_fingers():
     assert list(source(0, 11)) == []
     with pytest.raises(ValueError, match="count"):
         list(source(-1, 11))
+
+
+def test_pair_scores_need_one_finger_label_per_template():
+    templates = Population(3).impressions([0, 1], 0).templates()
+    with pytest.raises(ValueError, match="2 templates but 1 finger labels"):
+        pair_scores(templates, [0])
