@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from afis.errors import FormatError
-
 from reader.errors import CardStatusError
 
 __all__ = ["Command", "Response", "parse_command", "parse_response"]
@@ -176,10 +175,10 @@ class Response:
 
         Examples
         --------
-        >>> Response(b"", 0x6982).check("READ BINARY")
+        >>> Response(b"", 0x6A82).check("READ")
         Traceback (most recent call last):
         ...
-        reader.errors.CardStatusError: READ BINARY: card answered 6982 (security status not satisfied)
+        reader.errors.CardStatusError: READ: card answered 6A82 (file or application not found)
         """
         if self.sw != 0x9000:
             raise CardStatusError(self.sw, command)

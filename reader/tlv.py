@@ -89,9 +89,7 @@ def decode_one(data: bytes, offset: int, record: str) -> tuple[int, bytes, int]:
             f"{record}: length byte {first:02X} of tag {tag:X} is not 00..7F, 81 or 82"
         )
     if offset + length > n:
-        raise FormatError(
-            f"{record}: tag {tag:X} says {length} bytes but only {n - offset} follow"
-        )
+        raise FormatError(f"{record}: tag {tag:X} says {length} bytes but only {n - offset} follow")
     return tag, bytes(data[offset : offset + length]), offset + length
 
 
