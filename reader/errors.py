@@ -46,6 +46,7 @@ STATUS_WORDS: dict[int, str] = {
     0x6A82: "file or application not found",
     0x6A84: "not enough memory space in the file",
     0x6A86: "incorrect parameters P1-P2",
+    0x6A88: "referenced data not found",
     0x6B00: "wrong parameters (offset outside the EF)",
     0x6D00: "instruction code not supported",
     0x6E00: "class not supported",
