@@ -28,6 +28,7 @@ __all__ = ["Chip", "VpcdLink"]
 log = logging.getLogger("reader.emulator.vpcd")
 
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class Chip(Protocol):
@@ -124,6 +125,10 @@ class VpcdLink:
             if self._stop.is_set() or self._sock is None:
                 return None
             try:
+                # vpcd writes the length and the payload in two segments: without a quick ACK
+                # Nagle's algorithm on its side waits for our delayed ACK (~40 ms a message)
+                if _QUICKACK is not None:
+                    self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
                 part = self._sock.recv(n - len(buf))
             except TimeoutError:
                 continue
