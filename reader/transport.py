@@ -97,16 +97,19 @@ class CardLink:
         Regular expression picking the reader by name.
     device : str
         Short name in traces and messages (``card``, ``sam``).
-    trace : bool
-        Record every exchange in :attr:`trace`.
+    trace : bool or list
+        Record every exchange in :attr:`trace`; a list given here is appended to (one list
+        shared by the card's and the SAM's link keeps their exchanges in order).
     """
 
-    def __init__(self, pattern: str, device: str = "card", trace: bool = False) -> None:
+    def __init__(
+        self, pattern: str, device: str = "card", trace: bool | list[TraceEntry] = False
+    ) -> None:
         self.pattern = pattern
         self.device = device
         self.reader = ""
-        self.recording = trace
-        self.trace: list[TraceEntry] = []
+        self.recording = trace is not False
+        self.trace: list[TraceEntry] = trace if isinstance(trace, list) else []
         self.seconds = 0.0
         self.exchanges = 0
         self._connection = None

@@ -139,6 +139,47 @@ class EmulatedCard:
         other.lifecycle = self.lifecycle
         return other
 
+    # --- the chip's memory, for an emulator run as a process ---
+    def to_state(self) -> dict[str, object]:
+        """Everything the chip holds (its keys too: this is the chip's memory, not a log)."""
+        return {
+            "kind": "ektp-card",
+            "uid": self.uid.hex(),
+            "profile": self.profile.code,
+            "k_enc": self._k_enc.hex(),
+            "k_mac": self._k_mac.hex(),
+            "lifecycle": self.lifecycle,
+            "files": {f"{fid:04X}": bytes(d).hex() for fid, d in self.files.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> EmulatedCard:
+        """The chip saved by :meth:`to_state`; ValueError when the state is not one."""
+        from reader.sm import PROFILES
+
+        try:
+            if state["kind"] != "ektp-card":
+                raise ValueError("not an emulated e-KTP card state")
+            card = cls(
+                bytes.fromhex(str(state["uid"])),
+                bytes.fromhex(str(state["k_enc"])),
+                bytes.fromhex(str(state["k_mac"])),
+                PROFILES[int(state["profile"])],  # type: ignore[call-overload]
+            )
+            files = state["files"]
+            assert isinstance(files, dict)
+            for name, hexdata in files.items():
+                fid = int(name, 16)
+                if fid not in card.files:
+                    raise ValueError(f"unknown EF {name}")
+                card.files[fid] = bytearray.fromhex(hexdata)
+            if state["lifecycle"] not in (PERSONALISATION, OPERATIONAL):
+                raise ValueError("unknown lifecycle state")
+            card.lifecycle = str(state["lifecycle"])
+        except (KeyError, TypeError, AssertionError) as exc:
+            raise ValueError(f"emulated card state is incomplete or malformed ({exc})") from None
+        return card
+
     # --- power ---
     def atr(self) -> bytes:
         """The answer to reset."""

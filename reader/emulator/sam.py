@@ -86,6 +86,40 @@ class EmulatedSam:
     def __repr__(self) -> str:  # never keys or PIN
         return f"EmulatedSam(profiles={sorted(self._masters)}, tries_left={self.tries_left})"
 
+    def to_state(self) -> dict[str, object]:
+        """Everything the SAM holds (for an emulator run as a process)."""
+        from cryptography.hazmat.primitives import serialization
+
+        return {
+            "kind": "ektp-sam",
+            "masters": {str(k): v.hex() for k, v in self._masters.items()},
+            "pin": self._pin.decode(),
+            "tries_left": self.tries_left,
+            "certificates": [
+                cert.public_bytes(serialization.Encoding.PEM).decode()
+                for cert in self._certificates
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> EmulatedSam:
+        """The SAM saved by :meth:`to_state`; ValueError when the state is not one."""
+        try:
+            if state["kind"] != "ektp-sam":
+                raise ValueError("not an emulated SAM state")
+            masters = state["masters"]
+            certificates = state["certificates"]
+            assert isinstance(masters, dict) and isinstance(certificates, list)
+            sam = cls(
+                {int(k): bytes.fromhex(v) for k, v in masters.items()},
+                str(state["pin"]),
+                [x509.load_pem_x509_certificate(str(p).encode()) for p in certificates],
+            )
+            sam.tries_left = int(state["tries_left"])  # type: ignore[call-overload]
+        except (KeyError, TypeError, AssertionError) as exc:
+            raise ValueError(f"emulated SAM state is incomplete or malformed ({exc})") from None
+        return sam
+
     def atr(self) -> bytes:
         """The answer to reset."""
         return atr(c.SAM_HISTORICAL)
