@@ -156,8 +156,8 @@ def _cmd_personalise(args: argparse.Namespace) -> int:
         biodata, Path(args.photo).read_bytes(), signature, fingers, args.issue_date, args.regency
     )
     card, sam = _links(args)
-    profile = AES.code if args.profile == "aes" else TDES.code
-    contents = personalise(card, sam, record, issuer, profile)
+    sm_profile = AES.code if args.profile == "aes" else TDES.code
+    contents = personalise(card, sam, record, issuer, sm_profile)
     print(f"personalised card {card.reader}: {sum(map(len, contents.values()))} bytes")
     return 0
 

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 
 from reader.errors import CardRemovedError, NoReaderError, TransportError
 
-__all__ = ["CardLink", "TraceEntry", "find_reader", "list_readers", "pcsc_available"]
+__all__ = [
+    "CardLink",
+    "TraceEntry",
+    "card_present",
+    "find_reader",
+    "list_readers",
+    "pcsc_available",
+    "wait_for_removal",
+]
 
 
 def _pcsc():
@@ -71,6 +79,34 @@ def find_reader(pattern: str) -> str:
             f"{what} match {pattern!r}; readers present: {', '.join(names) or 'none'}"
         )
     return matches[0]
+
+
+def card_present(pattern: str) -> bool:
+    """Whether pcscd sees a card in the reader matching ``pattern`` (its own view, which
+    follows a removal within its polling interval)."""
+    from smartcard import scard
+
+    name = find_reader(pattern)
+    result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if result != scard.SCARD_S_SUCCESS:
+        raise TransportError(f"PC/SC context: {scard.SCardGetErrorMessage(result)}")
+    try:
+        result, states = scard.SCardGetStatusChange(context, 0, [(name, scard.SCARD_STATE_UNAWARE)])
+        if result != scard.SCARD_S_SUCCESS:
+            raise TransportError(f"PC/SC status of {name}: {scard.SCardGetErrorMessage(result)}")
+        return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def wait_for_removal(pattern: str, timeout: float = 5.0) -> None:
+    """Wait until the card has left the reader matching ``pattern``; NoReaderError when it
+    is still there after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while card_present(pattern):
+        if time.monotonic() > deadline:
+            raise NoReaderError(f"the card is still in {pattern!r} after {timeout:.1f} s")
+        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
