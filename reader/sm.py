@@ -100,7 +100,7 @@ class Profile:
             c = CMAC(algorithms.AES(key))
             c.update(data)
             return c.finalize()[:MAC_LENGTH]
-        k1, k2 = key[:8], key[8:16]
+        k1, k2 = key[:8] * 3, key[8:16] * 3  # single DES as 3DES with K1 = K2 = K3
         h = Cipher(TripleDES(k1), modes.CBC(bytes(8))).encryptor().update(data)[-8:]
         h = Cipher(TripleDES(k2), modes.ECB()).decryptor().update(h)
         return Cipher(TripleDES(k1), modes.ECB()).encryptor().update(h)

@@ -24,6 +24,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from afis.errors import FormatError
 from reader.errors import CardRemovedError, NoReaderError, TransportError
 
 __all__ = [
@@ -155,8 +156,9 @@ class CardLink:
 
     def connect(self, timeout: float = 5.0) -> CardLink:
         """Wait up to ``timeout`` seconds for a card in the reader and connect to it."""
-        _, connection_error, no_card = _pcsc()
-        system, _, _ = _pcsc()
+        from smartcard import scard
+
+        system, connection_error, no_card = _pcsc()
         self.reader = find_reader(self.pattern)
         reader = next(r for r in system.readers() if str(r) == self.reader)
         deadline = time.monotonic() + timeout
@@ -164,7 +166,9 @@ class CardLink:
         while True:
             connection = reader.createConnection()
             try:
-                connection.connect()
+                # leave the card as it is on disconnect: a late disconnect (or the garbage
+                # collector's) must not reset a card inserted since
+                connection.connect(disposition=scard.SCARD_LEAVE_CARD)
                 self._connection = connection
                 return self
             except (no_card, connection_error) as exc:
@@ -188,17 +192,31 @@ class CardLink:
         """
         if self._connection is None:
             raise TransportError(f"{self.device}: not connected")
-        _, connection_error, no_card = _pcsc()
+        from smartcard import scard
+
+        component = getattr(self._connection, "component", self._connection)
+        pci = scard.SCARD_PCI_T1 if component.getProtocol() == 2 else scard.SCARD_PCI_T0
+        what = label or "a command"
         start = time.perf_counter()
-        try:
-            data, sw1, sw2 = self._connection.transmit(list(raw))
-        except (no_card, connection_error) as exc:
+        # SCardTransmit itself, not pyscard's wrapper: a card gone from vpcd answers with
+        # nothing, a malformed one with a single byte, and the two must be told apart
+        hresult, data = scard.SCardTransmit(component.hcard, pci, list(raw))
+        if hresult != scard.SCARD_S_SUCCESS:
+            message = scard.SCardGetErrorMessage(hresult)
+            if hresult in _REMOVED:
+                self._connection = None
+                raise CardRemovedError(
+                    f"{self.device} left reader {self.reader!r} during {what} ({message})"
+                )
+            raise TransportError(f"{self.device}: transfer of {what} failed ({message})")
+        if not data:
             self._connection = None
             raise CardRemovedError(
-                f"{self.device} left reader {self.reader!r} or stopped answering during "
-                f"{label or 'a command'} ({exc})"
-            ) from None
-        response = bytes(data) + bytes([sw1, sw2])
+                f"{self.device} left reader {self.reader!r} or stopped answering during {what}"
+            )
+        if len(data) < 2:
+            raise FormatError(f"response to {what}: {len(data)} byte, shorter than SW1 SW2")
+        response = bytes(data)
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
         self.exchanges += 1
@@ -221,6 +239,26 @@ class CardLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _removed_codes() -> frozenset[int]:
+    try:
+        from smartcard import scard
+    except ImportError:  # pragma: no cover
+        return frozenset()
+    names = (
+        "SCARD_W_REMOVED_CARD",
+        "SCARD_E_NO_SMARTCARD",
+        "SCARD_W_RESET_CARD",
+        "SCARD_W_UNPOWERED_CARD",
+        "SCARD_W_UNRESPONSIVE_CARD",
+        "SCARD_E_NOT_TRANSACTED",
+        "SCARD_E_READER_UNAVAILABLE",
+    )
+    return frozenset(getattr(scard, n) for n in names)
+
+
+_REMOVED = _removed_codes()
 
 
 def _short(response: bytes) -> str:
