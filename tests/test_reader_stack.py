@@ -30,6 +30,7 @@ from reader.export import append_log, export_card, log_row, read_log
 from reader.personalise import personalise
 from reader.session import CardSession, read_card
 from reader.sm import TDES
+from reader.transport import wait_for_removal
 from reader.verify import BERHASIL, GAGAL, ImageFileScanner, VerifyOptions, match_card, verify
 
 R, L = FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX
@@ -420,3 +421,118 @@ def test_cli_verify(bench, sam, card, db1, tmp_path, monkeypatch, capsys):
     assert "MUTUAL AUTHENTICATE" in out and PIN.encode().hex() not in out
     assert read_log(tmp_path / "reads.xlsx")[0]["outcome"] == "berhasil"
     assert main(["readers"]) == 0
+
+
+def test_cli_personalise_and_read_with_the_emulator_as_a_process(
+    bench, templates, db1, tmp_path, monkeypatch, capsys
+):
+    """The card emulator in its own process (python -m reader.emulator), the CLI writing and
+    then reading it."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+
+    from reader.cli import main
+    from reader.emulator import EmulatedCard
+    from reader.transport import card_present
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    (tmp_path / "master.bin").write_bytes(AES_MASTER)
+    state = tmp_path / "card.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reader.emulator",
+            "new-card",
+            str(state),
+            "--uid",
+            "04c0ffee000001",
+            "--master-file",
+            str(tmp_path / "master.bin"),
+        ],
+        check=True,
+        env=env,
+    )
+    key = tmp_path / "issuer.pem"
+    key.write_bytes(
+        bench.issuer.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert = tmp_path / "issuer.crt"
+    cert.write_bytes(bench.issuer.certificate.public_bytes(serialization.Encoding.PEM))
+    biodata = tmp_path / "biodata.json"
+    biodata.write_text(json.dumps(record(templates[101, 1], templates[102, 1]).biodata.as_dict()))
+    signature_png = tmp_path / "signature.png"
+    Image.fromarray(np.where(np.eye(44, 168, dtype=bool), 0, 255).astype(np.uint8)).save(
+        signature_png
+    )
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(record(templates[101, 1], templates[102, 1]).photo)
+    bench.sam_client()
+    monkeypatch.setenv("AFIS_SAM_PIN", PIN)
+
+    def serve():
+        return subprocess.Popen(
+            [sys.executable, "-m", "reader.emulator", "serve", str(state)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    process = serve()
+    try:
+        assert "inserted" in process.stdout.readline()
+        code = main(
+            [
+                "personalise",
+                "--biodata",
+                str(biodata),
+                "--photo",
+                str(photo),
+                "--signature",
+                str(signature_png),
+                "--finger",
+                f"right_index={db1 / '101_1.tif'}",
+                "--finger",
+                f"left_index={db1 / '102_1.tif'}",
+                "--issuer-key",
+                str(key),
+                "--issuer-cert",
+                str(cert),
+            ]
+        )
+        assert code == 0, capsys.readouterr().err
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+        if card_present("Virtual PCD 00 00"):
+            wait_for_removal("Virtual PCD 00 00")
+    written = EmulatedCard.from_state(json.loads(state.read_text()))
+    assert written.lifecycle == "operational" and len(written.files[c.EF_FINGER_1]) > 100
+    process = serve()
+    try:
+        assert "inserted" in process.stdout.readline()
+        assert main(["read", "--out", str(tmp_path / "out")]) == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+        if card_present("Virtual PCD 00 00"):
+            wait_for_removal("Virtual PCD 00 00")
+    assert (tmp_path / "out" / "3171234501900000.txt").exists()
+    assert read_log(tmp_path / "out" / "reads.xlsx")[0]["outcome"] == "read"
+    # a locked SAM: the CLI says so, exits 2 and logs the error
+    monkeypatch.setenv("AFIS_SAM_PIN", "999999")
+    bench.sam.tries_left = 1
+    bench.sam.power_on()
+    capsys.readouterr()
+    assert main(["read", "--out", str(tmp_path / "out"), "--timeout", "0.5"]) == 2
+    assert "locked" in capsys.readouterr().err
+    assert read_log(tmp_path / "out" / "reads.xlsx")[-1]["outcome"] == "error"
