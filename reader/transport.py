@@ -221,7 +221,9 @@ class CardLink:
         self.seconds += elapsed
         self.exchanges += 1
         if self.recording:
-            shown = raw.hex() if not sensitive else raw[:5].hex() + "*" * (2 * len(raw[5:]))
+            shown = raw[:5].hex() + "*" * (2 * len(raw[5:])) if sensitive else raw.hex()
+            if len(shown) > 56:
+                shown = f"{shown[:48]}..({len(raw)} bytes)"
             self.trace.append(TraceEntry(self.device, label, shown, _short(response), elapsed))
         return response
 
