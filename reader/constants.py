@@ -15,9 +15,13 @@ from __future__ import annotations
 __all__ = [
     "AUTH_CRYPTOGRAM_LENGTH",
     "BIODATA_FIELDS",
+    "BIODATA_MAX_FIELD",
+    "BIODATA_SEPARATOR",
     "CARD_CAPACITY",
     "CARD_HISTORICAL",
     "CHALLENGE_LENGTH",
+    "DEFAULT_FMR",
+    "DEFAULT_MAX_ATTEMPTS",
     "DF_EKTP",
     "EFS",
     "EF_BIODATA",
@@ -27,14 +31,20 @@ __all__ = [
     "EF_PHOTO",
     "EF_SECURITY_OBJECT",
     "EF_SIGNATURE",
+    "MAC_LENGTH",
     "MAX_EF_SIZE",
+    "MAX_SECURITY_OBJECT",
+    "MIN_LIVE_MINUTIAE",
+    "MIN_LIVE_QUALITY",
     "PIN_TRIES",
     "PLAIN_READABLE",
     "READ_CHUNK_PLAIN",
     "READ_CHUNK_SM",
     "SAM_HISTORICAL",
+    "SHORT_RESPONSE",
     "SIGNATURE_HEIGHT",
     "SIGNATURE_WIDTH",
+    "SO_BLOCK",
     "VPCD_PORT_CARD",
     "VPCD_PORT_SAM",
 ]
@@ -70,8 +80,21 @@ READ_CHUNK_SM = 0xD0  #: bytes per protected READ BINARY (fits a short response 
 CHALLENGE_LENGTH = 8
 AUTH_CRYPTOGRAM_LENGTH = 40  #: 32 bytes encrypted + 8 bytes MAC
 
+BIODATA_SEPARATOR = '","'  #: what joins the biodata fields
+BIODATA_MAX_FIELD = 128  #: characters a biodata field may have
+MAC_LENGTH = 8  #: bytes of a secure-messaging MAC (DO 8E)
+SHORT_RESPONSE = 256 + 2  #: the longest response a short APDU may bring (data and SW)
+
 # --- the SAM ---
 PIN_TRIES = 3
+SO_BLOCK = 240  #: security-object bytes per chained VERIFY SECURITY OBJECT command
+MAX_SECURITY_OBJECT = 4096  #: largest security object the SAM accepts
+
+# --- verification ---
+MIN_LIVE_MINUTIAE = 8  #: a live capture with fewer minutiae is not a usable fingerprint
+MIN_LIVE_QUALITY = 30  #: nor one below this image quality (0..100)
+DEFAULT_FMR = 1e-4  #: false match rate the threshold is set for
+DEFAULT_MAX_ATTEMPTS = 4  #: captures before "gagal"
 
 # --- answers to reset (pseudo-ATR shape: TS T0 TD1 TD2 historical TCK, T=1) ---
 CARD_HISTORICAL = b"EKTP-EMU"  #: historical bytes of the emulated card's ATR

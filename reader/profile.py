@@ -41,7 +41,13 @@ from afis.errors import FormatError
 from afis.interchange import iso19794_2_card
 from afis.template import FingerPosition, Template
 from reader import tlv
-from reader.constants import BIODATA_FIELDS, SIGNATURE_HEIGHT, SIGNATURE_WIDTH
+from reader.constants import (
+    BIODATA_FIELDS,
+    BIODATA_MAX_FIELD,
+    BIODATA_SEPARATOR,
+    SIGNATURE_HEIGHT,
+    SIGNATURE_WIDTH,
+)
 from reader.sm import PROFILES
 
 __all__ = [
@@ -57,8 +63,8 @@ __all__ = [
     "encode_signature",
 ]
 
-SEPARATOR = '","'
-MAX_FIELD = 128
+SEPARATOR = BIODATA_SEPARATOR
+MAX_FIELD = BIODATA_MAX_FIELD
 #: Fingers tried for the chip, per hand, when the index cannot be recorded.
 FALLBACK_FINGERS = ("INDEX", "MIDDLE", "RING", "THUMB")
 _PRINTABLE = re.compile(r"[ -!#-~]*")  # printable ASCII without the double quote

@@ -27,8 +27,6 @@ from reader.transport import CardLink
 
 __all__ = ["SamClient", "sam_status_error"]
 
-SO_BLOCK = 240  #: security-object bytes per chained VERIFY SECURITY OBJECT command
-
 
 def sam_status_error(sw: int, command: str) -> ReaderError:
     """The exception for a SAM's error status word."""
@@ -126,7 +124,7 @@ class SamClient:
 
     def verify_security_object(self, data: bytes) -> None:
         """Let the SAM check the issuer's signature on EF 6FF6 (chained commands)."""
-        blocks = [data[i : i + SO_BLOCK] for i in range(0, len(data), SO_BLOCK)] or [b""]
+        blocks = [data[i : i + c.SO_BLOCK] for i in range(0, len(data), c.SO_BLOCK)] or [b""]
         for i, block in enumerate(blocks):
             last = i == len(blocks) - 1
             cmd = Command(0x80 if last else 0x90, 0xA8, 0x00, 0x00, block)

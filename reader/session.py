@@ -44,8 +44,6 @@ from reader.transport import CardLink
 
 __all__ = ["CardData", "CardSession", "Timings", "read_card"]
 
-SHORT_RESPONSE = 256 + 2  #: the longest response a short APDU may bring
-
 
 @dataclass
 class Timings:
@@ -152,7 +150,7 @@ class CardSession:
         if self.sam is None or not self.authenticated:
             raise SecureMessagingError(f"{label}: no secure-messaging session")
         raw = self.card.transmit(self.sam.wrap(cmd), label)
-        if len(raw) > SHORT_RESPONSE:
+        if len(raw) > c.SHORT_RESPONSE:
             raise SecureMessagingError(f"response to {label}: {len(raw)} bytes is oversized")
         if len(raw) < 2:
             raise SecureMessagingError(f"response to {label}: truncated to {len(raw)} bytes")

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from afis.errors import FormatError
 from reader import tlv
 from reader.apdu import Command, Response, parse_response
+from reader.constants import MAC_LENGTH
 from reader.errors import AuthenticationError, SecureMessagingError
 
 __all__ = [
@@ -60,8 +61,6 @@ __all__ = [
     "session_keys",
     "unpad",
 ]
-
-MAC_LENGTH = 8
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ from afis import compare, extract, load_image, threshold_for_fmr
 from afis.errors import AfisError
 from afis.image import FingerprintImage
 from afis.template import FingerPosition, Template
+from reader.constants import (
+    DEFAULT_FMR,
+    DEFAULT_MAX_ATTEMPTS,
+    MIN_LIVE_MINUTIAE,
+    MIN_LIVE_QUALITY,
+)
 from reader.errors import AuthenticationError, CaptureError, PassiveAuthenticationError
 from reader.sam import SamClient
 from reader.session import CardData, Timings, read_card
@@ -63,9 +69,6 @@ log = logging.getLogger("reader.verify")
 
 BERHASIL = "berhasil"
 GAGAL = "gagal"
-#: A live capture needs at least this many minutiae and this image quality (0..100).
-MIN_LIVE_MINUTIAE = 8
-MIN_LIVE_QUALITY = 30
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,8 @@ class VerifyOptions:
     """
 
     policy: str = "both"
-    fmr: float = 1e-4
-    max_attempts: int = 4
+    fmr: float = DEFAULT_FMR
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     dpi: int = 500
 
     def __post_init__(self) -> None:

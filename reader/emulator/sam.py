@@ -50,7 +50,6 @@ from reader.sm import session_keys as _session_keys
 __all__ = ["EmulatedSam"]
 
 log = logging.getLogger("reader.emulator.sam")
-MAX_CHAIN = 4096  #: largest security object the SAM accepts
 
 
 class EmulatedSam:
@@ -229,7 +228,7 @@ class EmulatedSam:
         return Response(plain.to_bytes(), 0x9000)
 
     def _verify_so(self, cmd: Command) -> Response:
-        if len(self._chain) + len(cmd.data) > MAX_CHAIN:
+        if len(self._chain) + len(cmd.data) > c.MAX_SECURITY_OBJECT:
             self._chain.clear()
             return Response(b"", 0x6A84)
         self._chain += cmd.data
