@@ -275,3 +275,50 @@ def test_garbage_property():
             except Exception as exc:  # pragma: no cover - the assertion below reports it
                 raise AssertionError(f"{name} raised {type(exc).__name__} on {data.hex()}") from exc
     assert c.EF_BIODATA == 0x6FF1
+
+
+def test_read_and_verify_without_pcsc(synthetic, tmp_path):
+    """The whole layer on the loopback link (no pcscd): personalise, read, verify, export —
+    with the conftest's synthetic prints, so this runs everywhere."""
+    import dataclasses
+
+    from reader_helpers import photo_jpeg, signature
+
+    from afis import extract
+    from reader.emulator import LoopbackLink
+    from reader.export import export_card
+    from reader.personalise import CardRecord, personalise
+    from reader.sam import SamClient
+    from reader.session import read_card
+    from reader.verify import BERHASIL, GAGAL, ImageFileScanner, verify
+
+    right, _ = synthetic.fingerprint(1)
+    left, _ = synthetic.fingerprint(2)
+    other, _ = synthetic.fingerprint(3)
+    fingers = {
+        p: dataclasses.replace(extract(image), finger_position=p)
+        for p, image in ((FingerPosition.RIGHT_INDEX, right), (FingerPosition.LEFT_INDEX, left))
+    }
+    issuer = security_object.Issuer.from_seed(4)
+    master = bytes(range(16))
+    sam = SamClient(LoopbackLink(EmulatedSam({AES.code: master}, "1234", [issuer.certificate])))
+    sam.unlock("1234")
+    card = EmulatedCard.manufacture(bytes.fromhex("04000000000001"), master)
+    link = LoopbackLink(card)
+    record = CardRecord(profile.Biodata.example(), photo_jpeg(1), signature(1), fingers)
+    personalise(link, sam, record, issuer)
+    data = read_card(link, sam)
+    assert data.biodata == record.biodata and set(data.fingers) == set(fingers)
+    shifted = {
+        FingerPosition.RIGHT_INDEX: [np.roll(right, (6, 4), (0, 1))],
+        FingerPosition.LEFT_INDEX: [np.roll(left, (-5, 3), (0, 1))],
+    }
+    result = verify(link, sam, ImageFileScanner(shifted))
+    assert result.outcome == BERHASIL, result.message
+    impostor = {FingerPosition.RIGHT_INDEX: [other], FingerPosition.LEFT_INDEX: [other]}
+    result = verify(link, sam, ImageFileScanner(impostor), VerifyOptions(policy="either"))
+    assert result.outcome == GAGAL
+    assert set(export_card(data, tmp_path)) == {"txt", "csv", "photo", "signature", "preview"}
+    card.files[c.EF_FINGER_2][-1] ^= 1  # a template altered after signing
+    with pytest.raises(PassiveAuthenticationError, match="EF 6FF5"):
+        read_card(link, sam)

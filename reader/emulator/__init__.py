@@ -15,7 +15,8 @@ Examples
 """
 
 from reader.emulator.card import EmulatedCard, atr
+from reader.emulator.loopback import LoopbackLink
 from reader.emulator.sam import EmulatedSam
 from reader.emulator.vpcd import VpcdLink
 
-__all__ = ["EmulatedCard", "EmulatedSam", "VpcdLink", "atr"]
+__all__ = ["EmulatedCard", "EmulatedSam", "LoopbackLink", "VpcdLink", "atr"]
