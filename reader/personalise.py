@@ -30,7 +30,7 @@ from reader import security_object
 from reader.sam import SamClient
 from reader.session import CardSession
 from reader.sm import AES
-from reader.transport import CardLink
+from reader.transport import Link
 
 __all__ = ["CardRecord", "build_contents", "choose_fingers", "personalise"]
 
@@ -113,7 +113,7 @@ def build_contents(
 
 
 def personalise(
-    card: CardLink,
+    card: Link,
     sam: SamClient,
     record: CardRecord,
     issuer: security_object.Issuer,

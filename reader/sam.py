@@ -23,7 +23,7 @@ from reader.errors import (
     SecureMessagingError,
     describe_status,
 )
-from reader.transport import CardLink
+from reader.transport import Link
 
 __all__ = ["SamClient", "sam_status_error"]
 
@@ -42,7 +42,7 @@ def sam_status_error(sw: int, command: str) -> ReaderError:
 class SamClient:
     """Commands to the SAM in ``link``."""
 
-    def __init__(self, link: CardLink) -> None:
+    def __init__(self, link: Link) -> None:
         self.link = link
 
     def _send(self, cmd: Command, label: str, sensitive: bool = False) -> Response:

@@ -40,7 +40,7 @@ from reader.errors import (
     SecureMessagingError,
 )
 from reader.sam import SamClient
-from reader.transport import CardLink
+from reader.transport import Link
 
 __all__ = ["CardData", "CardSession", "Timings", "read_card"]
 
@@ -81,7 +81,7 @@ class CardData:
 class CardSession:
     """Commands to the card in ``card``, protected through the SAM in ``sam``."""
 
-    def __init__(self, card: CardLink, sam: SamClient | None) -> None:
+    def __init__(self, card: Link, sam: SamClient | None) -> None:
         self.card = card
         self.sam = sam
         self.authenticated = False
@@ -210,7 +210,7 @@ def _fcp_size(fcp: bytes, fid: int) -> int:
     return value
 
 
-def read_card(card: CardLink, sam: SamClient) -> CardData:
+def read_card(card: Link, sam: SamClient) -> CardData:
     """Read and check a whole card: mutual authentication, every EF, passive authentication.
 
     Raises

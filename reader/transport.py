@@ -23,12 +23,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from afis.errors import FormatError
 from reader.errors import CardRemovedError, NoReaderError, TransportError
 
 __all__ = [
     "CardLink",
+    "Link",
     "TraceEntry",
     "card_present",
     "find_reader",
@@ -108,6 +110,18 @@ def wait_for_removal(pattern: str, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise NoReaderError(f"the card is still in {pattern!r} after {timeout:.1f} s")
         time.sleep(0.02)
+
+
+class Link(Protocol):
+    """What the layer needs of a connection to a card or SAM (:class:`CardLink` on PC/SC,
+    :class:`reader.emulator.LoopbackLink` straight to an emulator)."""
+
+    device: str
+    reader: str
+    seconds: float
+    trace: list[TraceEntry]
+
+    def transmit(self, raw: bytes, label: str = "", sensitive: bool = False) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from reader.constants import (
 from reader.errors import AuthenticationError, CaptureError, PassiveAuthenticationError
 from reader.sam import SamClient
 from reader.session import CardData, Timings, read_card
-from reader.transport import CardLink
+from reader.transport import Link
 
 __all__ = [
     "BERHASIL",
@@ -241,7 +241,7 @@ def match_card(
 
 
 def verify(
-    card: CardLink,
+    card: Link,
     sam: SamClient,
     scanner: Scanner,
     options: VerifyOptions = VerifyOptions(),
@@ -251,7 +251,7 @@ def verify(
 
     Parameters
     ----------
-    card, sam : CardLink, SamClient
+    card, sam : Link, SamClient
         The connected card and the unlocked SAM.
     scanner : Scanner
         Source of live captures.
