@@ -273,7 +273,8 @@ class SecureChannel:
         if command.le is not None:
             le = command.le
             do97 = tlv.encode(
-                0x97, (le & 0xFF).to_bytes(1, "big") if le <= 256 else le.to_bytes(2, "big")
+                0x97,
+                (le & 0xFF).to_bytes(1, "big") if le <= 256 else (le & 0xFFFF).to_bytes(2, "big"),
             )
         mac = self._mac(ssc, header + do87 + do97)
         body = do87 + do97 + tlv.encode(0x8E, mac)

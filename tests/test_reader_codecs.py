@@ -106,6 +106,8 @@ def test_secure_messaging_both_ways(prof):
         (Command(0x00, 0xB0, 0x01, 0x00, le=0xD0), Response(bytes(range(208)), 0x9000)),
         (Command(0x00, 0xD6, 0x00, 0x00, bytes(range(200))), Response(b"", 0x9000)),
         (Command(0x00, 0x44, 0x00, 0x00), Response(b"", 0x6A82)),
+        (Command(0x00, 0xB0, 0x00, 0x00, le=65536), Response(b"x", 0x6282)),
+        (Command(0x00, 0xB0, 0x00, 0x00, le=300), Response(b"y", 0x9000)),
     ]
     for cmd, response in exchanges:
         protected = sam.wrap_command(cmd)
