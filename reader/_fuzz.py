@@ -52,7 +52,8 @@ def decode_finger(data: bytes) -> object:
 
 
 _CARD = EmulatedCard.manufacture(bytes(7), bytes(16))
-_SAM = EmulatedSam({AES.code: bytes(16)}, "1234")
+_ISSUER = security_object.Issuer.from_seed(3)
+_SAM = EmulatedSam({AES.code: bytes(16)}, "1234", [_ISSUER.certificate])
 
 
 def card_command(data: bytes) -> object:
@@ -118,7 +119,10 @@ def seeds(name: str) -> list[bytes]:
             out.append(_channel().wrap_command(cmd).to_bytes())
         return out
     if name in ("command_apdu", "card_command", "sam_command"):
+        so = security_object.sign({0x6FF1: b"a"}, _ISSUER)
         return [
+            Command(0x80, 0xA8, 0, 0, so).to_bytes(),
+            Command(0x90, 0xA8, 0, 0, so[:100]).to_bytes(),
             bytes.fromhex("00a4010c027f0a"),
             bytes.fromhex("00b00000d0"),
             bytes.fromhex("0084000008"),
@@ -156,8 +160,7 @@ def seeds(name: str) -> list[bytes]:
         )
         return [profile.encode_finger(t)]
     if name == "security_object":
-        issuer = security_object.Issuer.from_seed(3)
-        return [security_object.sign({0x6FF1: b"a", 0x6FF2: b"b"}, issuer)]
+        return [security_object.sign({0x6FF1: b"a", 0x6FF2: b"b"}, _ISSUER)]
     raise KeyError(f"unknown fuzz target {name!r}; known: {sorted(TARGETS)}")
 
 
