@@ -6,6 +6,12 @@ index) and 102 (left index) of an FVC set, then times full read + verification r
 impressions 2 and prints the split (transport, SAM, host cryptography, decoding, extraction,
 matching) and, with ``--trace``, the APDU exchange of one verification.
 
+``--acceptance`` runs the acceptance protocol instead: five cards from impression 1 of
+fingers (101, 102) ... (109, 110) as right and left index, each personalised and read back
+through the stack; genuine = impressions 2-8 of the same fingers (single attempts under both
+policies, and up to four attempts: impressions k..k+3, cyclic), impostor = impressions 1-8
+of the other cards' fingers.
+
 Examples
 --------
 >>> summarise([0.2, 0.1, 0.3])
@@ -58,13 +64,78 @@ def _photo() -> bytes:
     return buf.getvalue()
 
 
+PAIRS = ((101, 102), (103, 104), (105, 106), (107, 108), (109, 110))
+
+
+def acceptance(folder: Path) -> dict[str, tuple[int, int]]:
+    """The acceptance protocol on one FVC set: name -> (berhasil, attempts)."""
+    from reader.session import read_card
+    from reader.verify import VerifyOptions, match_card
+
+    right, left = FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX
+    templates = {
+        (f, i): extract(load_image(folder / f"{f}_{i}.tif", dpi=500))
+        for pair in PAIRS
+        for f in pair
+        for i in range(1, 9)
+    }
+    master, pin, issuer = bytes(range(16)), "246810", Issuer.from_seed(11)
+    sam = EmulatedSam({AES.code: master}, pin, [issuer.certificate])
+    counts = {k: [0, 0] for k in ("genuine both", "genuine either", "genuine both 4", "impostor")}
+
+    def tally(name: str, fingers, live, options) -> None:
+        result = match_card(fingers, ImageFileScanner(live), options)
+        counts[name][0] += result.outcome == "berhasil"
+        counts[name][1] += 1
+
+    with VpcdLink(sam, c.VPCD_PORT_SAM):
+        client = SamClient(CardLink("Virtual PCD 00 01", "sam").connect())
+        client.unlock(pin)
+        for n, (fr, fl) in enumerate(PAIRS):
+            fingers = {
+                right: dataclasses.replace(templates[fr, 1], finger_position=right),
+                left: dataclasses.replace(templates[fl, 1], finger_position=left),
+            }
+            ink = np.zeros((c.SIGNATURE_HEIGHT, c.SIGNATURE_WIDTH), bool)
+            record = CardRecord(Biodata.example(), _photo(), ink, fingers, "20261123", "3171")
+            card = EmulatedCard.manufacture(bytes([4, 0, 0, 0, 0, 0, n]), master)
+            with VpcdLink(card, c.VPCD_PORT_CARD):
+                link = CardLink("Virtual PCD 00 00", "card").connect()
+                personalise(link, client, record, issuer)
+                chip = read_card(link, client).fingers
+                link.close()
+            wait_for_removal("Virtual PCD 00 00")
+            for i in range(2, 9):
+                live = {right: [templates[fr, i]], left: [templates[fl, i]]}
+                tally("genuine both", chip, live, VerifyOptions(max_attempts=1))
+                tally("genuine either", chip, live, VerifyOptions("either", max_attempts=1))
+                tries = [2 + (i - 2 + j) % 7 for j in range(4)]
+                live4 = {
+                    right: [templates[fr, k] for k in tries],
+                    left: [templates[fl, k] for k in tries],
+                }
+                tally("genuine both 4", chip, live4, VerifyOptions())
+            for other_r, other_l in PAIRS:
+                if (other_r, other_l) != (fr, fl):
+                    for i in range(1, 9):
+                        live = {right: [templates[other_r, i]], left: [templates[other_l, i]]}
+                        tally("impostor", chip, live, VerifyOptions("either", max_attempts=1))
+        client.link.close()  # type: ignore[attr-defined]
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demonstration; exit status 1 when a verification was not "berhasil"."""
     p = argparse.ArgumentParser(prog="python -m reader.demo", description=__doc__)
     p.add_argument("folder", type=Path, help="an FVC set (101_1.tif ...)")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--trace", action="store_true")
+    p.add_argument("--acceptance", action="store_true", help="run the acceptance protocol")
     args = p.parse_args(argv)
+    if args.acceptance:
+        for name, (ok, total) in acceptance(args.folder).items():
+            print(f"{name:16} berhasil {ok} / {total}")
+        return 0
     master, pin, issuer = bytes(range(16)), "246810", Issuer.from_seed(11)
     sam = EmulatedSam({AES.code: master}, pin, [issuer.certificate])
     card = EmulatedCard.manufacture(bytes.fromhex("04a1b2c3d4e5f6"), master)
