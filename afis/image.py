@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -286,7 +287,9 @@ def _decode(fp: IO[bytes], name: str, ppi: float | None) -> FingerprintImage:
             raise ImageError(
                 f"{name}: WSQ support needs the `wsq` package (pip install wsq): {exc}"
             ) from exc
-        pixels, file_ppi = _decode_wsq_isolated(fp.read(), name)
+        data = fp.read()
+        _check_wsq_frame(data, name)
+        pixels, file_ppi = _decode_wsq_isolated(data, name)
         if ppi is None:
             ppi = file_ppi if file_ppi is not None else DEFAULT_PPI
         return FingerprintImage(_sealed(pixels), ppi)
@@ -381,11 +384,29 @@ def _pillow_ppi(info: dict[str, Any]) -> float | None:
     return None if dpi is None else _plausible_file_ppi(dpi)
 
 
+def _wsq_segments(header: bytes) -> Iterator[tuple[int, int, int]]:
+    """``(marker, position, length)`` of a WSQ file's segments up to its start of frame.
+
+    Walks the marker segments after the SOI marker and stops after the start-of-frame (or
+    start-of-block) marker, at the first byte that is not a marker, or at the end of
+    ``header``.
+    """
+    pos = 2  # past the SOI marker
+    while pos + 4 <= len(header):
+        marker = header[pos : pos + 2]
+        if marker[0] != 0xFF:
+            return
+        length = int.from_bytes(header[pos + 2 : pos + 4], "big")
+        yield marker[1], pos, length
+        if marker[1] in (0xA2, 0xA3):  # SOF / SOB: the image data follows
+            return
+        pos += 2 + max(length, 2)
+
+
 def _wsq_ppi(fp: IO[bytes]) -> float | None:
     """Resolution from a WSQ file's ``NIST_COM`` comment (``PPI <n>``), if any.
 
-    Walks the marker segments before the start-of-frame marker; the ``wsq`` plugin does
-    not expose the resolution through Pillow.
+    The ``wsq`` plugin does not expose the resolution through Pillow.
     """
     position = fp.tell()
     try:
@@ -393,21 +414,35 @@ def _wsq_ppi(fp: IO[bytes]) -> float | None:
         header = fp.read(65536)
     finally:
         fp.seek(position)
-    pos = 2  # past the SOI marker
-    while pos + 4 <= len(header):
-        marker = header[pos : pos + 2]
-        if marker[0] != 0xFF or marker[1] in (0xA2, 0xA3):  # SOF / SOB: no comments after
-            break
-        length = int.from_bytes(header[pos + 2 : pos + 4], "big")
-        if marker[1] == 0xA8:  # COM
+    for marker, pos, length in _wsq_segments(header):
+        if marker == 0xA8:  # COM
             text = header[pos + 4 : pos + 2 + length].decode("latin-1")
             if text.startswith("NIST_COM"):
                 for line in text.splitlines():
                     key, _, value = line.partition(" ")
                     if key == "PPI":
                         return _plausible_file_ppi(value.strip())
-        pos += 2 + max(length, 2)
     return None
+
+
+def _check_wsq_frame(data: bytes, name: str) -> None:
+    """Reject a WSQ file whose frame header gives a size out of bounds, before decoding.
+
+    The NBIS decoder would allocate and decode the whole claimed frame before any check.
+    """
+    for marker, pos, _ in _wsq_segments(data[:65536]):
+        if marker == 0xA2 and pos + 10 <= len(data):  # SOF: L, A, B, then Y (height), X
+            height, width = struct.unpack_from(">HH", data, pos + 6)
+            try:
+                _check_size(width, height, name)
+            except ImageError as exc:
+                raise ImageError(f"{exc} (WSQ frame header)") from None
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit is not None and width * height > limit:
+                raise ImageError(
+                    f"{name}: WSQ frame header gives {width}x{height} = {width * height} "
+                    f"pixels, more than Pillow's decompression-bomb limit of {limit} pixels"
+                )
 
 
 def _to_grey(im: Image.Image, name: str) -> np.ndarray:

@@ -639,6 +639,26 @@ def test_corrupt_wsq_is_answered_by_the_same_worker(monkeypatch):
     worker.close()
 
 
+def test_wsq_frame_header_out_of_bounds_is_refused_before_decoding(monkeypatch):
+    import struct
+
+    from afis import image as image_module
+
+    data = bytearray(_wsq_bytes())
+    (sof,) = [pos for marker, pos, _ in image_module._wsq_segments(bytes(data)) if marker == 0xA2]
+    never = image_module._WsqWorker()
+    never.command = (sys.executable, "-c", "import os; os.abort()")  # must not be asked
+    monkeypatch.setattr(image_module, "_wsq_worker", never)
+    for height, width, why in [(64, 20000, "larger than the maximum"), (3, 80, "smaller")]:
+        struct.pack_into(">HH", data, sof + 6, height, width)
+        with pytest.raises(ImageError, match=f"{why}.*WSQ frame header"):
+            load_image(bytes(data))
+    struct.pack_into(">HH", data, sof + 6, 16000, 16000)  # within the sides, too many pixels
+    with pytest.raises(ImageError, match="WSQ frame header gives 16000x16000"):
+        load_image(bytes(data))
+    assert never._process is None
+
+
 def test_wsq_decoder_hang_becomes_image_error(monkeypatch):
     from afis import image as image_module
 
