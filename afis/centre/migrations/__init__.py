@@ -1,0 +1,57 @@
+"""Alembic migrations of the record store, run by :class:`afis.centre.store.Store` on open.
+
+``upgrade(engine)`` brings a database to the newest revision; ``head()`` names it. New
+revisions go in ``versions/`` (``alembic -c`` is not needed: the script location is this
+package, the connection is handed over in ``config.attributes``).
+
+Examples
+--------
+>>> import sqlalchemy as sa
+>>> engine = sa.create_engine("sqlite://")
+>>> upgrade(engine)
+>>> current(engine) == head()
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+__all__ = ["current", "head", "upgrade"]
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    return config
+
+
+def head() -> str:
+    """The newest revision."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current(engine: sa.Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default the newest) in one transaction."""
+    if current(engine) == head() and revision == "head":
+        return
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
