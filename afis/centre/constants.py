@@ -26,6 +26,7 @@ __all__ = [
     "MAX_CANDIDATES",
     "MIN_USABLE_FINGERS",
     "MIN_USABLE_MINUTIAE",
+    "PROVINCE_CODES",
     "QUALITY_FLOOR",
     "SHORTLIST_FINGERS",
     "SHORTLIST_K",
@@ -58,3 +59,18 @@ MIN_USABLE_FINGERS = 6
 QUALITY_FLOOR = 20
 #: Fewest minutiae of a usable finger.
 MIN_USABLE_MINUTIAE = 12
+
+#: Two-digit province codes (BPS / Kemendagri) a NIK and a registration region may start with.
+PROVINCE_CODES = frozenset(
+    {
+        *range(11, 20),
+        21,
+        *range(31, 37),
+        *range(51, 54),
+        *range(61, 66),
+        *range(71, 77),
+        81,
+        82,
+        *range(91, 97),
+    }
+)
