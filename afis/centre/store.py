@@ -265,7 +265,8 @@ dedup_candidates = sa.Table(
     sa.Column("rank", sa.Integer, nullable=False),
     sa.Column("fused_score", sa.Float, nullable=False),
     sa.Column("finger_scores", sa.JSON, nullable=False),  # ten floats, right thumb first
-    sa.Column("verdict", sa.String(16), nullable=False),  # match / grey / same_nik
+    sa.Column("verdict", sa.String(16), nullable=False),  # match / grey / below
+    sa.Column("same_nik", sa.Boolean, nullable=False),  # an earlier record under the same NIK
 )
 
 adjudications = sa.Table(

@@ -191,6 +191,7 @@ def upgrade() -> None:
         sa.Column("fused_score", sa.Float(), nullable=False),
         sa.Column("finger_scores", sa.JSON(), nullable=False),
         sa.Column("verdict", sa.String(length=16), nullable=False),
+        sa.Column("same_nik", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["candidate_id"],
             ["records.id"],
