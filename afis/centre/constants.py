@@ -26,6 +26,7 @@ __all__ = [
     "FUSED_TAIL_SCALE",
     "FUSED_TAIL_SHARE",
     "FUSED_TAIL_START",
+    "INDEX_NEIGHBOURS",
     "INDEX_NLIST",
     "INDEX_NPROBE",
     "MAX_CANDIDATES",
@@ -60,7 +61,7 @@ SHORTLIST_FINGERS = (1, 2, 6, 7)
 #: Candidates shortlisted per searched finger.
 SHORTLIST_K = 10
 #: Most candidate people re-ranked with all ten fingers per record.
-MAX_CANDIDATES = 24
+MAX_CANDIDATES = 8
 #: Records per checkpointed chunk of the de-duplication job.
 CHUNK_SIZE = 128
 
@@ -89,4 +90,6 @@ PROVINCE_CODES = frozenset(
 #: Inverted lists of the shortlist index (fewer for small searches: at most one per 8 fingers).
 INDEX_NLIST = 256
 #: Inverted lists visited per probe code.
-INDEX_NPROBE = 16
+INDEX_NPROBE = 8
+#: Nearest gallery codes per probe code in the shortlist index.
+INDEX_NEIGHBOURS = 32

@@ -140,6 +140,7 @@ class DedupOptions:
     chunk_size: int = C.CHUNK_SIZE
     index_nlist: int = C.INDEX_NLIST
     index_nprobe: int = C.INDEX_NPROBE
+    index_neighbours: int = C.INDEX_NEIGHBOURS
 
     def __post_init__(self) -> None:
         for name in ("fpir_duplicate", "fpir_adjudicate"):
@@ -156,6 +157,7 @@ class DedupOptions:
             ("chunk_size", 1, 100_000),
             ("index_nlist", 1, 1 << 16),
             ("index_nprobe", 1, 1 << 16),
+            ("index_neighbours", 1, 2048),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -631,7 +633,12 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
     while nlist * 2 <= min(options.index_nlist, per_shard // 8):
         nlist *= 2
     index = ShardedIndex(
-        IndexOptions(nlist=nlist, nprobe=min(options.index_nprobe, nlist)), threads=threads
+        IndexOptions(
+            nlist=nlist,
+            nprobe=min(options.index_nprobe, nlist),
+            neighbours=options.index_neighbours,
+        ),
+        threads=threads,
     )
     if shortlist:
         index.add([t for _, t in shortlist], ids=[i for i, _ in shortlist])
