@@ -29,8 +29,8 @@ How
        independent, neither threshold goes below a floor from the FVC-calibrated per-finger
        thresholds (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3
        threshold (0.230) for a duplicate, at FMR 1e-2 (0.183) for adjudication. The floors
-       decide below about 10^8 records searched (the tail model above); a genuine ten-finger pair of synthetic
-       people scores 0.8 to 1.5, impostor pairs 0.10 to 0.15.
+       decide below about 10^8 records searched (the tail model above); a genuine
+       ten-finger pair of synthetic people scores 0.8 to 1.5, impostor pairs 0.10 to 0.15.
 
 Outcomes
     ``DUPLICATE_RECORD`` when a candidate under another NIK scores above the duplicate

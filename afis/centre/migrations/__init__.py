@@ -15,6 +15,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,17 +44,31 @@ def head() -> str:
     return head
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Alembic logs every step at INFO; the store's users want to hear of migrations only."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def current(engine: sa.Engine) -> str | None:
     """The revision the database is at (None before the first migration)."""
-    with engine.connect() as conn:
+    with _quiet(), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default the newest) in one transaction."""
-    if current(engine) == head() and revision == "head":
+    before = current(engine)
+    if before == head() and revision == "head":
         return
     config = _config()
-    with engine.begin() as conn:
+    with _quiet(), engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+    logging.getLogger(__name__).info("store migrated from %s to %s", before, revision)
