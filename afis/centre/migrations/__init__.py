@@ -19,19 +19,18 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 __all__ = ["current", "head", "upgrade"]
 
 _HERE = Path(__file__).resolve().parent
 
 
-def _config() -> Config:
+def _config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     return config
@@ -39,7 +38,10 @@ def _config() -> Config:
 
 def head() -> str:
     """The newest revision."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    with _quiet():
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
@@ -59,6 +61,8 @@ def _quiet() -> Iterator[None]:
 def current(engine: sa.Engine) -> str | None:
     """The revision the database is at (None before the first migration)."""
     with _quiet(), engine.connect() as conn:
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -69,6 +73,8 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         return
     config = _config()
     with _quiet(), engine.begin() as conn:
+        from alembic import command
+
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     logging.getLogger(__name__).info("store migrated from %s to %s", before, revision)
