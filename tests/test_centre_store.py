@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from _centre import BACKENDS, fresh_store, person
 
 from afis.centre.checks import CheckOptions, check_record, nik_problems, run_checks
-from afis.centre.migrations import current, head
+from afis.centre.migrate import current, head
 from afis.centre.status import (
     TRANSITIONS,
     UNIQUE_STATUSES,

@@ -9,7 +9,8 @@ de-duplication job; the report compares what was planted with what was found.
 
 Examples
 --------
->>> records, truth = synthetic_records(DemoOptions(people=20, duplicate_share=0.1, seed=3))
+>>> records, truth = synthetic_records(DemoOptions(people=20, duplicate_share=0.1, mismatches=1,
+...                                                seed=3))
 >>> len(records), len(truth.duplicate_pairs), len(truth.mismatches)
 (22, 2, 1)
 >>> records[0][0].nik[:6] in REGIONS

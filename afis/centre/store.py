@@ -352,7 +352,7 @@ class Store:
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot open the store at {self.url!r}: {exc}") from exc
         if migrate:
-            from afis.centre.migrations import upgrade
+            from afis.centre.migrate import upgrade
 
             try:
                 upgrade(self.engine)

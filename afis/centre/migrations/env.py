@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by afis.centre.migrations."""
+"""Alembic environment: runs on the connection handed over by afis.centre.migrate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from afis.centre.store import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through afis.centre.migrations.upgrade(engine)")
+    raise RuntimeError("run migrations through afis.centre.migrate.upgrade(engine)")
 context.configure(
     connection=connection,
     target_metadata=metadata,

@@ -1,8 +1,9 @@
 """Alembic migrations of the record store, run by :class:`afis.centre.store.Store` on open.
 
-``upgrade(engine)`` brings a database to the newest revision; ``head()`` names it. New
-revisions go in ``versions/`` (``alembic -c`` is not needed: the script location is this
-package, the connection is handed over in ``config.attributes``).
+``upgrade(engine)`` brings a database to the newest revision; ``head()`` names it. The
+migration scripts live in the data folder ``afis/centre/migrations/`` (``env.py``,
+``versions/``); no ``alembic.ini`` is needed: the script location is that folder and the
+connection is handed over in ``config.attributes``.
 
 Examples
 --------
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 
 __all__ = ["current", "head", "upgrade"]
 
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent / "migrations"
 
 
 def _config() -> Any:
