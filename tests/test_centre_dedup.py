@@ -276,3 +276,11 @@ def test_adjudication_deletion_and_every_status(reference: dict, tmp_path) -> No
             for (status,) in conn.execute(sa.text("SELECT DISTINCT to_status FROM status_history")):
                 reached.add(Status(status))
         assert reached == set(Status)
+
+
+def test_worker_processes_give_the_same(reference: dict, tmp_path) -> None:
+    with fresh_store("sqlite", tmp_path) as store:
+        _enrol(store)
+        summary = run_dedup(store, tmp_path / "w", OPTIONS, processes=2)
+        assert summary.records == len(reference["results"])
+        assert snapshot(store) == reference

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -81,6 +82,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             DedupOptions(chunk_size=args.chunk_size),
             client=client,
             threads=args.threads,
+            processes=args.processes,
             progress=sys.stderr.isatty(),
         )
     print("\n".join(report.lines()))
@@ -106,6 +108,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
             DedupOptions(chunk_size=args.chunk_size),
             client=client,
             threads=args.threads,
+            processes=args.processes,
             progress=sys.stderr.isatty(),
         )
     print("\n".join(summary.lines()))
@@ -191,6 +194,12 @@ def _cluster(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheduler", help="address of a Dask scheduler (workers share --work-dir)")
     p.add_argument("--threads", type=int, help="threads in this process (default: all cores)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="search processes without Dask (default: one per core; 1: search in this process)",
+    )
     p.add_argument("--chunk-size", type=int, default=128, help="records per checkpoint")
 
 

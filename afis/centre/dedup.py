@@ -757,6 +757,7 @@ def run_dedup(
     *,
     client: Any = None,
     threads: int | None = None,
+    processes: int = 1,
     progress: bool = False,
     hook: Hook | None = None,
 ) -> DedupSummary:
@@ -774,6 +775,10 @@ def run_dedup(
         Run the chunks on the cluster instead of in this process.
     threads : int, optional
         Threads in this process (``None``: one per CPU).
+    processes : int
+        Search chunks in this many worker processes (one thread each) while this process
+        reads probes and commits results; 1 searches here. Python-heavy parts of the search
+        (candidate aggregation, decoding) then use every core.
     progress : bool
         Show a progress bar (tqdm) on standard error.
     hook : callable, optional
@@ -825,7 +830,9 @@ def run_dedup(
 
         bar = tqdm(total=len(chunks), initial=len(done), unit="chunk", desc=f"dedup job {job_id}")
     try:
-        if client is None:
+        if client is None and processes > 1 and len(todo) > 1:
+            _run_in_processes(store, processes, job_id, folder, settings, todo, hook, bar)
+        elif client is None:
             for chunk in todo:
                 with store.engine.connect() as conn:
                     probes = _chunk_probes(store, job_id, chunk, conn)
@@ -859,6 +866,44 @@ def run_dedup(
     for line in summary.lines():
         log.info(line)
     return summary
+
+
+def _run_in_processes(
+    store: Store,
+    processes: int,
+    job_id: int,
+    folder: Path,
+    settings: dict[str, Any],
+    todo: Sequence[int],
+    hook: Hook | None,
+    bar: Any,
+) -> None:
+    """Chunks in a pool of worker processes, a bounded number in flight; commits here."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pending = list(todo)
+    futures: dict[Any, int] = {}
+    context = multiprocessing.get_context("spawn")  # no fork of a process running threads
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+
+        def submit() -> None:
+            chunk = pending.pop(0)
+            with store.engine.connect() as conn:
+                probes = _chunk_probes(store, job_id, chunk, conn)
+            futures[pool.submit(search_chunk, str(folder), probes, settings, 1)] = chunk
+
+        for _ in range(min(len(pending), 2 * processes)):
+            submit()
+        while futures:
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=futures.__getitem__):
+                chunk = futures.pop(future)
+                _commit_chunk(store, job_id, chunk, future.result(), hook)
+                if bar is not None:
+                    bar.update(1)
+                if pending:
+                    submit()
 
 
 def _run_on_cluster(

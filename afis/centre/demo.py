@@ -207,6 +207,7 @@ def run_demo(
     *,
     client: Any = None,
     threads: int | None = None,
+    processes: int = 1,
     progress: bool = False,
 ) -> DemoReport:
     """Make the population, enrol it into the store at ``db``, check and de-duplicate it."""
@@ -223,7 +224,15 @@ def run_demo(
     run_checks(store)
     seconds["checks"] = time.perf_counter() - t
     t = time.perf_counter()
-    summary = run_dedup(store, work_dir, dedup, client=client, threads=threads, progress=progress)
+    summary = run_dedup(
+        store,
+        work_dir,
+        dedup,
+        client=client,
+        threads=threads,
+        processes=processes,
+        progress=progress,
+    )
     seconds["dedup"] = time.perf_counter() - t
     statuses = store.statuses()
     flagged = {Status.DUPLICATE_RECORD, Status.ADJUDICATE_RECORD}
