@@ -59,8 +59,9 @@ FPIR_ADJUDICATE = 1e-4
 #: Finger positions (ISO codes) searched in the candidate index: both thumbs and index fingers.
 SHORTLIST_FINGERS = (1, 2, 6, 7)
 #: Candidates shortlisted per searched finger.
-SHORTLIST_K = 10
-#: Most candidate people re-ranked with all ten fingers per record.
+SHORTLIST_K = 12
+#: Most candidate people re-ranked with all ten fingers per record (the best of the
+#: shortlisted on the shortlist fingers).
 MAX_CANDIDATES = 8
 #: Records per checkpointed chunk of the de-duplication job.
 CHUNK_SIZE = 128

@@ -10,8 +10,10 @@ How
     1. *Shortlist*: one candidate index per finger position (:class:`afis.index.ShardedIndex`)
        holds the gallery's and the batch's thumbs and index fingers
        (:data:`~afis.centre.constants.SHORTLIST_FINGERS`); each of the probe's fingers there
-       shortlists ``shortlist_k`` fingers; their owners, best first, are the candidates (at
-       most ``max_candidates``), plus every earlier record under the same NIK.
+       shortlists ``shortlist_k`` fingers. Their owners are compared with the probe on those
+       four fingers (the index's own scores are too coarse to rank a poor genuine capture:
+       it can sit among the impostors); the ``max_candidates`` best, plus every earlier
+       record under the same NIK, are the candidates.
     2. *Re-rank*: the probe's ten fingers are compared with the candidate's ten
        (:meth:`afis.Matcher.compare_many` against a memory-mapped :class:`afis.Gallery` per
        finger position); the *fused score* of a candidate is the sum over finger positions of
@@ -417,26 +419,50 @@ def _decide(
             0.0,
             f"none of the searched fingers ({names}) was captured",
         )
-    ordered = sorted(shortlist.items(), key=lambda item: (-item[1], item[0]))
-    chosen = [c for c, _ in ordered[: options.max_candidates]]
     own = [
         c for c in files.nik_index.get(probe.nik, []) if c != rid and files.rank_of[c] < probe.seq
     ]
-    chosen += [c for c in own if c not in chosen]
-    if not chosen:
+    listed = sorted(shortlist)
+    if not listed and not own:
         return Decision(rid, Status.PRINT_READY_RECORD, None, 0.0, "no candidates")
-    table = np.zeros((len(chosen), 10), np.float32)
-    wanted = np.asarray(chosen, np.int64)
-    for position, template in fingers.items():
-        if position not in files.galleries:
-            continue
+    matchers: dict[int, Matcher] = {}
+
+    def scores(position: int, wanted: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(wanted), np.float32)
+        if position not in fingers or position not in files.galleries or not len(wanted):
+            return out
         rows_ids, arrays = files.galleries[position]
         at = np.searchsorted(rows_ids, wanted)
         present = (at < len(rows_ids)) & (rows_ids[np.minimum(at, len(rows_ids) - 1)] == wanted)
-        if not present.any():
-            continue
-        scores = Matcher(template).compare_many(_sub_gallery(arrays, at[present]), threads=1)
-        table[present, position - 1] = scores
+        if present.any():
+            if position not in matchers:
+                matchers[position] = Matcher(fingers[position])
+            gallery = _sub_gallery(arrays, at[present])
+            out[present] = matchers[position].compare_many(gallery, threads=1)
+        return out
+
+    # stage 1: every shortlisted person on the searched fingers; the best go on to stage 2
+    first = np.asarray(listed, np.int64)
+    partial = np.zeros((len(first), 10), np.float32)
+    for position in options.shortlist_fingers:
+        partial[:, position - 1] = scores(position, first)
+    order = np.lexsort((first, -partial.sum(axis=1)))[: options.max_candidates]
+    chosen = [int(c) for c in first[order]]
+    chosen += [c for c in own if c not in chosen]
+    # stage 2: the chosen on all ten fingers
+    wanted = np.asarray(chosen, np.int64)
+    table = np.zeros((len(chosen), 10), np.float32)
+    row_of = {int(c): n for n, c in enumerate(first)}
+    for n, c in enumerate(chosen):
+        if c in row_of:
+            table[n] = partial[row_of[c]]
+    for position in range(1, 11):
+        if position not in options.shortlist_fingers:
+            table[:, position - 1] = scores(position, wanted)
+        else:
+            missing = np.asarray([c not in row_of for c in chosen])
+            if missing.any():
+                table[missing, position - 1] = scores(position, wanted[missing])
     fused = table.astype(np.float64).sum(axis=1)
     own_set = set(own)
     candidates = []
