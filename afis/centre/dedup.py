@@ -45,7 +45,8 @@ Outcomes
 
 Safety
     The job's batch, thresholds and search structures are fixed when it starts (rows in
-    ``dedup_jobs`` / ``dedup_job_items``, files in ``work_dir/job-N/``). Records are
+    ``dedup_jobs`` / ``dedup_job_items``, files in ``work_dir/job-N/``, removed when the
+    job is done). Records are
     processed in chunks of ``chunk_size``; a chunk's results, candidates, status changes and
     its checkpoint row are committed in one transaction. A killed job resumes at the first
     uncommitted chunk with the same files, so the final result is the one an uninterrupted
@@ -889,6 +890,10 @@ def run_dedup(
             .where(dedup_jobs.c.id == job_id)
             .values(state="done", finished_at=now(), summary={"outcomes": outcomes})
         )
+    # the job's files are needed only to resume it; a finished job's results are in the store
+    with _CACHE_LOCK:
+        _CACHE.pop(str(folder), None)
+    shutil.rmtree(folder, ignore_errors=True)
     for line in summary.lines():
         log.info(line)
     return summary
