@@ -667,16 +667,24 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
         ),
         threads=threads,
     )
-    if shortlist:
-        index.add([t for _, t in shortlist], ids=[i for i, _ in shortlist])
-    index.save(folder / "index")
-    for position in range(1, 11):
+
+    def build_index() -> None:
+        if shortlist:
+            index.add([t for _, t in shortlist], ids=[i for i, _ in shortlist])
+        index.save(folder / "index")
+
+    def build_gallery(position: int) -> None:
         rows = [rid for rid in members if position in decoded[rid]]
-        if not rows:
-            continue
-        sub = folder / f"gallery-{position:02d}"
-        Gallery.from_templates([decoded[r][position] for r in rows], threads=threads).save(sub)
-        np.save(sub / "rows.npy", np.asarray(rows, np.int64))
+        if rows:
+            sub = folder / f"gallery-{position:02d}"
+            Gallery.from_templates([decoded[r][position] for r in rows], threads=1).save(sub)
+            np.save(sub / "rows.npy", np.asarray(rows, np.int64))
+
+    # the index's training runs on one core; the galleries' cylinders fill the others
+    with ThreadPoolExecutor(max(2, threads)) as pool:
+        jobs = [pool.submit(build_index)] + [pool.submit(build_gallery, p) for p in range(1, 11)]
+        for job in jobs:
+            job.result()
     (folder / _READY).write_text(json.dumps({"job": job_id, "members": len(members)}))
 
 
