@@ -10,10 +10,10 @@ How
     1. *Shortlist*: one candidate index per finger position (:class:`afis.index.ShardedIndex`)
        holds the gallery's and the batch's thumbs and index fingers
        (:data:`~afis.centre.constants.SHORTLIST_FINGERS`); each of the probe's fingers there
-       shortlists ``shortlist_k`` fingers. Their owners are compared with the probe on those
-       four fingers (the index's own scores are too coarse to rank a poor genuine capture:
-       it can sit among the impostors); the ``max_candidates`` best, plus every earlier
-       record under the same NIK, are the candidates.
+       shortlists ``shortlist_k`` fingers. Their owners are compared with the probe on the
+       fingers whose search listed them (the index's own scores are too coarse to rank a
+       poor genuine capture: it can sit among the impostors); the ``max_candidates`` best,
+       plus every earlier record under the same NIK, are the candidates.
     2. *Re-rank*: the probe's ten fingers are compared with the candidate's ten
        (:meth:`afis.Matcher.compare_many` against a memory-mapped :class:`afis.Gallery` per
        finger position); the *fused score* of a candidate is the sum over finger positions of
@@ -373,19 +373,19 @@ def search_chunk(
                 queries.append(fingers[position])
                 owners.append(n)
     k = options.shortlist_k + 1  # the probe finds itself
-    shortlisted: list[dict[int, float]] = [{} for _ in probes]
+    # per probe: shortlisted person -> the finger positions whose search listed it
+    shortlisted: list[dict[int, set[int]]] = [{} for _ in probes]
     if queries:
-        scores, found = files.index.search(queries, k=k)
-        for owner, row_scores, row_ids in zip(owners, scores, found, strict=True):
+        _, found = files.index.search(queries, k=k)
+        for owner, row_ids in zip(owners, found, strict=True):
             probe = probes[owner]
-            for score, finger_id in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
+            for finger_id in row_ids.tolist():
                 if finger_id < 0:
                     continue
                 rid = finger_id // 10
                 if rid == probe.record_id or files.rank_of[rid] >= probe.seq:
                     continue
-                best = shortlisted[owner]
-                best[rid] = best.get(rid, 0.0) + score
+                shortlisted[owner].setdefault(rid, set()).add(finger_id % 10 + 1)
 
     def one(n: int) -> Decision:
         return _decide(files, options, limits, probes[n], decoded[n], shortlisted[n])
@@ -400,7 +400,7 @@ def _decide(
     limits: Thresholds,
     probe: Probe,
     fingers: dict[int, Template],
-    shortlist: dict[int, float],
+    shortlist: dict[int, set[int]],
 ) -> Decision:
     rid = probe.record_id
     if probe.exempt or not fingers:
@@ -442,28 +442,31 @@ def _decide(
             out[present] = matchers[position].compare_many(gallery, threads=1)
         return out
 
-    # stage 1: every shortlisted person on the searched fingers; the best go on to stage 2
+    # stage 1: every shortlisted person on the fingers whose search listed it; the best go on
     first = np.asarray(listed, np.int64)
+    done = np.zeros((len(first), 10), bool)
     partial = np.zeros((len(first), 10), np.float32)
     for position in options.shortlist_fingers:
-        partial[:, position - 1] = scores(position, first)
+        rows = np.asarray([position in shortlist[int(c)] for c in first], bool)
+        if rows.any():
+            partial[rows, position - 1] = scores(position, first[rows])
+            done[rows, position - 1] = True
     order = np.lexsort((first, -partial.sum(axis=1)))[: options.max_candidates]
     chosen = [int(c) for c in first[order]]
     chosen += [c for c in own if c not in chosen]
-    # stage 2: the chosen on all ten fingers
+    # stage 2: the chosen on all ten fingers (what stage 1 compared is not compared again)
     wanted = np.asarray(chosen, np.int64)
     table = np.zeros((len(chosen), 10), np.float32)
+    known = np.zeros((len(chosen), 10), bool)
     row_of = {int(c): n for n, c in enumerate(first)}
     for n, c in enumerate(chosen):
         if c in row_of:
             table[n] = partial[row_of[c]]
+            known[n] = done[row_of[c]]
     for position in range(1, 11):
-        if position not in options.shortlist_fingers:
-            table[:, position - 1] = scores(position, wanted)
-        else:
-            missing = np.asarray([c not in row_of for c in chosen])
-            if missing.any():
-                table[missing, position - 1] = scores(position, wanted[missing])
+        todo = ~known[:, position - 1]
+        if todo.any():
+            table[todo, position - 1] = scores(position, wanted[todo])
     fused = table.astype(np.float64).sum(axis=1)
     own_set = set(own)
     candidates = []
