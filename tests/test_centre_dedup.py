@@ -284,3 +284,66 @@ def test_worker_processes_give_the_same(reference: dict, tmp_path) -> None:
         summary = run_dedup(store, tmp_path / "w", OPTIONS, processes=2)
         assert summary.records == len(reference["results"])
         assert snapshot(store) == reference
+
+
+def test_unreadable_template_is_a_search_failure(tmp_path) -> None:
+    from afis.centre.store import samples
+
+    with fresh_store("sqlite", tmp_path) as store:
+        ids = store.add_records(_records()[:20], actor="region")
+        run_checks(store)
+        victim = next(i for i in ids if store.status(i) == Status.SENT_FOR_DEDUP)
+        with store.begin() as conn:  # damaged on disk after the checks passed it
+            conn.execute(
+                samples.update()
+                .where(samples.c.record_id == victim, samples.c.position == 3)
+                .values(template=b"\x00" * 40)
+            )
+        summary = run_dedup(store, tmp_path / "w", OPTIONS, threads=1)
+        assert summary.outcomes["SEARCH_FAILURE_AT_CENTRAL"] == 1
+        assert store.status(victim) == Status.SEARCH_FAILURE_AT_CENTRAL
+        assert "cannot be read" in store.history(victim)[-1].reason
+
+
+def test_one_to_many(tmp_path) -> None:
+    import dataclasses
+
+    from _centre import person
+
+    from afis.centre.store import Sample
+    from afis.synth import Population
+
+    def fingers(impression: int) -> list[Sample]:
+        batch = Population(9).impressions(range(70, 80), impression)
+        return [
+            Sample(position=t.finger_position, template=t.to_bytes()) for t in batch.templates()
+        ]
+
+    base = _records()[:12]
+    third = person(nik="3171015203850002", date_of_birth=__import__("datetime").date(1985, 3, 12))
+    items = [
+        *base,
+        (person(), fingers(0)),
+        (dataclasses.replace(third, nik="3171015203850001"), fingers(1)),
+        (third, fingers(2)),
+    ]
+    with fresh_store("sqlite", tmp_path) as store:
+        ids = store.add_records(items, actor="region")
+        run_checks(store)
+        run_dedup(store, tmp_path / "w", OPTIONS, threads=1)
+        assert [store.status(i).value for i in ids[-3:]] == [
+            "PRINT_READY_RECORD",
+            "DUPLICATE_RECORD",
+            "DUPLICATE_RECORD",
+        ]
+        with store.engine.connect() as conn:
+            kinds = (
+                conn.execute(
+                    sa.select(dedup_results.c.kind)
+                    .where(dedup_results.c.record_id.in_(ids[-2:]))
+                    .order_by(dedup_results.c.record_id)
+                )
+                .scalars()
+                .all()
+            )
+        assert kinds == ["one_to_one", "one_to_many"]

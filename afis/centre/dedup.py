@@ -40,7 +40,8 @@ Outcomes
     ``ADJUDICATE_RECORD`` when the best other-NIK candidate lies between the thresholds, when a
     re-enrolment under an existing NIK does not match that NIK's earlier record, or when
     the person is exempt from fingerprinting; ``SEARCH_FAILURE_AT_CENTRAL`` when the record
-    has no finger the index can search; ``PRINT_READY_RECORD`` otherwise (a re-enrolment
+    has no finger the index can search or a template that no longer decodes;
+    ``PRINT_READY_RECORD`` otherwise (a re-enrolment
     that matches its own earlier record, a replacement card, is unique).
 
 Safety
@@ -98,7 +99,7 @@ from afis.centre.store import (
     records,
     samples,
 )
-from afis.errors import AfisError
+from afis.errors import AfisError, TemplateError
 from afis.match import Gallery, Matcher
 from afis.template import FingerPosition, Template
 
@@ -364,7 +365,14 @@ def search_chunk(
     files = _job_files(job_dir, workers)
     options = DedupOptions(**settings["options"])
     limits = Thresholds(**settings["thresholds"])
-    decoded = [{p: Template.from_bytes(b) for p, b in probe.templates} for probe in probes]
+    decoded: list[dict[int, Template]] = []
+    broken: dict[int, str] = {}
+    for n, probe in enumerate(probes):
+        try:
+            decoded.append({p: Template.from_bytes(b) for p, b in probe.templates})
+        except TemplateError as exc:  # changed since the checks: the search cannot use it
+            decoded.append({})
+            broken[n] = f"a template cannot be read ({exc})"
     # 1. shortlist: all the chunk's searchable fingers in one batch search
     queries, owners = [], []
     for n, fingers in enumerate(decoded):
@@ -388,6 +396,10 @@ def search_chunk(
                 shortlisted[owner].setdefault(rid, set()).add(finger_id % 10 + 1)
 
     def one(n: int) -> Decision:
+        if n in broken:
+            return Decision(
+                probes[n].record_id, Status.SEARCH_FAILURE_AT_CENTRAL, None, 0.0, broken[n]
+            )
         return _decide(files, options, limits, probes[n], decoded[n], shortlisted[n])
 
     with ThreadPoolExecutor(workers) as pool:
@@ -648,10 +660,14 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
         rank=np.asarray([batch.get(r, -1) for r in members], np.int64),
         nik=np.asarray([niks[r] for r in members], dtype="U16"),
     )
-    decoded = {
-        rid: {p: Template.from_bytes(b) for p, b in fingers.items()}
-        for rid, fingers in templates.items()
-    }
+    decoded: dict[int, dict[int, Template]] = {}
+    for rid, fingers in templates.items():
+        decoded[rid] = {}
+        for position, data in fingers.items():
+            try:
+                decoded[rid][position] = Template.from_bytes(data)
+            except TemplateError as exc:  # left out of the search structures
+                log.warning("record %d finger %d unreadable: %s", rid, position, exc)
     shortlist = [
         (rid * 10 + p - 1, t)
         for rid in members
