@@ -125,6 +125,10 @@ def test_bad_records_refused() -> None:
     store = Store("sqlite://")
     with pytest.raises(StoreError, match="two samples"):
         store.add_record(person(), [Sample(position=1, state="missing")] * 2, actor="x")
+    with pytest.raises(TypeError, match="sequence of Sample"):
+        store.add_record(person(), [b"template"], actor="x")  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="expected a Person"):
+        store.add_records([("3171014501900001", [])], actor="x")  # type: ignore[list-item]
     with pytest.raises(StoreError, match="cannot"):
         Store("nosuchdialect://x")
 

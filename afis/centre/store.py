@@ -420,6 +420,8 @@ class Store:
         for person, fingers in rows:
             if not isinstance(person, Person):
                 raise TypeError(f"expected a Person, got {type(person).__name__}")
+            if isinstance(fingers, (str, bytes)) or not all(isinstance(s, Sample) for s in fingers):
+                raise TypeError(f"record {person.nik}: samples must be a sequence of Sample")
             positions = [s.position for s in fingers]
             if len(set(positions)) != len(positions):
                 raise StoreError(f"record {person.nik}: two samples of one finger position")
