@@ -100,7 +100,7 @@ def test_idempotent_and_second_batch(tmp_path) -> None:
     with fresh_store("sqlite", tmp_path) as store:
         store.add_records(_records()[:40], actor="region")
         run_checks(store)
-        first = run_dedup(store, tmp_path / "w", OPTIONS, threads=1)
+        first = run_dedup(store, tmp_path / "w", OPTIONS, threads=1, progress=True)
         assert first.records == 39  # one planted mismatch among the first 40? counted below
         again = run_dedup(store, tmp_path / "w", OPTIONS)
         assert again.job_id is None and again.lines() == ["nothing to de-duplicate"]

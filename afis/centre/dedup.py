@@ -834,7 +834,8 @@ def run_dedup(
         reads probes and commits results; 1 searches here. Python-heavy parts of the search
         (candidate aggregation, decoding) then use every core.
     progress : bool
-        Show a progress bar (tqdm) on standard error.
+        Show a progress bar (tqdm) on standard error; otherwise log a line (INFO) at every
+        tenth of the chunks.
     hook : callable, optional
         Called with ``(event, chunk)`` (tests use it to kill the process at chosen points).
 
@@ -878,11 +879,7 @@ def run_dedup(
             )
     summary.prepare_seconds = time.perf_counter() - started
     todo = [c for c in chunks if c not in done]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(chunks), initial=len(done), unit="chunk", desc=f"dedup job {job_id}")
+    bar = _Progress(job_id, len(chunks), len(done), progress)
     try:
         if client is None and processes > 1 and len(todo) > 1:
             _run_in_processes(store, processes, job_id, folder, settings, todo, hook, bar)
@@ -892,14 +889,11 @@ def run_dedup(
                     probes = _chunk_probes(store, job_id, chunk, conn)
                 decisions = search_chunk(str(folder), probes, settings, threads=workers)
                 _commit_chunk(store, job_id, chunk, decisions, hook)
-                if bar is not None:
-                    bar.update(1)
-                log.debug("job %d: chunk %d committed", job_id, chunk)
+                bar.update(1)
         else:
             _run_on_cluster(store, client, job_id, folder, settings, todo, hook, bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     with store.begin() as conn:
         outcomes = {
             decision: int(n)
@@ -926,6 +920,38 @@ def run_dedup(
     return summary
 
 
+class _Progress:
+    """A tqdm bar on request; otherwise a log line at every tenth of the chunks."""
+
+    def __init__(self, job_id: int, total: int, initial: int, bar: bool) -> None:
+        self.job_id, self.total, self.count = job_id, total, initial
+        self.started = time.perf_counter()
+        self.bar = None
+        if bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="chunk", desc=f"dedup job {job_id}")
+        self.step = max(1, total // 10)
+
+    def update(self, n: int) -> None:
+        self.count += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.count % self.step == 0 or self.count == self.total:
+            elapsed = time.perf_counter() - self.started
+            log.info(
+                "job %d: %d/%d chunks committed (%.0f s)",
+                self.job_id,
+                self.count,
+                self.total,
+                elapsed,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _run_in_processes(
     store: Store,
     processes: int,
@@ -934,7 +960,7 @@ def _run_in_processes(
     settings: dict[str, Any],
     todo: Sequence[int],
     hook: Hook | None,
-    bar: Any,
+    bar: _Progress,
 ) -> None:
     """Chunks in a pool of worker processes, a bounded number in flight; commits here."""
     import multiprocessing
@@ -958,8 +984,7 @@ def _run_in_processes(
             for future in sorted(finished, key=futures.__getitem__):
                 chunk = futures.pop(future)
                 _commit_chunk(store, job_id, chunk, future.result(), hook)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
                 if pending:
                     submit()
 
@@ -972,7 +997,7 @@ def _run_on_cluster(
     settings: dict[str, Any],
     todo: Sequence[int],
     hook: Hook | None,
-    bar: Any,
+    bar: _Progress,
 ) -> None:
     """Chunks on Dask workers, a bounded number in flight; commits here as they finish."""
     from distributed import as_completed
@@ -993,7 +1018,6 @@ def _run_on_cluster(
     for future in queue:
         chunk = futures.pop(future)
         _commit_chunk(store, job_id, chunk, future.result(), hook)
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
         if pending:
             queue.add(submit())
