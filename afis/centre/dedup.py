@@ -696,14 +696,16 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
         rows = [rid for rid in members if position in decoded[rid]]
         if rows:
             sub = folder / f"gallery-{position:02d}"
-            Gallery.from_templates([decoded[r][position] for r in rows], threads=1).save(sub)
+            gallery = Gallery.from_templates([decoded[r][position] for r in rows], threads=threads)
+            gallery.save(sub)
             np.save(sub / "rows.npy", np.asarray(rows, np.int64))
 
-    # the index's training runs on one core; the galleries' cylinders fill the others
-    with ThreadPoolExecutor(max(2, threads)) as pool:
-        jobs = [pool.submit(build_index)] + [pool.submit(build_gallery, p) for p in range(1, 11)]
-        for job in jobs:
-            job.result()
+    # the index trains on one core meanwhile the galleries' cylinders are built on all
+    with ThreadPoolExecutor(1) as pool:
+        index_job = pool.submit(build_index)
+        for position in range(1, 11):
+            build_gallery(position)
+        index_job.result()
     (folder / _READY).write_text(json.dumps({"job": job_id, "members": len(members)}))
 
 
