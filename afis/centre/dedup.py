@@ -507,7 +507,8 @@ def _decide(
     others = [c for c in candidates if not c.same_nik]
     matches = [c for c in others if c.verdict == "match"]
     grey = [c for c in others if c.verdict == "grey"]
-    best = max((c.fused_score for c in others), default=0.0)
+    # the best other-NIK fused score searched, stored or not (for monitoring the margins)
+    best = max((float(fused[n]) for n, c in enumerate(chosen) if c not in own_set), default=0.0)
     own_hit = [c for c in candidates if c.same_nik and c.verdict == "match"]
     if matches:
         kind = "one_to_one" if len(matches) == 1 else "one_to_many"
