@@ -1,7 +1,11 @@
 """WSQ worker process (``python -m afis._wsq_worker``): decoding and encoding.
 
 The NBIS codec inside the ``wsq`` package can crash its process on corrupt data, so the
-engine runs it here, in a child process, and turns a crash into an ImageError.
+engine runs it here, in a child process, and turns a crash into an ImageError. Where the
+platform can fork, this worker itself never runs the codec: it imports it once and forks a
+child that serves the requests; a crash costs that child only, the worker answers for it and
+forks the next (already warm), so the next request is answered at full speed, however many
+crash in a row.
 
 Protocol over stdin/stdout, one request at a time:
 request  = u8 operation, u64 length, then that many bytes of payload;
@@ -20,6 +24,8 @@ import ctypes
 import functools
 import io
 import math
+import os
+import signal
 import struct
 import sys
 
@@ -113,13 +119,110 @@ def encode(pixels: bytes, height: int, width: int, bitrate: float, ppi: float) -
         libc.free(output)
 
 
-def serve(stdin, stdout) -> None:
-    """Answer requests until a quit request or end of input."""
-    import wsq  # noqa: F401  (load the codec now: a spare worker waits fully warmed up)
-
+def _answer(operation: bytes, payload: bytes, stdout) -> None:
+    """Run one request and write its whole answer (ImageError included) to ``stdout``."""
     from afis.errors import ImageError
     from afis.image import _decode_with_pillow, _wsq_ppi
 
+    try:
+        if operation == DECODE:
+            image = _decode_with_pillow(io.BytesIO(payload), "<wsq>", None, is_wsq=True)
+            ppi = _wsq_ppi(io.BytesIO(payload))
+            height, width = image.pixels.shape
+            answer = b"K" + OK.pack(height, width, math.nan if ppi is None else ppi)
+            stdout.write(answer + image.pixels.tobytes())
+        elif operation == ENCODE:
+            height, width, bitrate, ppi = ENCODE_HEADER.unpack_from(payload)
+            pixels = payload[ENCODE_HEADER.size :]
+            if len(pixels) != height * width:
+                raise ImageError("encode request: pixel count does not match the size")
+            data = encode(pixels, height, width, bitrate, ppi)
+            stdout.write(b"K" + ENCODED.pack(len(data)) + data)
+        else:
+            raise ImageError(f"unknown worker operation {operation!r}")
+    except ImageError as exc:
+        _error(stdout, str(exc).replace("<wsq>: ", "", 1))
+    stdout.flush()
+
+
+def _error(stdout, message: str) -> None:
+    data = message.encode()
+    stdout.write(b"E" + ERROR.pack(len(data)) + data)
+
+
+def _crash_message(operation: bytes, status: int) -> str:
+    """The ImageError text for a child that died instead of answering."""
+    if os.WIFSIGNALED(status):
+        how = f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        how = f"exit status {os.WEXITSTATUS(status)}"
+    if operation == ENCODE:
+        return f"cannot encode WSQ: the encoder crashed on this image ({how})"
+    return f"cannot decode WSQ image data: the decoder crashed on it ({how}; corrupt data)"
+
+
+#: Exit status of a codec child that read a quit request or the end of the input.
+_QUIT_STATUS = 3
+
+
+def _codec_child(stdin, stdout, busy) -> int:
+    """In the forked codec child: answer requests; return the exit status at the end.
+
+    While the codec runs, ``busy`` (one byte of memory shared with the parent) holds the
+    operation, so a parent whose child died knows what to answer for it. An answer is
+    written only once the codec has returned: a child that crashes has written nothing.
+    """
+    while True:
+        try:
+            operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
+        except EOFError:
+            return _QUIT_STATUS
+        if operation == QUIT:
+            return _QUIT_STATUS
+        payload = _read_exact(stdin, length)
+        busy[0] = operation[0]
+        _answer(operation, payload, stdout)
+        busy[0] = 0
+
+
+def _serve_forking(stdin, stdout) -> None:
+    """Run the codec in a forked child and stand in for it when it crashes.
+
+    Requests go straight to the child and answers straight back, so a request costs no
+    extra hand-over. When the child dies in the middle of a request, this process writes
+    the error for it and forks the next child (a few milliseconds, already warm: no new
+    interpreter, no imports), so however many inputs crash in a row, each is answered at
+    once.
+    """
+    import mmap
+
+    busy = mmap.mmap(-1, 1)  # anonymous and shared: the child's writes are seen here
+    while True:
+        busy[0] = 0
+        pid = os.fork()
+        if pid == 0:  # the child: serve, then leave without running any cleanup
+            code = 70
+            try:
+                code = _codec_child(stdin, stdout, busy)
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == _QUIT_STATUS:
+            return
+        if busy[0]:
+            _error(stdout, _crash_message(bytes([busy[0]]), status))
+            stdout.flush()
+
+
+def serve(stdin, stdout) -> None:
+    """Answer requests until a quit request or end of input."""
+    import wsq  # noqa: F401  (load the codec once: every forked child starts warm)
+
+    import afis.image  # noqa: F401
+
+    if hasattr(os, "fork"):
+        _serve_forking(stdin, stdout)
+        return
     while True:
         try:
             operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
@@ -127,28 +230,9 @@ def serve(stdin, stdout) -> None:
             return
         if operation == QUIT:
             return
-        payload = _read_exact(stdin, length)
-        try:
-            if operation == DECODE:
-                image = _decode_with_pillow(io.BytesIO(payload), "<wsq>", None, is_wsq=True)
-                ppi = _wsq_ppi(io.BytesIO(payload))
-                height, width = image.pixels.shape
-                stdout.write(b"K" + OK.pack(height, width, math.nan if ppi is None else ppi))
-                stdout.write(image.pixels.tobytes())
-            elif operation == ENCODE:
-                height, width, bitrate, ppi = ENCODE_HEADER.unpack_from(payload)
-                pixels = payload[ENCODE_HEADER.size :]
-                if len(pixels) != height * width:
-                    raise ImageError("encode request: pixel count does not match the size")
-                data = encode(pixels, height, width, bitrate, ppi)
-                stdout.write(b"K" + ENCODED.pack(len(data)) + data)
-            else:
-                raise ImageError(f"unknown worker operation {operation!r}")
-        except ImageError as exc:
-            message = str(exc).replace("<wsq>: ", "", 1).encode()
-            stdout.write(b"E" + ERROR.pack(len(message)) + message)
-        stdout.flush()
+        _answer(operation, _read_exact(stdin, length), stdout)
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Unbuffered input: a child must not read ahead into the next request.
+    serve(sys.stdin.buffer.raw, sys.stdout.buffer)

@@ -181,6 +181,8 @@ def _bench_identify(args: argparse.Namespace) -> int:
     from afis.index import IndexOptions  # faiss and numba load only for this command
 
     try:
+        if not args.dirs and not args.synthetic_mates:
+            raise ValueError("give folders of images or --synthetic-mates M")
         source = load_background_source(args.background_source) if args.background else None
         options = IndexOptions(nlist=args.nlist, nprobe=args.nprobe)
         report = identify_benchmark(
@@ -193,6 +195,7 @@ def _bench_identify(args: argparse.Namespace) -> int:
             manifest=args.manifest,
             rerank_penetration=args.rerank_penetration,
             threads=args.threads,
+            synthetic=args.synthetic_mates,
         )
     except (ValueError, TypeError, OSError) as exc:
         log.debug("details", exc_info=True)
@@ -429,9 +432,17 @@ def _parser() -> argparse.ArgumentParser:
         "hit rate against the penetration rate, rank-1 after the matcher re-ranks the "
         "shortlist, build time and memory per finger, and search time per probe.",
     )
-    b.add_argument("dirs", nargs="+", help="folders of images")
+    b.add_argument("dirs", nargs="*", help="folders of images")
     b.add_argument("--dpi", type=float, help="resolution of the images (all folders)")
     b.add_argument("--manifest", help="JSON manifest giving each set's dpi (datasets/fvc.json)")
+    b.add_argument(
+        "--synthetic-mates",
+        type=int,
+        default=0,
+        metavar="M",
+        help="purely synthetic mode: M synthetic mate fingers (impression 0 enrolled, "
+        "impressions 1-7 searched) instead of folders",
+    )
     b.add_argument("--background", type=int, default=0, help="background fingers (default 0)")
     b.add_argument(
         "--background-source",

@@ -22,6 +22,7 @@ import io
 import math
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -447,9 +448,9 @@ WSQ_DECODE_TIMEOUT: float = 60.0
 class _WsqWorker:
     """A persistent ``python -m afis._wsq_worker`` child; replaced whenever it dies.
 
-    A spare worker is kept started and warm beside it, so the request after a crash does
-    not wait for a new interpreter to import its codecs (~0.3 s): it is served by the spare
-    while the next spare starts.
+    The worker runs the codec in a forked child, so a codec crash on corrupt data costs that
+    child only and the worker answers with an error and forks the next; the worker is itself
+    replaced (with its process group) only if it dies or hangs.
     """
 
     #: How the worker is started (a list of program arguments).
@@ -458,24 +459,17 @@ class _WsqWorker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
-        self._spare: subprocess.Popen[bytes] | None = None
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            list(self.command),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # the NBIS decoder chatters on stderr
-        )
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
-            if self._spare is not None and self._spare.poll() is None:
-                self._process, self._spare = self._spare, None
-            else:
-                self._process = self._spawn()
-        if self._spare is None or self._spare.poll() is not None:
-            self._spare = self._spawn()
+            self._process = subprocess.Popen(
+                list(self.command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # the NBIS decoder chatters on stderr
+                env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                start_new_session=True,  # its own process group: killed with its children
+            )
         return self._process
 
     def _read(self, process: subprocess.Popen[bytes], n: int, deadline: float) -> bytes:
@@ -517,18 +511,17 @@ class _WsqWorker:
     def _discard(self) -> None:
         """Kill the current worker after a crash or a hang; the next call starts a new one."""
         if self._process is not None:
-            self._process.kill()
+            try:  # the worker and the child running the codec, which may be the one hanging
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, AttributeError):
+                self._process.kill()
             self._process.wait()
         self._process = None
 
     def close(self) -> None:
-        """Stop the worker and its spare; the next request starts afresh."""
+        """Stop the worker; the next request starts a new one."""
         with self._lock:
             self._discard()
-            if self._spare is not None:
-                self._spare.kill()
-                self._spare.wait()
-            self._spare = None
 
     def decode(self, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
         from afis._wsq_worker import DECODE, OK

@@ -495,6 +495,30 @@ def test_bench_identify(tmp_path: Path) -> None:
     assert load_background_source(f"{script}:make")(0, 0) == []
 
 
+def test_bench_identify_purely_synthetic(capsys: pytest.CaptureFixture[str]) -> None:
+    from afis.bench.identify import identify_benchmark, synthetic_mates
+    from afis.cli import main
+    from afis.synth import background
+
+    gallery, fingers, probes, truth = synthetic_mates(4, seed=3, first=30, impressions=2)
+    assert fingers == [0, 1, 2, 3] and truth == [0, 0, 1, 1, 2, 2, 3, 3]
+    # the mates are fingers 30..33: not among the 30 background fingers, same seed
+    assert gallery[0] == synthetic_mates(1, seed=3, first=30)[0][0]
+    assert all(gallery[0] != t for t in background(30, seed=3))
+    assert afis.compare(gallery[1], probes[2]) > afis.compare(gallery[1], probes[0])
+    report = identify_benchmark(
+        [], background=30, source=background, seed=3, synthetic=4, rerank_penetration=0.5
+    )
+    assert report.real_fingers == 4 and report.probes == 28 and report.background == 30
+    assert report.hit_rate[0.1] >= 0.8  # 3 of 34 candidates
+    with pytest.raises(ValueError, match="one or the other"):
+        identify_benchmark(["x"], synthetic=4)
+    assert main(["bench", "identify", "--synthetic-mates", "3", "--background", "20"]) == 0
+    assert "3 mates + 20 background" in capsys.readouterr().out
+    assert main(["bench", "identify"]) == 2
+    assert "--synthetic-mates" in capsys.readouterr().err
+
+
 def test_cli_identify_needs_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from afis.cli import main
 

@@ -953,3 +953,21 @@ def test_cli_convert_image_and_errors(tmp_path, synthetic, capsys):
         cli_main(["convert", str(tmp_path / "missing"), str(tmp_path / "x"), "--to", "nusafis"])
         == 2
     )
+
+
+def test_fuzz_command_retimes_slow_inputs(tmp_path, capsys):
+    from afis._fuzz import main as fuzz_main
+
+    seed = tmp_path / "seed.bin"
+    seed.write_bytes(b"FMR\0 20\0" + bytes(40))
+    slow_decoder = "time:sleep"  # sleep(bytes) raises TypeError: a failure, not slow
+    assert fuzz_main([slow_decoder, str(seed), "--count", "5"]) == 1
+    # these decode in well under the default 100 ms: nothing to re-time
+    assert fuzz_main(["iso19794_2_2005", str(seed), "--count", "50", "--retime", "2"]) == 0
+    # a limit of 0 ms makes every input slow; re-timed, they are still over it
+    assert (
+        fuzz_main(["iso19794_2_2005", str(seed), "--count", "5", "--slow-ms", "0", "--retime", "2"])
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "re-timed 5 slow inputs (best of 2): 5 still over 0 ms" in out

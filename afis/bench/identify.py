@@ -5,6 +5,10 @@ Gallery: impression 1 of every finger of the given FVC-style folders (images nam
 callable ``source(count, seed)`` yielding :class:`afis.Template`, e.g. the synthetic
 population of ``afis.synth``). Probes: every other impression of the real fingers.
 
+Purely synthetic mode (``synthetic_mates=M``): the mates are ``M`` further fingers of the
+synthetic population (ids after the background's), impression 0 in the gallery and
+impressions 1..``mate_impressions`` as probes, so the whole run needs no dataset.
+
 Reported: the hit rate (share of probes whose mate is in the shortlist) against the
 penetration rate (share of the gallery in the shortlist), rank-1 after the matcher re-ranks
 the shortlist at one penetration, index build time and memory per finger, and search time per
@@ -41,6 +45,7 @@ __all__ = [
     "IdentifyReport",
     "identify_benchmark",
     "load_background_source",
+    "synthetic_mates",
 ]
 
 #: ``source(count, seed)`` -> templates of ``count`` distinct background fingers.
@@ -49,6 +54,8 @@ BackgroundSource = Callable[[int, int], Iterable[Template]]
 DEFAULT_BACKGROUND_SOURCE = "afis.synth:background"
 #: Penetration rates at which the hit rate is reported.
 PENETRATIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+#: Probe impressions per synthetic mate (impressions 1..this; FVC has 7 per finger).
+MATE_IMPRESSIONS = 7
 #: Probes timed one at a time on one core.
 SINGLE_PROBES = 50
 
@@ -116,7 +123,7 @@ class IdentifyReport:
         """A short text report."""
         gallery = self.real_fingers + self.background
         lines = [
-            f"gallery {gallery} fingers ({self.real_fingers} real + {self.background} "
+            f"gallery {gallery} fingers ({self.real_fingers} mates + {self.background} "
             f"background), {self.probes} probes",
             f"build {self.build_s:.2f} s ({self.fingers_per_s:,.0f} fingers/s; training "
             f"{self.extra.get('train_s', 0.0):.2f} s apart), "
@@ -187,6 +194,36 @@ def _real_templates(
     return sets, gallery, gallery_fingers, probes, probe_fingers
 
 
+def synthetic_mates(
+    count: int, *, seed: int, first: int, impressions: int = MATE_IMPRESSIONS
+) -> tuple[list[Template], list[int], list[Template], list[int]]:
+    """Gallery and probes of ``count`` synthetic mate fingers (``afis.synth.Population``).
+
+    Fingers ``first .. first+count-1`` of ``Population(seed)``: impression 0 goes to the
+    gallery, impressions ``1..impressions`` are the probes. Finger numbers (the ids the
+    benchmark gives them) are ``0..count-1``.
+
+    Examples
+    --------
+    >>> g, gf, p, pf = synthetic_mates(2, seed=1, first=10, impressions=3)
+    >>> len(g), gf, len(p), pf
+    (2, [0, 1], 6, [0, 0, 0, 1, 1, 1])
+    """
+    from afis.synth import Population
+
+    if count < 1 or impressions < 1:
+        raise ValueError(f"synthetic mates need count >= 1 and impressions >= 1, got {count}")
+    population = Population(seed)
+    fingers = range(first, first + count)
+    gallery = population.impressions(fingers, 0).templates()
+    by_impression = [
+        population.impressions(fingers, i).templates() for i in range(1, impressions + 1)
+    ]
+    probes = [by_impression[i][f] for f in range(count) for i in range(impressions)]
+    probe_fingers = [f for f in range(count) for _ in range(impressions)]
+    return gallery, list(range(count)), probes, probe_fingers
+
+
 def identify_benchmark(
     dirs: Sequence[str | os.PathLike[str]],
     *,
@@ -200,6 +237,7 @@ def identify_benchmark(
     rerank_max: int = 1000,
     threads: int | None = None,
     real: tuple[list[Template], list[int], list[Template], list[int]] | None = None,
+    synthetic: int = 0,
 ) -> IdentifyReport:
     """Run the identification benchmark (see the module docstring).
 
@@ -221,6 +259,9 @@ def identify_benchmark(
         candidates); the search times are those of this shortlist size.
     real : tuple, optional
         Already extracted ``(gallery, gallery_fingers, probes, probe_fingers)`` (tests).
+    synthetic : int
+        Purely synthetic mode: this many synthetic mate fingers (see :func:`synthetic_mates`,
+        same ``seed``, numbered after the background) instead of the folders' images.
     """
     import faiss
 
@@ -230,7 +271,14 @@ def identify_benchmark(
         raise ValueError(f"background must be non-negative, got {background}")
     if background and source is None:
         raise ValueError("background fingers need a source")
-    if real is None:
+    if synthetic:
+        if dirs or real is not None:
+            raise ValueError("synthetic mates replace the folders: give one or the other")
+        sets = [f"afis.synth Population({seed}), {synthetic} mates"]
+        gallery, gallery_fingers, probes, probe_fingers = synthetic_mates(
+            synthetic, seed=seed, first=background
+        )
+    elif real is None:
         sets, gallery, gallery_fingers, probes, probe_fingers = _real_templates(
             dirs, dpi, manifest, threads
         )
