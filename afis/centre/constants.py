@@ -3,9 +3,9 @@
 The de-duplication thresholds follow from the impostor distribution of the fused person
 score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
 people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
-below are its output for ``calibrate(pairs=4000, seed=2026)`` (74 s on 2 cores; the largest of the
-4,000 impostor fused scores was 0.153). Above ``FUSED_TAIL_START``
-(exceeded by ``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
+below are its output for ``calibrate(pairs=4000, seed=2026)`` (74 s on 2 cores; the largest
+of the 4,000 impostor fused scores was 0.153). Above ``FUSED_TAIL_START`` (exceeded by
+``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
 scale ``FUSED_TAIL_SCALE``, so the fused score that an impostor person pair exceeds with
 probability ``f`` is ``FUSED_TAIL_START + FUSED_TAIL_SCALE * ln(FUSED_TAIL_SHARE / f)``.
 

