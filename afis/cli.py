@@ -5,7 +5,9 @@
 ``afis bench``    measures the engine on datasets (``bench extract``: speed; ``bench verify``:
                  verification error rates on FVC-style folders);
 ``afis convert``  converts templates between the engine's format, ISO/IEC 19794-2, ANSI
-                 INCITS 378 and the ISO card formats (images are extracted first).
+                 INCITS 378 and the ISO card formats (images are extracted first);
+``afis demo``, ``checks``, ``dedup``, ``status``, ``adjudicate``, ``deletion``
+                 the data centre (:mod:`afis.centre.cli`).
 """
 
 from __future__ import annotations
@@ -501,6 +503,10 @@ def _parser() -> argparse.ArgumentParser:
         "--order", choices=tuple(CARD_ORDERS), default="none", help="card formats: sort order"
     )
     p.set_defaults(run=_cmd_convert)
+
+    from afis.centre.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

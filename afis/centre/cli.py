@@ -1,0 +1,272 @@
+"""The data centre's ``afis`` subcommands: ``demo``, ``checks``, ``dedup``, ``status``,
+``adjudicate`` and ``deletion`` (added to the ``afis`` parser by :func:`add_commands`).
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="afis")
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> parser.parse_args(["demo", "--people", "100"]).people
+100
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_commands"]
+
+DEFAULT_DB = "afis-centre.db"
+DEFAULT_WORK = "afis-centre-work"
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Any]:
+    """A Dask client for --scheduler or --workers, else None (run in this process)."""
+    if getattr(args, "scheduler", None):
+        from distributed import Client
+
+        with Client(args.scheduler) as client:
+            yield client
+    elif getattr(args, "workers", 0):
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+    else:
+        yield None
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from afis.centre.store import Store
+
+    return Store(args.db)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from afis.centre.dedup import DedupOptions
+    from afis.centre.demo import DemoOptions, run_demo
+
+    db, work = Path(args.db), Path(args.work_dir)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    options = DemoOptions(
+        people=args.people,
+        duplicate_share=args.duplicates,
+        mismatches=args.mismatches,
+        seed=args.seed,
+    )
+    print(
+        f"demo: {options.people} synthetic people, {options.duplicate_share:.1%} enrolled twice "
+        f"under another NIK, {options.mismatches} NIK/sex mismatches -> {db}"
+    )
+    with _client(args) as client:
+        report = run_demo(
+            db,
+            work,
+            options,
+            DedupOptions(chunk_size=args.chunk_size),
+            client=client,
+            threads=args.threads,
+            processes=args.processes,
+            progress=sys.stderr.isatty(),
+        )
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _cmd_checks(args: argparse.Namespace) -> int:
+    from afis.centre.checks import run_checks
+
+    counts = run_checks(_store(args))
+    for status, n in sorted(counts.items()):
+        print(f"{status.value:<28} {n}")
+    return 0
+
+
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from afis.centre.dedup import DedupOptions, run_dedup
+
+    with _client(args) as client:
+        summary = run_dedup(
+            _store(args),
+            args.work_dir,
+            DedupOptions(chunk_size=args.chunk_size),
+            client=client,
+            threads=args.threads,
+            processes=args.processes,
+            progress=sys.stderr.isatty(),
+        )
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.record is not None:
+        print(f"record {args.record}: {store.status(args.record).value}")
+        for h in store.history(args.record):
+            before = h.from_status.value if h.from_status else "-"
+            when = f"{h.at:%Y-%m-%d %H:%M:%S}"
+            print(f"  {when} {before} -> {h.to_status.value} by {h.actor}: {h.reason}")
+        return 0
+    for status, n in sorted(store.status_counts().items()):
+        print(f"{status.value:<28} {n}")
+    return 0
+
+
+def _cmd_adjudicate(args: argparse.Namespace) -> int:
+    from afis.centre.adjudication import decide, pending_cases
+
+    store = _store(args)
+    if args.action == "list":
+        cases = pending_cases(store)
+        for case in cases:
+            print(f"record {case.record_id} NIK {case.nik} {case.name}: {case.reason}")
+            for c in case.candidates:
+                fingers = " ".join(f"{s:.3f}" for s in c.finger_scores)
+                tag = " same NIK" if c.same_nik else ""
+                print(
+                    f"  candidate {c.record_id} NIK {c.nik} ({c.status.value}{tag}) fused "
+                    f"{c.fused_score:.3f} {c.verdict}; fingers {fingers}"
+                )
+        print(f"{len(cases)} pending case(s)")
+        return 0
+    new = decide(store, args.record, args.decision, actor=args.actor, reason=args.reason)
+    print(f"record {args.record}: {new.value}")
+    return 0
+
+
+def _cmd_deletion(args: argparse.Namespace) -> int:
+    from afis.centre.adjudication import file_deletion, pending_deletions, resolve_deletion
+
+    store = _store(args)
+    if args.action == "list":
+        requests = pending_deletions(store)
+        for r in requests:
+            print(
+                f"request {r.id}: record {r.record_id} (was {r.previous_status.value}), "
+                f"counterpart {r.counterpart_id}, filed by {r.filed_by}: {r.reason}"
+            )
+        print(f"{len(requests)} pending request(s)")
+    elif args.action == "file":
+        number = file_deletion(
+            store,
+            args.record,
+            actor=args.actor,
+            reason=args.reason,
+            counterpart_id=args.counterpart,
+        )
+        print(f"deletion request {number} filed for record {args.record}")
+    else:
+        new = resolve_deletion(
+            store, args.request, args.verdict == "approve", actor=args.actor, reason=args.reason
+        )
+        verb = "approved" if args.verdict == "approve" else "rejected"
+        print(f"deletion request {args.request} {verb}: record now {new.value}")
+    return 0
+
+
+def _db(p: argparse.ArgumentParser, default: str = DEFAULT_DB) -> None:
+    p.add_argument(
+        "--db", default=default, help=f"SQLite file or SQLAlchemy URL (default {default})"
+    )
+
+
+def _cluster(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--work-dir", default=DEFAULT_WORK, help="folder for the job's index files")
+    p.add_argument(
+        "--workers", type=int, default=0, help="run on a local Dask cluster of N workers"
+    )
+    p.add_argument("--scheduler", help="address of a Dask scheduler (workers share --work-dir)")
+    p.add_argument("--threads", type=int, help="threads in this process (default: all cores)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="search processes without Dask (default: one per core; 1: search in this process)",
+    )
+    p.add_argument("--chunk-size", type=int, default=128, help="records per checkpoint")
+
+
+def add_commands(sub: Any) -> None:
+    """Add the data centre's subcommands to an ``argparse`` subparsers object."""
+    p = sub.add_parser(
+        "demo",
+        help="synthetic enrolment day: checks and de-duplication end to end",
+        description="Make a seeded synthetic population (ten fingers a person; a share "
+        "enrolled again under another NIK with fresh impressions; a few NIK/sex "
+        "mismatches), enrol it into a fresh SQLite file (DB is replaced), run the centre's "
+        "checks and the de-duplication job, and print what was planted against what was "
+        "found, the status counts and the throughput.",
+    )
+    p.add_argument("--people", type=int, default=5000, help="people (default 5000)")
+    p.add_argument("--duplicates", type=float, default=0.01, help="share enrolled twice")
+    p.add_argument("--mismatches", type=int, default=5, help="records with NIK/sex mismatch")
+    p.add_argument("--seed", type=int, default=0, help="seed of the population")
+    p.add_argument("--db", default="out/demo/centre.db", help="SQLite file (replaced)")
+    _cluster(p)
+    p.set_defaults(run=_cmd_demo, work_dir="out/demo/work")
+
+    p = sub.add_parser("checks", help="run the centre's checks on RECEIVED_AT_CENTRAL records")
+    _db(p)
+    p.set_defaults(run=_cmd_checks)
+
+    p = sub.add_parser(
+        "dedup",
+        help="run or resume the de-duplication job",
+        description="Search every SENT_FOR_DEDUP record against the unique records and the "
+        "earlier records of its batch; resumes an interrupted job.",
+    )
+    _db(p)
+    _cluster(p)
+    p.set_defaults(run=_cmd_dedup)
+
+    p = sub.add_parser("status", help="status counts, or one record's history")
+    _db(p)
+    p.add_argument("--record", type=int, help="show this record's status history")
+    p.set_defaults(run=_cmd_status)
+
+    p = sub.add_parser("adjudicate", help="list or decide grey-zone records")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("list", help="pending cases with candidates and per-finger scores")
+    _db(a)
+    a = actions.add_parser("decide", help="record a decision on a pending case")
+    _db(a)
+    a.add_argument("record", type=int)
+    a.add_argument("decision", choices=("same_person", "different_people"))
+    a.add_argument("--actor", required=True, help="the adjudicator")
+    a.add_argument("--reason", required=True)
+    p.set_defaults(run=_cmd_adjudicate)
+
+    p = sub.add_parser("deletion", help="file, list or resolve deletion requests")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("list", help="pending requests")
+    _db(a)
+    a = actions.add_parser("file", help="a region asks for a record's deletion")
+    _db(a)
+    a.add_argument("record", type=int)
+    a.add_argument("--counterpart", type=int, help="the record it duplicates")
+    a.add_argument("--actor", required=True, help="the region officer")
+    a.add_argument("--reason", required=True, help="the region's analysis")
+    a = actions.add_parser("resolve", help="approve or reject a request")
+    _db(a)
+    a.add_argument("request", type=int)
+    a.add_argument("verdict", choices=("approve", "reject"))
+    a.add_argument("--actor", required=True)
+    a.add_argument("--reason", required=True)
+    p.set_defaults(run=_cmd_deletion)

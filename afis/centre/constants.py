@@ -1,0 +1,98 @@
+"""Tuned constants of the data centre (one place; options objects default to them).
+
+The de-duplication thresholds follow from the impostor distribution of the fused person
+score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
+people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
+below are its output for ``calibrate(pairs=4000, seed=2026)`` (74 s on 2 cores; the largest
+of the 4,000 impostor fused scores was 0.153). Above ``FUSED_TAIL_START`` (exceeded by
+``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
+scale ``FUSED_TAIL_SCALE``, so the fused score that an impostor person pair exceeds with
+probability ``f`` is ``FUSED_TAIL_START + FUSED_TAIL_SCALE * ln(FUSED_TAIL_SHARE / f)``.
+
+Examples
+--------
+>>> 0 < FUSED_TAIL_START < 1 and FUSED_TAIL_SCALE > 0
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHUNK_SIZE",
+    "FLOOR_FMR_ADJUDICATE",
+    "FLOOR_FMR_DUPLICATE",
+    "FPIR_ADJUDICATE",
+    "FPIR_DUPLICATE",
+    "FUSED_TAIL_SCALE",
+    "FUSED_TAIL_SHARE",
+    "FUSED_TAIL_START",
+    "INDEX_NEIGHBOURS",
+    "INDEX_NLIST",
+    "INDEX_NPROBE",
+    "MAX_CANDIDATES",
+    "MIN_USABLE_FINGERS",
+    "MIN_USABLE_MINUTIAE",
+    "PROVINCE_CODES",
+    "QUALITY_FLOOR",
+    "SHORTLIST_FINGERS",
+    "SHORTLIST_K",
+]
+
+#: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
+FUSED_TAIL_SHARE = 0.05
+#: Fused impostor score exceeded by :data:`FUSED_TAIL_SHARE` of impostor person pairs.
+FUSED_TAIL_START = 0.13267
+#: Scale of the exponential tail of fused impostor scores above the start.
+FUSED_TAIL_SCALE = 0.002035
+
+#: Synthetic fingers are independent, so the synthetic tail is thinner than real data may be:
+#: no threshold goes below ten fingers each at the FVC-calibrated per-finger threshold
+#: (:func:`afis.threshold_for_fmr`) of this false match rate (duplicate, adjudicate).
+FLOOR_FMR_DUPLICATE = 1e-3
+FLOOR_FMR_ADJUDICATE = 1e-2
+
+#: Target false positive identification rate of a DUPLICATE_RECORD decision (per search).
+FPIR_DUPLICATE = 1e-5
+#: Target false positive identification rate of a search sent to a human (grey zone and up).
+FPIR_ADJUDICATE = 1e-4
+
+#: Finger positions (ISO codes) searched in the candidate index: both thumbs and index fingers.
+SHORTLIST_FINGERS = (1, 2, 6, 7)
+#: Candidates shortlisted per searched finger.
+SHORTLIST_K = 12
+#: Most candidate people re-ranked with all ten fingers per record (the best of the
+#: shortlisted on the shortlist fingers).
+MAX_CANDIDATES = 8
+#: Records per checkpointed chunk of the de-duplication job.
+CHUNK_SIZE = 128
+
+#: Fewest usable fingers (captured, quality at or above the floor) a record needs unless exempt.
+MIN_USABLE_FINGERS = 6
+#: Image quality (0-100) below which a finger does not count as usable.
+QUALITY_FLOOR = 20
+#: Fewest minutiae of a usable finger.
+MIN_USABLE_MINUTIAE = 12
+
+#: Two-digit province codes (BPS / Kemendagri) a NIK and a registration region may start with.
+PROVINCE_CODES = frozenset(
+    {
+        *range(11, 20),
+        21,
+        *range(31, 37),
+        *range(51, 54),
+        *range(61, 66),
+        *range(71, 77),
+        81,
+        82,
+        *range(91, 97),
+    }
+)
+
+#: Inverted lists of the shortlist index (fewer for small searches: at most one per 8 fingers).
+INDEX_NLIST = 256
+#: Inverted lists visited per probe code. 8 was 1.5 times faster but missed one of the 50
+#: planted duplicates of the default demo (its four searched fingers scored 0.02-0.08 with
+#: their mates; the ten together 0.82): at 16 the mate is listed.
+INDEX_NPROBE = 16
+#: Nearest gallery codes per probe code in the shortlist index.
+INDEX_NEIGHBOURS = 32

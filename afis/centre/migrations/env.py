@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection handed over by afis.centre.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from afis.centre.store import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through afis.centre.migrate.upgrade(engine)")
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
