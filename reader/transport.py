@@ -44,8 +44,11 @@ def _pcsc():
     try:
         from smartcard import System
         from smartcard.Exceptions import CardConnectionException, NoCardException
-    except ImportError as exc:  # pragma: no cover - pyscard is a dependency
-        raise TransportError(f"pyscard is not installed ({exc})") from None
+    except ImportError as exc:
+        raise TransportError(
+            f"pyscard is not installed ({exc}): pip install 'nusafis[reader]' (it builds with "
+            "swig and libpcsclite-dev, which tools/install-pcsc.sh installs)"
+        ) from None
     return System, CardConnectionException, NoCardException
 
 

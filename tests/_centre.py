@@ -19,17 +19,15 @@ from afis.centre.demo import DemoOptions, synthetic_records
 from afis.centre.store import Person, Sample, SampleState, Store
 
 BACKENDS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@localhost:55432/afis_test"
 
 
 def postgres_url() -> str:
     """The test server's URL (``tools/start-postgres.sh`` prints it); skips without one,
     except under CI (``CI=true``), where the PostgreSQL tests must run."""
-    url = os.environ.get("AFIS_TEST_POSTGRES_URL", "")
+    # where tools/start-postgres.sh (run by tools/test-services.sh) puts it by default
+    url = os.environ.get("AFIS_TEST_POSTGRES_URL", "") or DEFAULT_POSTGRES_URL
     required = os.environ.get("CI", "").lower() == "true"
-    if not url:
-        if required:
-            pytest.fail("CI=true but AFIS_TEST_POSTGRES_URL is not set (tools/start-postgres.sh)")
-        pytest.skip("no PostgreSQL server: set AFIS_TEST_POSTGRES_URL (tools/start-postgres.sh)")
     try:
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.connect():
@@ -38,7 +36,10 @@ def postgres_url() -> str:
     except sa.exc.OperationalError as exc:
         if required:
             raise
-        pytest.skip(f"PostgreSQL at {url} is unreachable: {exc.orig}")
+        pytest.skip(
+            f"PostgreSQL at {url} is unreachable (bash tools/test-services.sh starts one, or "
+            f"set AFIS_TEST_POSTGRES_URL): {exc.orig}"
+        )
     return url
 
 
