@@ -176,7 +176,6 @@ def _bench_verify(args: argparse.Namespace) -> int:
 
 
 def _bench_identify(args: argparse.Namespace) -> int:
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-variant probing
     from afis.bench.identify import identify_benchmark, load_background_source
     from afis.index import IndexOptions  # faiss and numba load only for this command
 
@@ -516,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
+    if not args.verbose:  # faiss reports at INFO every CPU variant it fails to load
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.run(args))
     except AfisError as exc:

@@ -116,7 +116,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     right, left = (FingerPosition(p) for p in control.fingers)
     images.setdefault(right, []).extend(args.right)
     images.setdefault(left, []).extend(args.left)
-    result = verify(card, sam, ImageFileScanner(images), options)
+    on_issued = None
+    if args.store:
+        from afis.centre.store import Store
+        from reader.issuance import StoreIssuance
+
+        on_issued = StoreIssuance(Store(args.store), actor=args.actor)
+    result = verify(card, sam, ImageFileScanner(images), options, on_issued=on_issued)
     if result.card is not None and args.out:
         export_card(result.card, args.out, result)
     append_log(args.log or Path(args.out or ".") / "reads.xlsx", log_row(card.reader, result))
@@ -190,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--attempts", type=int, default=4)
     p.add_argument("--dpi", type=int, default=500)
     p.add_argument("--out", type=Path, help="export folder")
+    p.add_argument(
+        "--store",
+        help="issuance mode: record store (SQLite file or database URL) whose record under the "
+        "card's NIK moves from CARD_SHIPPED to CARD_ISSUED on berhasil",
+    )
+    p.add_argument("--actor", default="pickup", help="who hands the card over (status history)")
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("personalise", help="write a blank card")

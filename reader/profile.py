@@ -24,7 +24,7 @@ Examples
 >>> decode_biodata(b.to_bytes()) == b
 True
 >>> b.to_bytes()[:24]
-b'3171234501900001","JL. M'
+b'3171230501900001","JL. M'
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Biodata:
         return dataclasses.asdict(self)
 
     @classmethod
-    def example(cls, nik: str = "3171234501900001", name: str = "BUDI SANTOSO") -> Biodata:
+    def example(cls, nik: str = "3171230501900001", name: str = "BUDI SANTOSO") -> Biodata:
         """A made-up resident (tests, demos)."""
         return cls(
             nik=nik,

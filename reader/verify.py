@@ -300,7 +300,7 @@ def mask(nik: str) -> str:
 
     Examples
     --------
-    >>> mask("3171234501900001")
+    >>> mask("3171230501900001")
     '317123******0001'
     """
     return nik[:6] + "*" * (len(nik) - 10) + nik[-4:] if len(nik) == 16 else "*" * len(nik)

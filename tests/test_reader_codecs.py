@@ -249,7 +249,7 @@ def test_verify_options_and_mask():
     for bad in ({"policy": "any"}, {"fmr": 0.5}, {"fmr": "x"}, {"dpi": 10}):
         with pytest.raises(ValueError):
             VerifyOptions(**bad)
-    assert mask("3171234501900001") == "317123******0001"
+    assert mask("3171230501900001") == "317123******0001"
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
@@ -321,6 +321,55 @@ def test_read_and_verify_without_pcsc(synthetic, tmp_path):
     result = verify(link, sam, ImageFileScanner(impostor), VerifyOptions(policy="either"))
     assert result.outcome == GAGAL
     assert set(export_card(data, tmp_path)) == {"txt", "csv", "photo", "signature", "preview"}
+    _issuance_on_a_store(link, sam, record, ImageFileScanner(shifted), ImageFileScanner(impostor))
     card.files[c.EF_FINGER_2][-1] ^= 1  # a template altered after signing
     with pytest.raises(PassiveAuthenticationError, match="EF 6FF5"):
         read_card(link, sam)
+
+
+def _issuance_on_a_store(link, sam, record, genuine, impostor) -> None:
+    """Issuance mode: berhasil moves the store's record CARD_SHIPPED -> CARD_ISSUED, once."""
+    import datetime
+
+    from afis.centre.status import Status
+    from afis.centre.store import Person, Store
+    from reader.issuance import IssuanceError, StoreIssuance
+    from reader.verify import BERHASIL, GAGAL, verify
+
+    store = Store("sqlite://")
+    bio = record.biodata
+    person = Person(
+        nik=bio.nik,
+        name=bio.name,
+        sex="M",
+        date_of_birth=datetime.date(1990, 1, 5),
+        place_of_birth=bio.place_of_birth,
+        region=bio.nik[:6],
+    )
+    path = [
+        Status.SENT_FOR_DEDUP,
+        Status.PRINT_READY_RECORD,
+        Status.SENT_FOR_CARD_PRINTING,
+        Status.CARD_PRINTED,
+        Status.CARD_SHIPPED,
+    ]
+    other, shipped = (store.add_record(person, [], actor="t") for _ in range(2))
+    for record_id, steps in ((other, path[:2]), (shipped, path)):
+        for status in steps:
+            store.transition(record_id, status, actor="t", reason="test")
+    hook = StoreIssuance(store, actor="pickup-desk-7")
+    assert verify(link, sam, impostor, VerifyOptions(policy="either"), on_issued=hook).outcome == (
+        GAGAL
+    )
+    assert store.status(shipped) == Status.CARD_SHIPPED  # gagal changes nothing
+    assert verify(link, sam, genuine, on_issued=hook).outcome == BERHASIL
+    assert store.status(shipped) == Status.CARD_ISSUED
+    assert store.status(other) == Status.PRINT_READY_RECORD
+    last = store.history(shipped)[-1]
+    assert last.actor == "pickup-desk-7" and "berhasil" in last.reason
+    assert "RIGHT_INDEX" in last.reason
+    with pytest.raises(IssuanceError, match=r"found 0 .*CARD_ISSUED"):
+        verify(link, sam, genuine, on_issued=hook)  # the card was already handed over
+    assert len(store.history(shipped)) == len(path) + 2  # received, the path, issued
+    with pytest.raises(ValueError, match="actor"):
+        StoreIssuance(store, actor=" ")

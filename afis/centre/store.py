@@ -561,6 +561,24 @@ class Store:
         with self._conn(conn) as c:
             return [int(r) for r in c.execute(query).scalars()]
 
+    def records_with_nik(
+        self, nik: str, status: Status | None = None, conn: Connection | None = None
+    ) -> list[int]:
+        """Ids of the records under ``nik`` (in ``status`` if given), ascending.
+
+        Examples
+        --------
+        >>> Store("sqlite://").records_with_nik("3171014501900001")
+        []
+        """
+        if not isinstance(nik, str):
+            raise TypeError(f"a NIK is a string of 16 digits, got {type(nik).__name__}")
+        query = sa.select(records.c.id).where(records.c.nik == nik).order_by(records.c.id)
+        if status is not None:
+            query = query.where(records.c.status == Status(status).value)
+        with self._conn(conn) as c:
+            return [int(r) for r in c.execute(query).scalars()]
+
     def transition(
         self,
         record_id: int,
