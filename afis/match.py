@@ -191,8 +191,45 @@ class Matcher:
     """
 
     def __init__(self, probe: Template) -> None:
-        self.probe = _check_template(probe, "probe")
+        self.probe: Template | None = _check_template(probe, "probe")
         self._cylinders = _cylinders(self.probe)
+
+    @classmethod
+    def from_gallery(cls, gallery: Gallery, index: int) -> Matcher:
+        """A matcher for template ``index`` of ``gallery``, from its packed cylinders.
+
+        Scores are those of ``Matcher(template)``; the cylinders are copied from the gallery
+        instead of being built again (the probe template itself is not kept: ``probe`` is
+        None).
+
+        Examples
+        --------
+        >>> from afis.template import Template
+        >>> g = Gallery.from_templates([Template.empty(60, 60)])
+        >>> Matcher.from_gallery(g, 0).compare_many(g).tolist()
+        [0.0]
+        """
+        if not isinstance(gallery, Gallery):
+            raise TypeError(f"gallery must be an afis.Gallery, got {type(gallery).__name__}")
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        if not 0 <= index < len(gallery):
+            raise IndexError(f"index {index} out of range for a gallery of {len(gallery)}")
+        a = gallery.arrays
+        start, end = int(a["offsets"][index]), int(a["offsets"][index + 1])
+        rows = slice(start, end)
+        self = cls.__new__(cls)
+        self.probe = None
+        try:
+            self._cylinders = _core.Cylinders.from_arrays(
+                np.ascontiguousarray(a["minutiae"][rows]),
+                np.ascontiguousarray(a["bits"][rows]),
+                np.ascontiguousarray(a["valid"][rows]),
+                np.ascontiguousarray(a["usable"][rows]),
+            )
+        except (ValueError, TypeError) as exc:
+            raise TemplateError(f"gallery template {index}: {exc}") from None
+        return self
 
     def compare(self, candidate: Template) -> float:
         """Similarity of the probe and one template (same as :func:`compare`)."""

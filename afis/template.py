@@ -162,15 +162,26 @@ def _as_1d(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+#: Largest value of the unsigned integer types templates hold (np.iinfo is slow to ask).
+_INT_MAX = {np.dtype(np.uint8): 0xFF, np.dtype(np.uint16): 0xFFFF}
+
+
 def _int_array(name: str, value: Any, dtype: np.dtype, hi: int | None = None) -> np.ndarray:
     """Coerce to a fresh read-only C-contiguous integer array, refusing values that don't fit."""
     arr = _as_1d(name, value)
-    info = np.iinfo(dtype)
-    top = info.max if hi is None else hi
+    dtype = np.dtype(dtype)
+    dtype_max = _INT_MAX.get(dtype)
+    if dtype_max is None:
+        dtype_max = int(np.iinfo(dtype).max)
+    top = dtype_max if hi is None else hi
     if arr.size == 0:
         if arr.dtype.kind not in "iuf":
             raise TemplateError(f"{name} must hold integers, got dtype {arr.dtype}")
         out = np.empty(0, dtype=dtype)
+    elif arr.dtype == dtype and arr.dtype.kind == "u":  # the common case: only the top to check
+        if top < dtype_max and int(arr.max()) > top:
+            raise TemplateError(f"{name} must be in 0..{top}, got {int(arr.max())}")
+        out = np.array(arr, dtype=dtype, order="C", copy=True)
     elif arr.dtype.kind in "iu":
         lo_v, hi_v = int(arr.min()), int(arr.max())
         if lo_v < 0 or hi_v > top:

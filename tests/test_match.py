@@ -280,3 +280,24 @@ def test_bad_thread_counts_are_refused(threads, error):
         Gallery.from_templates(templates, threads=threads)
     with pytest.raises(error, match="threads"):
         Matcher(templates[0]).compare_many(Gallery.from_templates(templates), threads=threads)
+
+
+def test_matcher_from_gallery_scores_like_one_built_from_the_template():
+    from afis.synth import Population
+
+    templates = Population(11).impressions(range(12), 0).templates()
+    gallery = Gallery.from_templates(templates)
+    for i in (0, 7, 11):
+        assert np.array_equal(
+            Matcher.from_gallery(gallery, i).compare_many(gallery),
+            Matcher(templates[i]).compare_many(gallery),
+        )
+    with pytest.raises(IndexError, match="out of range"):
+        Matcher.from_gallery(gallery, 12)
+    with pytest.raises(TypeError, match="Gallery"):
+        Matcher.from_gallery(templates, 0)  # type: ignore[arg-type]
+    corrupt = dict(gallery.arrays)
+    corrupt["minutiae"] = corrupt["minutiae"].copy()
+    corrupt["minutiae"][int(corrupt["offsets"][3])] = (np.nan, 1.0, 0.0)
+    with pytest.raises(TemplateError, match="gallery template 3: minutiae out of bounds"):
+        Matcher.from_gallery(Gallery(corrupt), 3)

@@ -350,6 +350,19 @@ afis::CylinderView raw_view(const py::array& minutiae, const py::array& bits, co
     return g;
 }
 
+// A cylinder set copied from one template's rows of packed arrays (e.g. a gallery's), checked
+// like a gallery's: no cylinders are built again.
+std::shared_ptr<afis::CylinderSet> cylinders_from_arrays(const py::array& minutiae, const py::array& bits,
+                                                         const py::array& valid, const py::array& usable) {
+    const afis::CylinderView g = raw_view(minutiae, bits, valid, usable);
+    auto set = std::make_shared<afis::CylinderSet>();
+    set->minutiae.assign(g.minutiae, g.minutiae + g.n);
+    set->bits.assign(g.bits, g.bits + static_cast<std::size_t>(g.n) * afis::CYLINDER_WORDS);
+    set->valid.assign(g.valid, g.valid + static_cast<std::size_t>(g.n) * afis::CYLINDER_WORDS);
+    set->usable.assign(g.usable, g.usable + g.n);
+    return set;
+}
+
 // The local-similarity matrix of two templates given as raw arrays, in the order given (for
 // tests: the arrays may hold any bits).
 py::array_t<float> local_similarities(const py::tuple& a, const py::tuple& b) {
@@ -379,6 +392,9 @@ PYBIND11_MODULE(_core, m) {
     py::class_<afis::CylinderSet, std::shared_ptr<afis::CylinderSet>>(m, "Cylinders",
         "Minutia Cylinder-Code of one template, prepared for comparison.")
         .def(py::init(&make_cylinders), py::arg("x"), py::arg("y"), py::arg("direction"))
+        .def_static("from_arrays", &cylinders_from_arrays, py::arg("minutiae"), py::arg("bits"),
+                    py::arg("valid"), py::arg("usable"),
+                    "Copy of one template's rows of packed gallery arrays (checked).")
         .def("__len__", &afis::CylinderSet::size)
         .def_property_readonly("usable", [](const afis::CylinderSet& s) {
             return static_cast<int>(std::count(s.usable.begin(), s.usable.end(), 1));

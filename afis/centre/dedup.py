@@ -407,6 +407,16 @@ def search_chunk(
         return list(pool.map(one, range(len(probes))))
 
 
+def _matcher(files: _JobFiles, position: int, record_id: int, template: Template) -> Matcher:
+    """The probe's matcher, from its cylinders in the job's gallery when it is there (a record
+    of the batch is), else built from the template: the same scores either way."""
+    rows_ids, arrays = files.galleries[position]
+    at = int(np.searchsorted(rows_ids, record_id))
+    if at < len(rows_ids) and int(rows_ids[at]) == record_id:
+        return Matcher.from_gallery(Gallery(arrays), at)
+    return Matcher(template)
+
+
 def _decide(
     files: _JobFiles,
     options: DedupOptions,
@@ -450,7 +460,7 @@ def _decide(
         present = (at < len(rows_ids)) & (rows_ids[np.minimum(at, len(rows_ids) - 1)] == wanted)
         if present.any():
             if position not in matchers:
-                matchers[position] = Matcher(fingers[position])
+                matchers[position] = _matcher(files, position, rid, fingers[position])
             gallery = _sub_gallery(arrays, at[present])
             out[present] = matchers[position].compare_many(gallery, threads=1)
         return out
