@@ -599,6 +599,9 @@ def test_a_crashing_codec_child_is_answered_for_by_the_worker(monkeypatch):
     from afis import _wsq_worker
 
     def crash(operation, payload, stdout):
+        import faulthandler
+
+        faulthandler.disable()  # (in the forked child) pytest's handler would print a dump
         os.kill(os.getpid(), signal.SIGSEGV)
 
     monkeypatch.setattr(_wsq_worker, "_answer", crash)
