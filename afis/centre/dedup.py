@@ -89,6 +89,7 @@ import sqlalchemy as sa
 from afis.centre import constants as C
 from afis.centre.status import UNIQUE_STATUSES, Status
 from afis.centre.store import (
+    SELECT_STATUS,
     SampleState,
     Store,
     dedup_candidates,
@@ -763,9 +764,7 @@ def _commit_chunk(
 ) -> None:
     with store.begin() as conn:
         for decision in decisions:
-            current = conn.execute(
-                sa.select(records.c.status).where(records.c.id == decision.record_id)
-            ).scalar_one()
+            current = conn.execute(SELECT_STATUS, {"record_id": decision.record_id}).scalar_one()
             if current != Status.SENT_FOR_DEDUP.value:
                 log.warning(
                     "record %d left SENT_FOR_DEDUP during the job (%s); not changed",

@@ -298,6 +298,19 @@ deletion_requests = sa.Table(
 )
 
 
+# Statements of the hot path (a status change per record), built once: SQLAlchemy's statement
+# construction and cache-key generation cost more than SQLite's execution of them.
+SELECT_STATUS = sa.select(records.c.status).where(records.c.id == sa.bindparam("record_id"))
+UPDATE_STATUS = (
+    records.update()
+    .where(
+        records.c.id == sa.bindparam("record_id"),
+        records.c.status == sa.bindparam("old_status"),
+    )
+    .values(status=sa.bindparam("new_status"), updated_at=sa.bindparam("at"))
+)
+
+
 def now() -> datetime.datetime:
     """The current time in UTC (every timestamp in the store is UTC)."""
     return datetime.datetime.now(datetime.timezone.utc)
@@ -628,9 +641,7 @@ class Store:
         reason: str,
         expected: Status | None,
     ) -> None:
-        current = conn.execute(
-            sa.select(records.c.status).where(records.c.id == record_id)
-        ).scalar_one_or_none()
+        current = conn.execute(SELECT_STATUS, {"record_id": record_id}).scalar_one_or_none()
         if current is None:
             raise StoreError(f"no record {record_id}")
         current = Status(current)
@@ -641,9 +652,13 @@ class Store:
         check_transition(current, new)
         at = now()
         done = conn.execute(
-            records.update()
-            .where(records.c.id == record_id, records.c.status == current.value)
-            .values(status=new.value, updated_at=at)
+            UPDATE_STATUS,
+            {
+                "record_id": record_id,
+                "old_status": current.value,
+                "new_status": new.value,
+                "at": at,
+            },
         )
         if done.rowcount != 1:
             raise IllegalTransition(f"record {record_id} changed status meanwhile; retry")
