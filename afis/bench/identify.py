@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ DEFAULT_BACKGROUND_SOURCE = "afis.synth:background"
 PENETRATIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 #: Probe impressions per synthetic mate (impressions 1..this; FVC has 7 per finger).
 MATE_IMPRESSIONS = 7
+#: Background fingers added to the index at a time.
+BACKGROUND_CHUNK = 65536
 #: Probes timed one at a time on one core.
 SINGLE_PROBES = 50
 
@@ -287,27 +290,40 @@ def identify_benchmark(
         gallery, gallery_fingers, probes, probe_fingers = real
     if not probes:
         raise ValueError("no probes: each finger needs at least two impressions")
-    extra: list[Template] = []
-    if background:
-        assert source is not None
-        extra = list(source(background, seed))
-        if len(extra) != background:
-            raise ValueError(f"the background source gave {len(extra)} of {background} fingers")
-    everyone = gallery + extra
     real_ids = np.asarray(gallery_fingers, dtype=np.int64)
     first_background = int(real_ids.max(initial=-1)) + 1
-    ids = np.concatenate([real_ids, first_background + np.arange(len(extra), dtype=np.int64)])
-    by_id = dict(zip(ids.tolist(), everyone, strict=True))
     index = CandidateIndex(options, threads=threads)
-    index._encode(everyone[:1])  # compile the encoder outside the timing
+    index._encode(gallery[:1])  # compile the encoder outside the timing
+    # The background streams into the index in chunks and is kept as serialized templates
+    # (about 250 bytes a finger) for the re-ranking: 10^6 Template objects would take GBs.
+    stream = iter(source(background, seed)) if background and source is not None else iter(())
     # the coarse quantizer is trained once, on a sample (about 256 codes per list)
-    sample = everyone[: min(len(everyone), max(100, index.options.nlist * 8))]
+    wanted = max(100, index.options.nlist * 8)
+    head = list(itertools.islice(stream, max(0, wanted - len(gallery))))
+    sample = (gallery + head)[:wanted]
     start = time.perf_counter()
     index.train(sample)
     train = time.perf_counter() - start
     start = time.perf_counter()
-    index.add(everyone, ids)
+    index.add(gallery, real_ids)
     build = time.perf_counter() - start
+    stored: list[bytes] = []
+    for chunk in _batches(itertools.chain(head, stream), BACKGROUND_CHUNK):
+        ids = first_background + len(stored) + np.arange(len(chunk), dtype=np.int64)
+        start = time.perf_counter()
+        index.add(chunk, ids)
+        build += time.perf_counter() - start
+        stored.extend(t.to_bytes() for t in chunk)
+        if len(stored) > background:
+            break
+    if len(stored) != background:
+        raise ValueError(f"the background source gave {len(stored)} of {background} fingers")
+    real_by_id = dict(zip(real_ids.tolist(), gallery, strict=True))
+
+    def template_of(finger_id: int) -> Template:
+        if finger_id in real_by_id:
+            return real_by_id[finger_id]
+        return Template.from_bytes(stored[finger_id - first_background])
 
     truth = np.asarray(probe_fingers, dtype=np.int64)  # a real finger's id is its number
     # one search per penetration: the index adapts its retrieval to the shortlist size
@@ -321,15 +337,15 @@ def identify_benchmark(
     _, shortlist = index.search(probes, k=rerank_k)
     batch = time.perf_counter() - start
     single = _single_core_ms(index, probes[:SINGLE_PROBES], rerank_k)
-    rank1 = _rerank_rank1(by_id, shortlist, probes, truth, threads)
+    rank1 = _rerank_rank1(template_of, shortlist, probes, truth, threads)
     return IdentifyReport(
         sets=sets,
         real_fingers=len(gallery),
-        background=len(extra),
+        background=len(stored),
         probes=len(probes),
         options=dict(index.options.__dict__),
         build_s=build,
-        fingers_per_s=len(everyone) / build if build > 0 else float("inf"),
+        fingers_per_s=len(index) / build if build > 0 else float("inf"),
         memory_per_finger=index.memory_bytes() / len(index),
         search_ms_batch=1000 * batch / len(probes),
         search_ms_single=single,
@@ -369,8 +385,14 @@ def _single_core_ms(index: CandidateIndex, probes: list[Template], k: int) -> fl
     return 1000 * float(np.median(times))
 
 
+def _batches(items: Iterable[Template], size: int) -> Iterator[list[Template]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def _rerank_rank1(
-    by_id: dict[int, Template],
+    template_of: Callable[[int], Template],
     shortlist: np.ndarray,
     probes: list[Template],
     truth: np.ndarray,
@@ -382,7 +404,7 @@ def _rerank_rank1(
     needed = np.unique(shortlist[shortlist >= 0])
     if needed.size == 0:
         return 0.0
-    packed = Gallery.from_templates([by_id[i] for i in needed.tolist()], threads=threads)
+    packed = Gallery.from_templates([template_of(i) for i in needed.tolist()], threads=threads)
     where = {int(i): n for n, i in enumerate(needed.tolist())}
     correct = 0
     for probe, row, mate in zip(probes, shortlist, truth, strict=True):
