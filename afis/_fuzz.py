@@ -214,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="time each slow input again R times at the end; only those still slow fail",
     )
     args = p.parse_args(argv)
+    if args.retime < 0:
+        p.error(f"--retime must be 0 or more, got {args.retime}")
     seeds = [f.read_bytes() for f in args.seed_files]
     t0 = time.perf_counter()
     report = fuzz(

@@ -971,3 +971,6 @@ def test_fuzz_command_retimes_slow_inputs(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "re-timed 5 slow inputs (best of 2): 5 still over 0 ms" in out
+    with pytest.raises(SystemExit):
+        fuzz_main(["iso19794_2_2005", str(seed), "--retime", "-1"])
+    assert "--retime must be 0 or more" in capsys.readouterr().err

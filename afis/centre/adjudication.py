@@ -109,15 +109,6 @@ def _latest_result(conn: sa.Connection, record_id: int) -> sa.Row | None:
     ).first()
 
 
-def _status_in(conn: sa.Connection, record_id: int) -> Status:
-    value = conn.execute(
-        sa.select(records.c.status).where(records.c.id == record_id)
-    ).scalar_one_or_none()
-    if value is None:
-        raise StoreError(f"no record {record_id}")
-    return Status(value)
-
-
 def pending_cases(store: Store) -> list[Case]:
     """Records in ``ADJUDICATE_RECORD``, oldest first, with candidates best first."""
     cases = []
@@ -209,9 +200,9 @@ def file_deletion(
     if not reason:
         raise StoreError("a deletion request needs the region's analysis as its reason")
     with store.begin() as conn:
-        current = _status_in(conn, record_id)
+        current = store.status(record_id, conn)
         if counterpart_id is not None:
-            _status_in(conn, counterpart_id)  # raises StoreError when there is no such record
+            store.status(counterpart_id, conn)  # raises StoreError when there is no such record
         store.transition(
             record_id,
             Status.REQUEST_FOR_DELETION,

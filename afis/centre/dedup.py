@@ -89,7 +89,6 @@ import sqlalchemy as sa
 from afis.centre import constants as C
 from afis.centre.status import UNIQUE_STATUSES, Status
 from afis.centre.store import (
-    SELECT_STATUS,
     SampleState,
     Store,
     dedup_candidates,
@@ -764,12 +763,12 @@ def _commit_chunk(
 ) -> None:
     with store.begin() as conn:
         for decision in decisions:
-            current = conn.execute(SELECT_STATUS, {"record_id": decision.record_id}).scalar_one()
-            if current != Status.SENT_FOR_DEDUP.value:
+            current = store.status(decision.record_id, conn)
+            if current != Status.SENT_FOR_DEDUP:
                 log.warning(
                     "record %d left SENT_FOR_DEDUP during the job (%s); not changed",
                     decision.record_id,
-                    current,
+                    current.value,
                 )
                 continue
             result_id = conn.execute(

@@ -542,12 +542,16 @@ class Store:
 
     # -- statuses --------------------------------------------------------------------------
 
-    def status(self, record_id: int) -> Status:
-        """The record's current status."""
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(records.c.status).where(records.c.id == record_id)
-            ).scalar_one_or_none()
+    def status(self, record_id: int, conn: Connection | None = None) -> Status:
+        """The record's current status (inside the caller's transaction if ``conn`` is given).
+
+        Raises
+        ------
+        StoreError
+            No such record.
+        """
+        with self._conn(conn) as c:
+            value = c.execute(SELECT_STATUS, {"record_id": record_id}).scalar_one_or_none()
         if value is None:
             raise StoreError(f"no record {record_id}")
         return Status(value)
@@ -641,10 +645,7 @@ class Store:
         reason: str,
         expected: Status | None,
     ) -> None:
-        current = conn.execute(SELECT_STATUS, {"record_id": record_id}).scalar_one_or_none()
-        if current is None:
-            raise StoreError(f"no record {record_id}")
-        current = Status(current)
+        current = self.status(record_id, conn)
         if expected is not None and current != expected:
             raise IllegalTransition(
                 f"record {record_id} is in {current.value}, not {Status(expected).value}"
