@@ -166,7 +166,7 @@ _QUIT_STATUS = 3
 
 
 def _codec_child(stdin, stdout, busy) -> int:
-    """In the forked codec child: answer requests; return the exit status at the end.
+    """Answer requests (in the forked codec child); return the exit status at the end.
 
     While the codec runs, ``busy`` (one byte of memory shared with the parent) holds the
     operation, so a parent whose child died knows what to answer for it. An answer is
@@ -222,15 +222,8 @@ def serve(stdin, stdout) -> None:
 
     if hasattr(os, "fork"):
         _serve_forking(stdin, stdout)
-        return
-    while True:
-        try:
-            operation, length = REQUEST.unpack(_read_exact(stdin, REQUEST.size))
-        except EOFError:
-            return
-        if operation == QUIT:
-            return
-        _answer(operation, _read_exact(stdin, length), stdout)
+    else:  # no fork (Windows): the codec runs here; a crash ends this worker
+        _codec_child(stdin, stdout, bytearray(1))
 
 
 if __name__ == "__main__":

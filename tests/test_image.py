@@ -618,6 +618,24 @@ def test_a_crashing_codec_child_is_answered_for_by_the_worker(monkeypatch):
     assert b"the encoder crashed on this image (signal SIGSEGV)" in answer
 
 
+def test_wsq_worker_without_fork_serves_in_its_own_process(monkeypatch):
+    from afis import _wsq_worker
+
+    monkeypatch.delattr(os, "fork")
+    data = _wsq_bytes()
+    read, write = os.pipe()
+    request = _wsq_worker.REQUEST.pack(_wsq_worker.DECODE, len(data)) + data
+    os.write(write, request + _wsq_worker.REQUEST.pack(_wsq_worker.QUIT, 0))
+    os.close(write)
+    out = io.BytesIO()
+    with os.fdopen(read, "rb", buffering=0) as stdin:
+        _wsq_worker.serve(stdin, out)
+    answer = out.getvalue()
+    assert answer[:1] == b"K"
+    height, width, _ = _wsq_worker.OK.unpack_from(answer, 1)
+    assert (height, width) == (64, 80) and len(answer) == 1 + _wsq_worker.OK.size + 64 * 80
+
+
 def test_corrupt_wsq_is_answered_by_the_same_worker(monkeypatch):
     import random
 
