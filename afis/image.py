@@ -238,6 +238,17 @@ def _check_size(width: int, height: int, name: str) -> None:
         )
 
 
+def _check_file_size(width: int, height: int, name: str) -> None:
+    """:func:`_check_size`, and no more pixels than Pillow's decompression-bomb limit (files)."""
+    _check_size(width, height, name)
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageError(
+            f"{name}: image is {width}x{height} = {width * height} pixels, more than "
+            f"Pillow's decompression-bomb limit of {limit} pixels"
+        )
+
+
 def _array_to_uint8(array: np.ndarray, name: str = "array") -> np.ndarray:
     """Convert a 2-D numeric array to uint8 greyscale by the rules of :func:`load_image`."""
     array = np.asarray(array)
@@ -328,13 +339,7 @@ def _decode_with_pillow(
         raise ImageError(f"{name}: cannot read image: {what}") from exc
     with im:
         width, height = im.size
-        _check_size(width, height, name)
-        limit = Image.MAX_IMAGE_PIXELS
-        if limit is not None and width * height > limit:
-            raise ImageError(
-                f"{name}: image is {width}x{height} = {width * height} pixels, more than "
-                f"Pillow's decompression-bomb limit of {limit} pixels"
-            )
+        _check_file_size(width, height, name)
         file_ppi = _wsq_ppi(fp) if is_wsq else _pillow_ppi(im.info)
         try:
             im.load()
@@ -434,15 +439,9 @@ def _check_wsq_frame(data: bytes, name: str) -> None:
         if marker == 0xA2 and pos + 10 <= len(data):  # SOF: L, A, B, then Y (height), X
             height, width = struct.unpack_from(">HH", data, pos + 6)
             try:
-                _check_size(width, height, name)
+                _check_file_size(width, height, name)
             except ImageError as exc:
                 raise ImageError(f"{exc} (WSQ frame header)") from None
-            limit = Image.MAX_IMAGE_PIXELS
-            if limit is not None and width * height > limit:
-                raise ImageError(
-                    f"{name}: WSQ frame header gives {width}x{height} = {width * height} "
-                    f"pixels, more than Pillow's decompression-bomb limit of {limit} pixels"
-                )
 
 
 def _to_grey(im: Image.Image, name: str) -> np.ndarray:
