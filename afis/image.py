@@ -35,6 +35,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
+from afis._native import _core
 from afis.errors import ImageError
 
 __all__ = ["FingerprintImage", "encode_wsq", "load_image"]
@@ -431,9 +432,14 @@ def _wsq_ppi(fp: IO[bytes]) -> float | None:
 
 
 def _check_wsq_frame(data: bytes, name: str) -> None:
-    """Reject a WSQ file whose frame header gives a size out of bounds, before decoding.
+    """Reject a malformed WSQ file before decoding it.
 
-    The NBIS decoder would allocate and decode the whole claimed frame before any check.
+    The NBIS decoder allocates and decodes the whole frame its header claims and does not
+    check that the coded data fills it: an altered frame header decodes, slowly when the
+    claimed frame is large, into uninitialised memory. So the frame size is bounded first,
+    then the native scan walks the segments and Huffman-decodes the blocks (no wavelet
+    synthesis, a few percent of a decode) and the coefficients they hold must be exactly
+    those the frame needs.
     """
     for marker, pos, _ in _wsq_segments(data[:65536]):
         if marker == 0xA2 and pos + 10 <= len(data):  # SOF: L, A, B, then Y (height), X
@@ -442,6 +448,15 @@ def _check_wsq_frame(data: bytes, name: str) -> None:
                 _check_file_size(width, height, name)
             except ImageError as exc:
                 raise ImageError(f"{exc} (WSQ frame header)") from None
+    try:
+        width, height, needed, coded = _core.wsq_scan(data)
+    except ValueError as exc:
+        raise ImageError(f"{name}: cannot decode WSQ: {exc}") from None
+    if coded != needed:
+        raise ImageError(
+            f"{name}: cannot decode WSQ: its coded data holds {coded:,} of the {needed:,} "
+            f"coefficients its {width}x{height} frame needs (truncated or altered)"
+        )
 
 
 def _to_grey(im: Image.Image, name: str) -> np.ndarray:

@@ -26,6 +26,7 @@ from PIL import Image
 import afis
 from afis import ImageError, Template
 from afis._native import _core
+from afis.image import encode_wsq
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -130,6 +131,64 @@ def test_a_truncated_wsq_file_is_an_image_error(entry):
     for cut in (len(data) // 2, 40, 8):
         with pytest.raises(ImageError, match="WSQ"):
             entry(data[:cut])
+
+
+def _wsq_frame_offset(data: bytes) -> int:
+    """Byte offset of a WSQ file's start-of-frame marker (FFA2)."""
+    return data.index(b"\xff\xa2")
+
+
+def test_a_wsq_frame_header_claiming_more_pixels_than_the_data_holds_is_refused(entry):
+    pytest.importorskip("wsq")
+    data = bytearray(encode(ridge_image(), "WSQ"))
+    sof = _wsq_frame_offset(data)
+    for field, value in ((8, 8448), (6, 4000), (8, 181)):  # width x47, height x20, one column more
+        altered = bytearray(data)
+        struct.pack_into(">H", altered, sof + field, value)
+        with pytest.raises(ImageError, match=r"WSQ: its coded data holds [\d,]+ of the"):
+            entry(bytes(altered))
+
+
+@pytest.mark.parametrize(
+    "width, height", [(1, 1), (2, 3), (7, 5), (180, 200), (545, 622), (65535, 65535)]
+)
+def test_wsq_subbands_tile_the_image(width, height):
+    areas = _core.wsq_subband_areas(width, height)
+    assert len(areas) == 64 and min(areas) >= 0 and sum(areas) == width * height
+
+
+def test_wsq_scan_counts_exactly_the_coefficients_of_encoded_images():
+    pytest.importorskip("wsq")
+    rng = np.random.default_rng(5)
+    for height, width in ((200, 180), (37, 613), (501, 19)):
+        pixels = rng.integers(0, 256, (height, width)).astype(np.uint8)
+        for bitrate in (0.3, 2.25):
+            w, h, needed, coded = _core.wsq_scan(encode_wsq(pixels, bitrate))
+            assert (w, h) == (width, height) and needed == coded > 0
+
+
+def test_wsq_scan_survives_every_truncation_and_byte_flip():
+    pytest.importorskip("wsq")
+    data = encode(ridge_image(60, 50), "WSQ")
+    rng = np.random.default_rng(11)
+    variants = [data[:cut] for cut in range(len(data))]
+    for _ in range(3000):
+        altered = bytearray(data)
+        for position in rng.integers(0, len(data), int(rng.integers(1, 4))):
+            altered[position] = int(rng.integers(0, 256))
+        variants.append(bytes(altered))
+    variants += [b"", b"\xff", b"\xff\xa0", b"\xff\xa0\xff\xa1", b"\xff\xa0" + b"\xff" * 64]
+    outcomes = {"ok": 0, "refused": 0}
+    for variant in variants:
+        try:
+            w, h, needed, coded = _core.wsq_scan(variant)
+        except ValueError as exc:
+            assert str(exc)
+            outcomes["refused"] += 1
+        else:
+            assert w > 0 and h > 0 and 0 <= coded <= needed <= w * h
+            outcomes["ok"] += 1
+    assert outcomes["refused"] > len(data) and outcomes["ok"] > 0
 
 
 def test_a_png_claiming_20000_pixels_a_side_is_refused_without_decoding(entry, tmp_path):

@@ -16,6 +16,7 @@
 #include "afis/match.hpp"
 #include "afis/params.hpp"
 #include "afis/stages.hpp"
+#include "afis/wsq.hpp"
 
 namespace py = pybind11;
 
@@ -404,6 +405,18 @@ PYBIND11_MODULE(_core, m) {
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
           py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
           "Score a probe against every template of a packed gallery on `threads` threads.");
+    m.def("wsq_scan", [](const py::bytes& data) {
+        std::string_view view = data;  // the caller holds the bytes object
+        afis::WsqScan scan;
+        {
+            py::gil_scoped_release release;
+            scan = afis::wsq_scan(reinterpret_cast<const std::uint8_t*>(view.data()), view.size());
+        }
+        return py::make_tuple(scan.width, scan.height, scan.coefficients_needed, scan.coefficients_coded);
+    }, py::arg("data"),
+          "Check a WSQ file's structure: (width, height, coefficients needed, coefficients coded).");
+    m.def("wsq_subband_areas", &afis::wsq_subband_areas, py::arg("width"), py::arg("height"),
+          "Pixel counts of the 64 WSQ subbands of a width x height image.");
     // Test hooks: the instruction set of the comparison kernels (0 plain, 1 AVX2, 2 AVX-512).
     // Every level gives the same scores; capping it lets tests check that.
     m.def("_simd_supported", [] { return static_cast<int>(afis::simd_supported()); });
