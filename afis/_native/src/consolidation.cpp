@@ -330,7 +330,8 @@ __attribute__((target("avx2"))) void compatibilities_avx2(Scratch& s, int n, int
 
 }  // namespace
 
-float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local) {
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local,
+                  AnchorPairs* anchors) {
     const int na = a.size(), nb = b.size();
     if (na == 0 || nb == 0) return 0.0f;
     const int n_min = std::min(na, nb);
@@ -348,6 +349,11 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
 
     const bool vector = simd_level() >= SimdLevel::AVX2;
     const int n = select_pairs(local, na, nb, n_relax, vector, s);
+    if (anchors) {
+        anchors->count = std::min(n, mp::PAIRING_ANCHORS);
+        std::copy(s.ia.begin(), s.ia.begin() + anchors->count, anchors->a);
+        std::copy(s.ib.begin(), s.ib.begin() + anchors->count, anchors->b);
+    }
     [[maybe_unused]] const FlushDenormals flush;
     if (n == 0) return 0.0f;
 

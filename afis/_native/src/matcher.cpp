@@ -1,7 +1,8 @@
-// One comparison: local similarities, then consolidation. The score is made symmetric by
+// One comparison: local similarities, then consolidation (LSS-R) fused with the global pairing. The score is made symmetric by
 // always putting the two templates in a canonical order, so compare(a, b) == compare(b, a)
 // bit for bit.
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "afis/match.hpp"
@@ -28,7 +29,12 @@ float compare(const CylinderView& a, const CylinderView& b) {
     const CylinderView& first = ordered ? a : b;
     const CylinderView& second = ordered ? b : a;
     local_similarities(first, second, local);
-    return consolidate(first, second, local);
+    AnchorPairs anchors;
+    const float lssr = consolidate(first, second, local, &anchors);
+    if (!(lssr > 0)) return 0;
+    const float pairing = global_pairing(first, second, anchors);
+    if (!(pairing > 0)) return 0;
+    return std::pow(lssr, match_params::LSSR_WEIGHT) * std::pow(pairing, 1.0f - match_params::LSSR_WEIGHT);
 }
 
 }  // namespace afis

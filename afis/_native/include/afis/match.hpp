@@ -67,8 +67,21 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
 // local_similarity.cpp: the nA x nB matrix of local similarities, row-major.
 void local_similarities(const CylinderView& a, const CylinderView& b, std::vector<float>& out);
 
-// consolidation.cpp: the global score from the local similarities (LSS-R).
-float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local);
+// The first pairs of consolidation's one-to-one selection (descending local similarity, ties
+// row-major): the alignments the global pairing tries.
+struct AnchorPairs {
+    int count = 0;
+    int a[match_params::PAIRING_ANCHORS] = {};
+    int b[match_params::PAIRING_ANCHORS] = {};
+};
+
+// consolidation.cpp: the global score from the local similarities (LSS-R); fills `anchors`
+// when given.
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local,
+                  AnchorPairs* anchors = nullptr);
+
+// global_pairing.cpp: the pairing score of the anchors' alignments, in [0, 1].
+float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorPairs& anchors);
 
 // matcher.cpp: the whole comparison, symmetric, in [0, 1].
 float compare(const CylinderView& a, const CylinderView& b);
