@@ -349,11 +349,7 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
 
     const bool vector = simd_level() >= SimdLevel::AVX2;
     const int n = select_pairs(local, na, nb, n_relax, vector, s);
-    if (anchors) {
-        anchors->count = std::min(n, mp::PAIRING_ANCHORS);
-        std::copy(s.ia.begin(), s.ia.begin() + anchors->count, anchors->a);
-        std::copy(s.ib.begin(), s.ib.begin() + anchors->count, anchors->b);
-    }
+    if (anchors) anchors->count = 0;
     [[maybe_unused]] const FlushDenormals flush;
     if (n == 0) return 0.0f;
 
@@ -437,6 +433,13 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
     });
     float sum = 0;
     for (int i = 0; i < keep; ++i) sum += lambda[s.order[i]];
+    if (anchors) {  // the pairs whose weight held up best
+        anchors->count = std::min(keep, mp::PAIRING_ANCHORS);
+        for (int i = 0; i < anchors->count; ++i) {
+            anchors->a[i] = s.ia[s.order[i]];
+            anchors->b[i] = s.ib[s.order[i]];
+        }
+    }
     return sum / n_pairs;
 }
 

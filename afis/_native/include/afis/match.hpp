@@ -67,8 +67,8 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae);
 // local_similarity.cpp: the nA x nB matrix of local similarities, row-major.
 void local_similarities(const CylinderView& a, const CylinderView& b, std::vector<float>& out);
 
-// The first pairs of consolidation's one-to-one selection (descending local similarity, ties
-// row-major): the alignments the global pairing tries.
+// The pairs LSS-R's relaxation trusts most (highest efficiency, ties by selection order): the
+// alignments the global pairing tries.
 struct AnchorPairs {
     int count = 0;
     int a[match_params::PAIRING_ANCHORS] = {};

@@ -33,17 +33,17 @@ constexpr float RADIAL_MU = 3.14159265f / 12.0f, RADIAL_TAU = -30.0f;        // 
 
 // --- global pairing, fused with LSS-R ----------------------------------------------------------
 // LSS-R scores local structures and their mutual compatibility but never asks how many of all
-// the minutiae agree under one alignment. The pairing step does: each of the best
-// PAIRING_ANCHORS one-to-one local pairs aligns the second template on the first (rotation
+// the minutiae agree under one alignment. The pairing step does: each of the PAIRING_ANCHORS
+// pairs that LSS-R's relaxation trusts most aligns the second template on the first (rotation
 // and translation), minutiae are paired one-to-one within a distance that grows away from the
 // anchor (skin distortion) and an angle limit, and the weighted pair count m scores
 // m^2 / (overlap_a * overlap_b), the overlaps being the minutiae of each template near any
 // minutia of the other (at least PAIRING_MIN_OVERLAP). Final score: lssr^LSSR_WEIGHT *
 // pairing^(1 - LSSR_WEIGHT). Measured in benchmarks/EXPERIMENTS.md ("Global pairing").
-constexpr int PAIRING_ANCHORS = 3;
+constexpr int PAIRING_ANCHORS = 2;
 constexpr float PAIRING_TOLERANCE = 10.0f;         // pair distance at the anchor
 constexpr float PAIRING_TOLERANCE_GROWTH = 0.08f;  // added per pixel of distance to the anchor
-constexpr float PAIRING_MAX_ANGLE = 3.14159265f / 6.0f;
+constexpr float PAIRING_MAX_ANGLE = 2.0f * 3.14159265f / 9.0f;
 constexpr float PAIRING_OVERLAP_DISTANCE = 55.0f;
 constexpr float PAIRING_MIN_OVERLAP = 15.0f;
 constexpr float PAIRING_DISTANCE_DISCOUNT = 0.5f;  // a pair at the distance limit counts 1 - this
