@@ -3,8 +3,8 @@
 The de-duplication thresholds follow from the impostor distribution of the fused person
 score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
 people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
-below are its output for ``calibrate(pairs=4000, seed=2026)`` (74 s on 2 cores; the largest
-of the 4,000 impostor fused scores was 0.153). Above ``FUSED_TAIL_START`` (exceeded by
+below are its output for ``calibrate(pairs=4000, seed=2026)`` (46 s on 2 cores; the largest
+of the 4,000 impostor fused scores was 0.213). Above ``FUSED_TAIL_START`` (exceeded by
 ``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
 scale ``FUSED_TAIL_SCALE``, so the fused score that an impostor person pair exceeds with
 probability ``f`` is ``FUSED_TAIL_START + FUSED_TAIL_SCALE * ln(FUSED_TAIL_SHARE / f)``.
@@ -41,9 +41,9 @@ __all__ = [
 #: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
 FUSED_TAIL_SHARE = 0.05
 #: Fused impostor score exceeded by :data:`FUSED_TAIL_SHARE` of impostor person pairs.
-FUSED_TAIL_START = 0.13267
+FUSED_TAIL_START = 0.19042
 #: Scale of the exponential tail of fused impostor scores above the start.
-FUSED_TAIL_SCALE = 0.002035
+FUSED_TAIL_SCALE = 0.004938
 
 #: Synthetic fingers are independent, so the synthetic tail is thinner than real data may be:
 #: no threshold goes below ten fingers each at the FVC-calibrated per-finger threshold

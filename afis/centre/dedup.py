@@ -24,16 +24,17 @@ How
        the fused score whose impostor false match rate is ``FMR = FPIR / N``. Impostor fused
        scores were measured on synthetic people (:func:`calibrate`, seeded); their upper tail
        is exponential, so ``threshold(FMR) = start + scale * ln(share / FMR)`` with the
-       constants in :mod:`afis.centre.constants` (start 0.133, scale 0.002: ten independent
+       constants in :mod:`afis.centre.constants` (start 0.190, scale 0.0049: ten independent
        synthetic fingers make a thin tail). The *duplicate* threshold is set for
        ``fpir_duplicate`` (default 1e-5), the *adjudication* threshold for
        ``fpir_adjudicate`` (default 1e-4). Because real fingers of one person are not
        independent, neither threshold goes below a floor from the FVC-calibrated per-finger
        thresholds (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3
-       threshold (0.230) for a duplicate, at FMR 1e-2 (0.183) for adjudication. The floors
-       decide below about 10^8 records searched (the tail model above). Of 100 planted
+       threshold (0.358) for a duplicate, at FMR 1e-2 (0.294) for adjudication. The floors
+       decide below about 10^11 records searched for a duplicate and 3 x 10^6 for
+       adjudication (the tail model above). Of 100 planted
        duplicates among 10,000 synthetic people (``afis demo --people 10000``) the lowest
-       scored 0.61; the highest impostor of 4,000 calibration pairs 0.153.
+       scored 0.61; the highest impostor of 4,000 calibration pairs 0.213.
 
 Outcomes
     ``DUPLICATE_RECORD`` when a candidate under another NIK scores above the duplicate
@@ -65,7 +66,7 @@ Examples
 --------
 >>> t = thresholds(10_000, DedupOptions())
 >>> round(t.duplicate, 3), round(t.adjudicate, 3)
-(0.23, 0.183)
+(0.358, 0.294)
 """
 
 from __future__ import annotations
