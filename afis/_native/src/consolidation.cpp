@@ -13,12 +13,9 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
-#include <immintrin.h>
-#define AFIS_X86 1
-#endif
 
 #include "afis/match.hpp"
+#include "afis/x86.hpp"
 #include "afis/util.hpp"
 
 namespace afis {
@@ -58,14 +55,6 @@ const SigmoidTable RHO_RADIAL(mp::RADIAL_MU, mp::RADIAL_TAU, PI_F);
 const SigmoidTable& rho_distance() { return RHO_DISTANCE; }
 const SigmoidTable& rho_direction() { return RHO_DIRECTION; }
 const SigmoidTable& rho_radial() { return RHO_RADIAL; }
-
-// Both helpers take differences of angles already within (-2 pi, 2 pi] or so; a loop of
-// conditional steps is much cheaper than fmod here.
-float wrap_pi(float a) {
-    while (a > PI_F) a -= 2 * PI_F;
-    while (a <= -PI_F) a += 2 * PI_F;
-    return a;
-}
 
 float wrap_abs(float a) { return std::fabs(wrap_pi(a)); }
 

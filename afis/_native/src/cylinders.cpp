@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "afis/match.hpp"
+#include "afis/util.hpp"
 
 namespace afis {
 
@@ -65,12 +66,6 @@ bool near_hull(const std::vector<P>& hull, float x, float y, float offset) {
     for (std::size_t i = 0; i < hull.size(); ++i)
         if (segment_distance_sq(hull[i], hull[(i + 1) % hull.size()], x, y) <= offset * offset) return true;
     return false;
-}
-
-float wrap_pi(float a) {
-    while (a > PI_F) a -= 2 * PI_F;
-    while (a <= -PI_F) a += 2 * PI_F;
-    return a;
 }
 
 }  // namespace

@@ -5,12 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
-#include <immintrin.h>
-#define AFIS_X86 1
-#endif
 
 #include "afis/match.hpp"
+#include "afis/x86.hpp"
 #include "afis/util.hpp"
 
 namespace afis {
@@ -22,12 +19,6 @@ namespace mp = match_params;
 // Coordinate of the padding minutiae: squared distances to real ones stay finite (coordinates
 // are bounded by MAX_COORDINATE) and far above any tolerance.
 constexpr float FAR_AWAY = 1e15f;
-
-float wrap_pi(float a) {  // differences of angles within a few turns
-    while (a > PI) a -= 2 * PI;
-    while (a <= -PI) a += 2 * PI;
-    return a;
-}
 
 struct Candidate {
     float key;  // (distance / tolerance)^2, in [0, 1)

@@ -16,16 +16,15 @@
 #include <array>
 #include <cmath>
 
-#if defined(__x86_64__) && !defined(AFIS_NO_SIMD)  // AFIS_NO_SIMD: build as for other processors
-#include <immintrin.h>
-#define AFIS_X86 1
+#include "afis/match.hpp"
+#include "afis/x86.hpp"
+
+#ifdef AFIS_X86
 // The plain kernels in two versions: with the popcnt instruction and without.
 #define AFIS_PLAIN __attribute__((target_clones("popcnt", "default")))
 #else
 #define AFIS_PLAIN
 #endif
-
-#include "afis/match.hpp"
 
 namespace afis {
 

@@ -26,6 +26,14 @@ inline float fast_atan2(float y, float x) {
     return r;
 }
 
+// A difference of angles within a few turns wrapped into (-pi, pi]: a loop of conditional
+// steps, much cheaper than fmod on the matcher's hot paths.
+inline float wrap_pi(float a) {
+    while (a > PI) a -= 2 * PI;
+    while (a <= -PI) a += 2 * PI;
+    return a;
+}
+
 // Angle wrapped into [0, period).
 inline float wrap_angle(float a, float period) {
     a = std::fmod(a, period);
