@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "afis/match.hpp"
 #include "afis/util.hpp"
@@ -68,6 +69,34 @@ bool near_hull(const std::vector<P>& hull, float x, float y, float offset) {
     return false;
 }
 
+// A disc well inside a convex hull (centred on its vertices' mean, one pixel short of the
+// nearest edge): points in it are inside the hull, so near_hull() would say yes after testing
+// every edge. Only for moderate coordinates, where float rounding is far below that pixel.
+struct Disc {
+    float x = 0, y = 0, r2 = -1;
+    bool contains(float px, float py) const { return (px - x) * (px - x) + (py - y) * (py - y) <= r2; }
+};
+
+Disc inner_disc(const std::vector<P>& hull) {
+    constexpr float MARGIN = 1.0f, MODERATE = 1e5f;
+    Disc d;
+    if (hull.size() < 3) return d;
+    for (const P& p : hull) {
+        if (!(std::fabs(p.x) < MODERATE && std::fabs(p.y) < MODERATE)) return d;
+        d.x += p.x / hull.size();
+        d.y += p.y / hull.size();
+    }
+    float r = std::numeric_limits<float>::max();
+    for (std::size_t i = 0; i < hull.size(); ++i) {
+        const P &a = hull[i], &b = hull[(i + 1) % hull.size()];
+        const float length = std::hypot(b.x - a.x, b.y - a.y);
+        if (!(length > 0)) return d;
+        r = std::min(r, cross(a, b, {d.x, d.y}) / length);
+    }
+    if (r > 2 * MARGIN) d.r2 = (r - MARGIN) * (r - MARGIN);
+    return d;
+}
+
 }  // namespace
 
 CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
@@ -89,6 +118,7 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
     std::vector<P> points;
     for (const MatchMinutia& m : minutiae) points.push_back({m.x, m.y});
     const std::vector<P> hull = convex_hull(points);
+    const Disc inner = inner_disc(hull);
 
     std::array<float, NS> offset{};
     for (int i = 0; i < NS; ++i) offset[i] = cell * (i - 0.5f * (NS - 1));
@@ -107,7 +137,7 @@ CylinderSet build_cylinders(const std::vector<MatchMinutia>& minutiae) {
                 if (u * u + v * v > mp::RADIUS * mp::RADIUS) continue;
                 ++in_radius;
                 const float px = m.x + u * cs - v * sn, py = m.y + u * sn + v * cs;
-                if (!near_hull(hull, px, py, mp::HULL_OFFSET)) continue;
+                if (!inner.contains(px, py) && !near_hull(hull, px, py, mp::HULL_OFFSET)) continue;
                 cell_valid[j * NS + i] = 1;
                 ++valid_cells;
             }
