@@ -437,9 +437,10 @@ def _check_wsq_frame(data: bytes, name: str) -> None:
     The NBIS decoder allocates and decodes the whole frame its header claims and does not
     check that the coded data fills it: an altered frame header decodes, slowly when the
     claimed frame is large, into uninitialised memory. So the frame size is bounded first,
-    then the native scan walks the segments and Huffman-decodes the blocks (no wavelet
-    synthesis, a few percent of a decode) and the coefficients they hold must be exactly
-    those the frame needs.
+    from the frame header alone (a size fault is reported as such even when the coded data
+    is also wrong for that size); then the native scan walks the segments and Huffman-decodes
+    the blocks (no wavelet synthesis, a few percent of a decode) and the coefficients they
+    hold must be exactly those the frame needs.
     """
     for marker, pos, _ in _wsq_segments(data[:65536]):
         if marker == 0xA2 and pos + 10 <= len(data):  # SOF: L, A, B, then Y (height), X

@@ -262,6 +262,15 @@ class SecureChannel:
         iv = self.profile.iv(self._k_enc, ssc)
         return unpad(self.profile.decrypt(self._k_enc, iv, data), record)
 
+    def _open_do87(self, ssc: bytes, value: bytes, what: str) -> bytes:
+        """Plain data of a DO 87 (padding indicator 01, then the cryptogram)."""
+        if not value or value[0] != 0x01:
+            raise SecureMessagingError(f"{what}: DO 87 padding indicator not 01")
+        try:
+            return self._decrypt(ssc, value[1:], f"{what} DO 87")
+        except FormatError as exc:
+            raise SecureMessagingError(str(exc)) from None
+
     # --- reader side (run by the SAM) ---
     def wrap_command(self, command: Command) -> Command:
         """Protect a plain command: data encrypted in DO 87, Le in DO 97, MAC in DO 8E."""
@@ -314,13 +323,7 @@ class SecureChannel:
             )
         data = b""
         if objects[0][0] == 0x87:
-            do87 = objects[0][1]
-            if not do87 or do87[0] != 0x01:
-                raise SecureMessagingError("protected response: DO 87 padding indicator not 01")
-            try:
-                data = self._decrypt(ssc, do87[1:], "protected response DO 87")
-            except FormatError as exc:
-                raise SecureMessagingError(str(exc)) from None
+            data = self._open_do87(ssc, objects[0][1], "protected response")
         return Response(data, int.from_bytes(do99, "big"))
 
     # --- card side ---
@@ -346,12 +349,7 @@ class SecureChannel:
         data, le = b"", None
         for tag, value in objects:
             if tag == 0x87:
-                if not value or value[0] != 0x01:
-                    raise SecureMessagingError("protected command: DO 87 padding indicator not 01")
-                try:
-                    data = self._decrypt(ssc, value[1:], "protected command DO 87")
-                except FormatError as exc:
-                    raise SecureMessagingError(str(exc)) from None
+                data = self._open_do87(ssc, value, "protected command")
             elif tag == 0x97:
                 if len(value) not in (1, 2):
                     raise SecureMessagingError("protected command: DO 97 must be 1 or 2 bytes")

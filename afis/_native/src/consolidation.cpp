@@ -13,10 +13,9 @@
 #include <cmath>
 #include <cstring>
 
-
 #include "afis/match.hpp"
-#include "afis/x86.hpp"
 #include "afis/util.hpp"
+#include "afis/x86.hpp"
 
 namespace afis {
 
@@ -91,11 +90,6 @@ struct Scratch {
     std::vector<float> rho;  // n x stride
     std::vector<int> order;
 };
-
-template <typename T>
-void fit(std::vector<T>& v, std::size_t n) {
-    if (v.size() < n) v.resize(n);
-}
 
 // The largest positive value of v[0, n) and its first index; {0, -1} when none is positive.
 struct Best {

@@ -35,9 +35,6 @@ struct Scratch {
     std::vector<Candidate> candidates;
 };
 
-void fit(std::vector<float>& v, int n) { if (static_cast<int>(v.size()) < n) v.resize(n); }
-void fit(std::vector<unsigned char>& v, int n) { if (static_cast<int>(v.size()) < n) v.resize(n); }
-
 // Candidates of row p (minutia m of a, tolerance `base` + rb[q]) among the aligned minutiae
 // of b; marks the overlaps. Returns whether m overlaps b. Arrays are padded to a multiple of 4
 // with far-away minutiae that never pair or overlap.
@@ -147,7 +144,7 @@ float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorP
     thread_local Scratch s;
     const int nb_padded = (nb + 3) & ~3;
     for (auto* v : {&s.bx, &s.by, &s.rb}) fit(*v, nb_padded);
-    if (static_cast<int>(s.overlap_b.size()) < nb_padded) s.overlap_b.resize(nb_padded);
+    fit(s.overlap_b, nb_padded);
     fit(s.paired_b, nb);
     fit(s.paired_a, na);
     float best = 0;

@@ -1,6 +1,6 @@
-// One comparison: local similarities, then consolidation (LSS-R) fused with the global pairing. The score is made symmetric by
-// always putting the two templates in a canonical order, so compare(a, b) == compare(b, a)
-// bit for bit.
+// One comparison: local similarities, then consolidation (LSS-R) fused with the global
+// pairing. The score is made symmetric by always putting the two templates in a canonical
+// order, so compare(a, b) == compare(b, a) bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <tuple>

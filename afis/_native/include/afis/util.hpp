@@ -26,6 +26,12 @@ inline float fast_atan2(float y, float x) {
     return r;
 }
 
+// Grows a scratch vector to at least n elements (never shrinks it: scratch is reused).
+template <typename T>
+void fit(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+
 // A difference of angles within a few turns wrapped into (-pi, pi]: a loop of conditional
 // steps, much cheaper than fmod on the matcher's hot paths.
 inline float wrap_pi(float a) {
