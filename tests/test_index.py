@@ -495,6 +495,55 @@ def test_bench_identify(tmp_path: Path) -> None:
     assert load_background_source(f"{script}:make")(0, 0) == []
 
 
+def test_bench_identify_shared_fingers(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from afis.bench.identify import _identity_lookup, _real_templates, identify_benchmark
+
+    # two sets of one year holding the same fingers (as FVC2000 DB1_B and DB2_B do)
+    yy, xx = np.mgrid[0:200, 0:200]
+    for name in ("A", "B", "C"):
+        folder = tmp_path / "y" / name
+        folder.mkdir(parents=True)
+        for finger in (101, 102):
+            for imp in (1, 2):
+                wave = np.sin(2 * np.pi * (xx * (finger - 100) + yy * imp) / 1800)
+                Image.fromarray((127 + 100 * wave).astype(np.uint8)).save(
+                    folder / f"{finger}_{imp}.png"
+                )
+    manifest = tmp_path / "m.json"
+    entry = {"dpi": 500}
+    manifest.write_text(
+        json.dumps(
+            {"sets": {"y/A": entry, "y/B": {**entry, "same_fingers_as": "y/A"}, "y/C": entry}}
+        )
+    )
+    root = tmp_path / "y"
+    for order in (["A", "B", "C"], ["B", "C", "A"]):
+        sets, gallery, ids, probes, truth, identity = _real_templates(
+            [root / n for n in order], None, manifest, 1
+        )
+        assert sets == [f"y/{n}" for n in order] and len(gallery) == 6 and len(probes) == 6
+        assert sorted(truth) == sorted(ids)  # a probe's id is its own set's gallery entry
+        by_set = dict(zip(sets, [ids[i : i + 2] for i in range(0, 6, 2)], strict=True))
+        ident = dict(zip(ids, identity, strict=True))
+        assert [ident[i] for i in by_set["y/B"]] == by_set["y/A"]  # B's fingers are A's
+        assert [ident[i] for i in by_set["y/A"] + by_set["y/C"]] == by_set["y/A"] + by_set["y/C"]
+    finger_of = _identity_lookup(np.array([0, 1, 2]), [0, 0, 2])
+    assert finger_of(np.array([[1, 2, 5, -1]])).tolist() == [[0, 2, -7, -1]]
+    # the probe itself sits in the gallery as id 0, its finger's other entry as id 1: the
+    # first candidate is id 0, a hit only when 0 and 1 are one finger
+    fingers = [random_finger(s) for s in range(3)]
+    gallery = [fingers[0], impression(fingers[0], 7), fingers[1], fingers[2]]
+    real = (gallery, [0, 1, 2, 3], [fingers[0]], [1])
+    assert identify_benchmark(["x"], real=real, rerank_penetration=1.0).rank1_rerank == 0.0
+    shared = identify_benchmark(["x"], real=(*real, [0, 0, 2, 3]), rerank_penetration=1.0)
+    assert shared.rank1_rerank == 1.0 and shared.rank1_index == 1.0
+    assert shared.extra["distinct_real_fingers"] == 3
+    with pytest.raises(ValueError, match="identities"):
+        identify_benchmark(["x"], real=(*real, [0]))
+
+
 def test_bench_identify_purely_synthetic(capsys: pytest.CaptureFixture[str]) -> None:
     from afis.bench.identify import identify_benchmark, synthetic_mates
     from afis.cli import main

@@ -52,6 +52,7 @@ __all__ = [
     "ScorerUnavailableError",
     "VerifyReport",
     "folder_dpi",
+    "manifest_entry",
     "protocol_pairs",
     "read_fvc_folder",
     "verify",
@@ -196,8 +197,46 @@ def folder_dpi(folder: StrPath, manifest: StrPath | None = None) -> float | None
         entry = json.loads(local.read_text())
         if isinstance(entry, dict) and "dpi" in entry:
             return float(entry["dpi"])
-    if manifest is None:
-        return None
+    found = manifest_entry(folder, manifest) if manifest is not None else None
+    return float(found[1]["dpi"]) if found is not None and "dpi" in found[1] else None
+
+
+def manifest_entry(folder: StrPath, manifest: StrPath) -> tuple[str, dict[str, Any]] | None:
+    """The ``manifest`` entry of a folder: ``(set name, entry)``, or None.
+
+    The entry applies when its set name ends the folder's path, as given or with links
+    resolved (``.../fvc2002/DB2_B`` is ``fvc2002/DB2_B``).
+
+    Raises
+    ------
+    ValueError
+        If the manifest is not valid JSON or has no ``"sets"`` mapping.
+    OSError
+        If ``manifest`` cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "m.json").write_text('{"sets": {"fvc2002/DB2_B": {"dpi": 569}}}')
+    >>> manifest_entry(root / "fvc2002" / "DB2_B", root / "m.json")
+    ('fvc2002/DB2_B', {'dpi': 569})
+    >>> manifest_entry(root / "other", root / "m.json") is None
+    True
+    """
+    data = json.loads(Path(manifest).read_text())
+    sets = data.get("sets") if isinstance(data, dict) else None
+    if not isinstance(sets, dict):
+        raise ValueError(f"manifest {manifest} has no 'sets' mapping of set name -> entry")
+    # the path as given and with links resolved: either may end with the set's name
+    paths = {Path(folder).absolute().as_posix(), Path(folder).resolve().as_posix()}
+    for name, entry in sets.items():
+        suffix = "/" + name.strip("/")
+        if any(p.endswith(suffix) for p in paths):
+            if not isinstance(entry, dict):
+                raise ValueError(f"manifest {manifest}: entry {name!r} is not a mapping")
+            return name.strip("/"), entry
+    return None
     data = json.loads(Path(manifest).read_text())
     sets = data.get("sets") if isinstance(data, dict) else None
     if not isinstance(sets, dict):
