@@ -237,17 +237,6 @@ def manifest_entry(folder: StrPath, manifest: StrPath) -> tuple[str, dict[str, A
                 raise ValueError(f"manifest {manifest}: entry {name!r} is not a mapping")
             return name.strip("/"), entry
     return None
-    data = json.loads(Path(manifest).read_text())
-    sets = data.get("sets") if isinstance(data, dict) else None
-    if not isinstance(sets, dict):
-        raise ValueError(f"manifest {manifest} has no 'sets' mapping of set name -> entry")
-    # the path as given and with links resolved: either may end with the set's name
-    paths = {Path(folder).absolute().as_posix(), Path(folder).resolve().as_posix()}
-    for name, entry in sets.items():
-        suffix = "/" + name.strip("/")
-        if any(p.endswith(suffix) for p in paths):
-            return float(entry["dpi"])
-    return None
 
 
 # --------------------------------------------------------------------------- protocols
