@@ -126,6 +126,23 @@ def test_ivf_lists(fingers: list[Template]) -> None:
     assert (ids[:, 0] == np.arange(20)).all()
 
 
+def test_threaded_list_assignment(fingers: list[Template]) -> None:
+    # the lists are assigned in threads outside faiss: same lists as faiss's own assignment
+    index = CandidateIndex(IndexOptions(nlist=8, nprobe=8), threads=2)
+    index.add(fingers, ids=range(60))
+    codes, _, _ = index._encode(fingers)
+    _, nearest = index._faiss.quantizer.search(codes, 1)
+    sizes = [index._faiss.invlists.list_size(n) for n in range(8)]
+    assert sizes == np.bincount(nearest[:, 0], minlength=8).tolist()
+    single = CandidateIndex(IndexOptions(nlist=8, nprobe=8), threads=1)
+    single.add(fingers, ids=range(60))
+    probes = [impression(f, 3) for f in fingers[:10]]
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(index.search(probes, k=5), single.search(probes, k=5), strict=True)
+    )
+
+
 def test_bad_arguments(built: CandidateIndex, fingers: list[Template]) -> None:
     index = CandidateIndex()
     with pytest.raises(TypeError):
