@@ -253,6 +253,33 @@ def test_save_after_remove(fingers: list[Template], tmp_path: Path) -> None:
     assert np.array_equal(loaded.search(fingers[:10], k=3)[1], index.search(fingers[:10], k=3)[1])
 
 
+def test_folded_codes(fingers: list[Template], tmp_path: Path) -> None:
+    from afis.index._codes import bit_table
+
+    table = bit_table(4, 6, 70.0, True)
+    kept = table[table[:, 0] >= 0]
+    assert kept.shape == (12, 6) and np.unique(kept).size == 64
+    # the two sections at right angles (1 and 4 of 6) share a bit, except in the 4 inner blocks
+    assert (kept[:, 1] == kept[:, 4]).sum() == 8
+    assert IndexOptions().bits == 64 and IndexOptions(fold=False).bits == 72
+    with pytest.raises(TypeError, match="fold"):
+        IndexOptions(fold=1)
+    # an index saved before the option existed was built unfolded and loads as such
+    old = CandidateIndex(IndexOptions(fold=False))
+    old.add(fingers, ids=range(60))
+    old.save(tmp_path / "old")
+    header = json.loads((tmp_path / "old" / "header.json").read_text())
+    del header["params"]["fold"]
+    (tmp_path / "old" / "header.json").write_text(json.dumps(header))
+    loaded = CandidateIndex.load(tmp_path / "old")
+    assert loaded.options.fold is False
+    probes = [impression(f, 5) for f in fingers[:10]]
+    assert np.array_equal(loaded.search(probes, k=3)[1], old.search(probes, k=3)[1])
+    folded = CandidateIndex()
+    folded.add(fingers, ids=range(60))
+    assert (folded.search(probes, k=1)[1][:, 0] == np.arange(10)).all()
+
+
 @pytest.fixture
 def saved(built: CandidateIndex, tmp_path: Path) -> Path:
     folder = tmp_path / "ix"

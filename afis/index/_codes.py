@@ -39,9 +39,46 @@ def block_mask(grid: int, radius: float) -> np.ndarray:
     return np.hypot(centre[:, None], centre[None, :]) <= radius * (1 + 1e-6)
 
 
-def code_bits(grid: int, sections: int, radius: float) -> int:
+def bit_table(grid: int, sections: int, radius: float, fold: bool) -> np.ndarray:
+    """Bit of each (block, section), ``-1`` for dropped blocks: shape ``(grid * grid,
+    sections)``.
+
+    With ``fold``, the sections whose centre direction lies more than 60 degrees from both
+    the minutia's direction and its opposite share one bit in every block outside the
+    central ring (centre within ``radius / 2``). Ridges run nearly parallel, so a neighbour
+    at right angles is rare (2-8 % of such bits are set, against 20-45 % of the others, in
+    both FVC and ``afis.synth`` templates): folding them costs little information and, with
+    6 sections and the 12 blocks of a 4 x 4 grid, brings the code from 72 to 64 bits, one
+    8-byte word for faiss's fastest Hamming kernel.
+
+    Examples
+    --------
+    >>> int(bit_table(4, 6, 70.0, False).max()) + 1, int(bit_table(4, 6, 70.0, True).max()) + 1
+    (72, 64)
+    """
+    mask = block_mask(grid, radius).ravel()
+    size = 2 * radius / grid
+    centre = (np.arange(grid) - (grid - 1) / 2) * size
+    inner = (np.hypot(centre[:, None], centre[None, :]) <= radius / 2).ravel()
+    middle = (np.arange(sections) + 0.5) * TWO_PI / sections - math.pi  # relative direction
+    across = np.abs(np.abs(middle) - math.pi / 2) < math.pi / 6
+    table = np.full((grid * grid, sections), -1, np.int64)
+    bit = 0
+    for block in np.flatnonzero(mask):
+        shared = -1
+        for section in range(sections):
+            if fold and across[section] and not inner[block]:
+                if shared < 0:
+                    shared, bit = bit, bit + 1
+                table[block, section] = shared
+            else:
+                table[block, section], bit = bit, bit + 1
+    return table
+
+
+def code_bits(grid: int, sections: int, radius: float, fold: bool = False) -> int:
     """Meaningful bits of a code (before padding to whole bytes)."""
-    return int(block_mask(grid, radius).sum()) * sections
+    return int(bit_table(grid, sections, radius, fold).max()) + 1
 
 
 class _Minutiae(NamedTuple):
@@ -72,7 +109,7 @@ def _encode_kernel(
     spread: float,
     angle_spread: float,
     max_codes: int,
-    block_bit: np.ndarray,
+    bit_of: np.ndarray,
     out: np.ndarray,
     coded: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
@@ -115,11 +152,11 @@ def _encode_kernel(
                 s1 = math.floor((d + angle_spread) / width)
                 for bu in range(max(u0, 0), min(u1, grid - 1) + 1):
                     for bv in range(max(v0, 0), min(v1, grid - 1) + 1):
-                        base = block_bit[bv * grid + bu]
-                        if base < 0:
+                        row = (bv * grid + bu) * sections
+                        if bit_of[row] < 0:
                             continue
                         for sec in range(s0, s1 + 1):
-                            bit = base + sec % sections
+                            bit = bit_of[row + sec % sections]
                             out[i, bit >> 3] |= np.uint8(1 << (bit & 7))
             if near >= MIN_NEIGHBOURS:
                 coded[i] = True
@@ -137,6 +174,7 @@ def template_codes(
     spread: float,
     angle_spread: float,
     max_codes: int,
+    fold: bool = False,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes of the templates' minutiae, the template each belongs to, and the minutiae.
@@ -156,7 +194,8 @@ def template_codes(
         ``float32`` rows ``(x, y, direction)`` of each code's minutia (pixels at 500 ppi, y
         down; radians).
     """
-    bits = code_bits(grid, sections, radius)
+    bit_of = bit_table(grid, sections, radius, fold).ravel()
+    bits = int(bit_of.max()) + 1
     nbytes = -(-bits // 8)
     parts = [
         t if len(t) <= MAX_NEIGHBOUR_MINUTIAE else _subset(t, MAX_NEIGHBOUR_MINUTIAE)
@@ -177,8 +216,6 @@ def template_codes(
     else:
         x = y = a = np.zeros(0, np.float32)
         q = np.zeros(0, np.int32)
-    mask = block_mask(grid, radius).ravel()
-    block_bit = np.where(mask, (np.cumsum(mask) - 1) * sections, -1).astype(np.int64)
     out = np.zeros((total, nbytes), np.uint8)
     coded = np.zeros(total, np.bool_)
     if total:
@@ -197,7 +234,7 @@ def template_codes(
                 float(spread),
                 float(angle_spread),
                 max_codes,
-                block_bit,
+                bit_of,
                 out,
                 coded,
             )

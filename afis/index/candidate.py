@@ -41,10 +41,14 @@ class IndexOptions:
     grid : int
         Blocks along each side of a code's square base (see :mod:`afis.index._codes`).
     sections : int
-        Sections of relative direction. The default 5 with the 12 blocks of a 4 x 4 grid
-        makes 60-bit codes, stored in 8 bytes, for which faiss has a one-popcount Hamming
-        kernel: searching and list assignment run about 3.5 times faster than with the
-        9-byte codes of 6 sections, at the same hit rate (``benchmarks/INDEX.md``).
+        Sections of relative direction.
+    fold : bool
+        The sections at right angles to the minutia share one bit outside the central
+        blocks (see :func:`afis.index._codes.bit_table`). With the defaults (12 blocks x 6
+        sections) the code has 64 bits instead of 72: one 8-byte word, for which faiss has a
+        one-popcount Hamming kernel (searching and list assignment about 3.5 times faster
+        than 9-byte codes), without the loss of coarser sections (``benchmarks/INDEX.md``).
+        Indexes saved before this option existed load with ``fold=False``.
     radius : float
         Half the side of the base, pixels at 500 ppi; blocks centred beyond it are dropped.
     spread : float
@@ -83,10 +87,11 @@ class IndexOptions:
     """
 
     grid: int = 4
-    sections: int = 5
+    sections: int = 6
     radius: float = 70.0
     spread: float = 6.0
     angle_spread: float = 0.2
+    fold: bool = True
     max_codes: int = 48
     nlist: int = 1
     nprobe: int = 1
@@ -103,6 +108,8 @@ class IndexOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if not isinstance(self.fold, bool):
+            raise TypeError(f"fold must be a bool, got {type(self.fold).__name__}")
         reals = ("radius", "spread", "angle_spread", "similarity_floor", "max_rotation")
         for name in (*reals, "rotation_bin", "translation_bin"):
             value = getattr(self, name)
@@ -144,7 +151,7 @@ class IndexOptions:
     @property
     def bits(self) -> int:
         """Meaningful bits per code."""
-        return code_bits(self.grid, self.sections, self.radius)
+        return code_bits(self.grid, self.sections, self.radius, self.fold)
 
     @property
     def code_bytes(self) -> int:
@@ -332,6 +339,7 @@ class CandidateIndex:
             spread=o.spread,
             angle_spread=o.angle_spread,
             max_codes=o.max_codes,
+            fold=o.fold,
             threads=self._threads,
         )
 
@@ -649,7 +657,7 @@ class CandidateIndex:
         folder = Path(path)
         header = _file.read_header(folder, _KIND, [_FAISS_NAME, _SLOTS_NAME], verify=verify)
         try:
-            options = IndexOptions(**header["params"])
+            options = IndexOptions(**{"fold": False, **header["params"]})
         except (TypeError, ValueError) as exc:
             raise IndexFileError(f"{folder}: invalid index parameters ({exc})") from exc
         index = cls(options, threads=threads)

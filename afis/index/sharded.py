@@ -208,7 +208,7 @@ class ShardedIndex:
         names = [f"{_shard_name(FingerPosition(p))}/{_file.HEADER_NAME}" for p in shards]
         header = _file.read_header(folder, _KIND, names, verify=True)
         try:
-            options = IndexOptions(**header["params"]["options"])
+            options = IndexOptions(**{"fold": False, **header["params"]["options"]})
         except (TypeError, ValueError, KeyError) as exc:
             raise IndexFileError(f"{folder}: invalid index parameters ({exc})") from exc
         index = cls(options, threads=threads)
