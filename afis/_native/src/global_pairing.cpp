@@ -5,10 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-
 #include "afis/match.hpp"
-#include "afis/x86.hpp"
 #include "afis/util.hpp"
+#include "afis/x86.hpp"
 
 namespace afis {
 
