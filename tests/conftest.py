@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,17 @@ def fvc_set_files(name: str) -> list[Path]:
     if not files:
         pytest.skip(f"{folder} holds no FVC images")
     return files
+
+
+@pytest.fixture
+def level_cap() -> Iterator[None]:
+    """Restores the SIMD cap of the native kernels after a test that changes it."""
+    from afis._native import _core
+
+    previous = _core._set_simd_limit(2)
+    _core._set_simd_limit(previous)
+    yield
+    _core._set_simd_limit(previous)
 
 
 @pytest.fixture(name="datasets_root", scope="session")

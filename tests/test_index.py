@@ -10,29 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import random_finger
 
 import afis
 from afis.errors import AfisError, IndexFileError
 from afis.index import CandidateIndex, IndexOptions, ShardedIndex
 from afis.template import FingerPosition, Template
-
-
-def random_finger(seed: int, n: int = 40, position: int = 0) -> Template:
-    """A random minutiae set (a distinct 'finger' per seed)."""
-    r = np.random.default_rng(seed)
-    return Template(
-        width=320,
-        height=320,
-        resolution=500,
-        source_resolution=500,
-        x=r.integers(20, 300, n),
-        y=r.integers(20, 300, n),
-        direction=r.uniform(0, 2 * math.pi, n),
-        type=r.integers(1, 3, n),
-        quality=r.integers(20, 100, n),
-        image_quality=60,
-        finger_position=FingerPosition(position),
-    )
 
 
 def impression(template: Template, seed: int, drop: float = 0.15) -> Template:

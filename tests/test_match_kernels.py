@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import simd_levels
 
 import afis
 from afis import Gallery, Matcher, Template
@@ -30,19 +30,6 @@ PI = np.float32(np.pi)
 SPATIAL_CELLS, DIRECTION_CELLS, RADIUS = 16, 6, np.float32(70.0)
 CELLS = SPATIAL_CELLS * SPATIAL_CELLS * DIRECTION_CELLS
 MIN_MATCHABLE = int(np.float32(0.6) * CELLS)
-
-
-def _levels() -> list[int]:
-    return list(range(_core._simd_supported() + 1))
-
-
-@pytest.fixture
-def level_cap() -> Iterator[None]:
-    """Restores the SIMD cap after a test that changes it."""
-    previous = _core._set_simd_limit(2)
-    _core._set_simd_limit(previous)
-    yield
-    _core._set_simd_limit(previous)
 
 
 def _random_template(seed: int, n: int = 40, size: int = 400) -> Template:
@@ -98,10 +85,10 @@ def test_the_processor_level_is_reported():
 def test_every_simd_level_gives_the_same_scores(level_cap):
     templates = _templates()
     scores = {}
-    for level in _levels():
+    for level in simd_levels():
         _core._set_simd_limit(level)
         scores[level] = _all_pairs(templates)
-    for level in _levels():
+    for level in simd_levels():
         np.testing.assert_array_equal(scores[level], scores[0], err_msg=f"level {level}")
     # The genuine-like pairs score far above the others, so the matrix is not trivially equal.
     n = len(templates) // 2
@@ -190,7 +177,7 @@ def test_local_similarities_match_their_definition_on_any_bits(level_cap, seed):
     for first, second in [(a, b), (b, a), (clean, a), (a, clean), (clean, clean)]:
         expected = _reference_local(first, second)
         assert (expected > 0).sum() > 10
-        for level in _levels():
+        for level in simd_levels():
             _core._set_simd_limit(level)
             got = _core._local_similarities(first, second)
             np.testing.assert_array_equal(got, expected, err_msg=f"level {level}")
@@ -274,7 +261,7 @@ def test_scores_equal_the_reference_scores_bit_for_bit(level_cap):
     ]
     arrays = _core.pack(cylinders)
     rest = [arrays[k] for k in ("offsets", "minutiae", "bits", "valid", "usable")]
-    for level in _levels():
+    for level in simd_levels():
         _core._set_simd_limit(level)
         scores = np.stack([_core.compare_many(c, *rest, 2) for c in cylinders])
         np.testing.assert_array_equal(scores, data["scores"], err_msg=f"level {level}")

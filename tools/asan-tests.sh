@@ -12,4 +12,4 @@ AFIS_SANITIZE=address python3 setup.py -q build_ext --inplace --force >/dev/null
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-PYTHONPATH="$work" python3 -m pytest -q -p no:cacheprovider tests/test_bad_input.py tests/test_stages.py tests/test_match.py tests/test_match_kernels.py "$@"
+PYTHONPATH="$work" python3 -m pytest -q -p no:cacheprovider tests/test_bad_input.py tests/test_stages.py tests/test_match.py tests/test_match_kernels.py tests/test_hamming_scan.py "$@"

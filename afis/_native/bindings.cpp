@@ -12,7 +12,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 
+#include "afis/hamming.hpp"
 #include "afis/match.hpp"
 #include "afis/params.hpp"
 #include "afis/stages.hpp"
@@ -379,6 +381,84 @@ py::array_t<float> local_similarities(const py::tuple& a, const py::tuple& b) {
     return out;
 }
 
+// The candidate index's inverted lists, seen in place: arrays that faiss owns (numpy views of
+// its lists, which the Python side keeps alive and rebuilds after any change to the index).
+struct HammingLists {
+    afis::CodeLists lists;
+    std::vector<py::object> keep;  // the arrays the pointers point into
+};
+
+template <typename T>
+const T* aligned_vector(const py::handle& h, const char* what, std::size_t i, py::ssize_t* size) {
+    const py::array a = py::reinterpret_borrow<py::array>(h);
+    if (!py::isinstance<py::array_t<T>>(a) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
+        throw py::type_error(std::string(what) + " " + std::to_string(i) + " must be a contiguous 1-D " +
+                             (sizeof(T) == 8 && std::is_signed_v<T> ? "int64" : "uint64") + " array");
+    if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+        throw py::value_error(std::string(what) + " " + std::to_string(i) + " is not aligned");
+    *size = a.shape(0);
+    return static_cast<const T*>(a.data());
+}
+
+std::shared_ptr<HammingLists> make_hamming_lists(const py::array& centroids, const py::list& codes,
+                                                 const py::list& labels) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(centroids) || centroids.ndim() != 1 ||
+        !(centroids.flags() & py::array::c_style))
+        throw py::type_error("centroids must be a contiguous 1-D uint64 array");
+    const auto nlist = static_cast<std::size_t>(centroids.shape(0));
+    if (codes.size() != nlist || labels.size() != nlist)
+        throw py::value_error("one code array and one label array per centroid are needed, got " +
+                              std::to_string(codes.size()) + " and " + std::to_string(labels.size()) +
+                              " for " + std::to_string(nlist) + " centroids");
+    auto out = std::make_shared<HammingLists>();
+    const auto* c = static_cast<const std::uint64_t*>(centroids.data());
+    out->lists.centroids.assign(c, c + nlist);
+    out->lists.lists.resize(nlist);
+    out->keep.reserve(2 * nlist);
+    for (std::size_t i = 0; i < nlist; ++i) {
+        py::ssize_t n_codes = 0, n_labels = 0;
+        afis::CodeList& l = out->lists.lists[i];
+        l.codes = aligned_vector<std::uint64_t>(codes[i], "code array", i, &n_codes);
+        l.labels = aligned_vector<std::int64_t>(labels[i], "label array", i, &n_labels);
+        if (n_codes != n_labels)
+            throw py::value_error("list " + std::to_string(i) + " has " + std::to_string(n_codes) +
+                                  " codes but " + std::to_string(n_labels) + " labels");
+        l.size = n_codes;
+        out->keep.push_back(codes[i]);
+        out->keep.push_back(labels[i]);
+    }
+    return out;
+}
+
+py::tuple hamming_search(const HammingLists& self, const py::array& queries, int nprobe, int k, int threads) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
+        !(queries.flags() & py::array::c_style))
+        throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    if (k < 0 || k > (1 << 20)) throw py::value_error("k must be within 0..2^20, got " + std::to_string(k));
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    const py::ssize_t n = queries.shape(0);
+    const auto* q = static_cast<const std::uint64_t*>(queries.data());
+    py::array_t<std::int32_t> distances({n, static_cast<py::ssize_t>(k)});
+    py::array_t<std::int64_t> labels({n, static_cast<py::ssize_t>(k)});
+    std::int32_t* d = distances.mutable_data();
+    std::int64_t* l = labels.mutable_data();
+    const int workers = std::max(1, std::min<int>(threads, static_cast<int>(std::max<py::ssize_t>(n, 1))));
+    {
+        py::gil_scoped_release release;
+        std::atomic<py::ssize_t> next{0};
+        auto work = [&] {
+            afis::HammingScratch scratch;
+            for (py::ssize_t i; (i = next.fetch_add(1)) < n;)
+                afis::hamming_nearest(self.lists, q[i], nprobe, k, d + i * k, l + i * k, scratch);
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    return py::make_tuple(distances, labels);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -400,6 +480,13 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("usable", [](const afis::CylinderSet& s) {
             return static_cast<int>(std::count(s.usable.begin(), s.usable.end(), 1));
         });
+    py::class_<HammingLists, std::shared_ptr<HammingLists>>(m, "HammingLists",
+        "Inverted lists of 64-bit codes seen in place (the candidate index's scan).")
+        .def(py::init(&make_hamming_lists), py::arg("centroids"), py::arg("codes"), py::arg("labels"))
+        .def("search", &hamming_search, py::arg("queries"), py::arg("nprobe"), py::arg("k"),
+             py::arg("threads"),
+             "(distances int32, labels int64), each (n, k): the k nearest stored codes of each "
+             "query in the lists of its nprobe nearest centroids; 65 and -1 pad.");
     m.def("compare", &compare_sets, py::arg("a"), py::arg("b"), "Similarity of two templates in [0, 1].");
     m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),

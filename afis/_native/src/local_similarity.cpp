@@ -19,13 +19,6 @@
 #include "afis/match.hpp"
 #include "afis/x86.hpp"
 
-#ifdef AFIS_X86
-// The plain kernels in two versions: with the popcnt instruction and without.
-#define AFIS_PLAIN __attribute__((target_clones("popcnt", "default")))
-#else
-#define AFIS_PLAIN
-#endif
-
 namespace afis {
 
 namespace {

@@ -7,3 +7,11 @@
 #include <immintrin.h>
 #define AFIS_X86 1
 #endif
+
+// The plain (non-vector) kernels in two versions, with the popcnt instruction and without,
+// chosen by the loader.
+#ifdef AFIS_X86
+#define AFIS_PLAIN __attribute__((target_clones("popcnt", "default")))
+#else
+#define AFIS_PLAIN
+#endif
