@@ -193,6 +193,7 @@ def _bench_identify(args: argparse.Namespace) -> int:
             dpi=args.dpi,
             manifest=args.manifest,
             rerank_penetration=args.rerank_penetration,
+            rerank_max=args.rerank_max,
             threads=args.threads,
             synthetic=args.synthetic_mates,
         )
@@ -457,6 +458,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.01,
         help="shortlist share re-ranked by the matcher (default 0.01)",
+    )
+    b.add_argument(
+        "--rerank-max",
+        type=int,
+        default=1000,
+        help="most candidates re-ranked per probe; the search time is that shortlist's "
+        "(default 1000)",
     )
     b.add_argument("--threads", type=int, help="threads (default: all cores)")
     b.add_argument("--json", help="also write the report as JSON here")

@@ -514,12 +514,39 @@ def test_bench_identify(tmp_path: Path) -> None:
             source=lambda c, s: [random_finger(1)],
             real=(real, list(range(12)), probes, truth),
         )
+    with pytest.raises(ValueError, match="rerank_max"):
+        identify_benchmark(["x"], rerank_max=0, real=(real, list(range(12)), probes, truth))
     for spec in ("nocolon", "no_such_module_xyz:f", "math:no_such_attr", "math:pi"):
         with pytest.raises(ValueError):
             load_background_source(spec)
     script = tmp_path / "bg.py"
     script.write_text("def make(count, seed):\n    return []\n")
     assert load_background_source(f"{script}:make")(0, 0) == []
+
+
+def test_bench_identify_rerank_in_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-ranking packs the shortlists a few probes at a time: same rank-1 as all at once."""
+    from afis.bench import identify as bench
+
+    real = [random_finger(s) for s in range(12)]
+    probes = [impression(f, 70 + n, drop=0.5) for n, f in enumerate(real)]
+    truth = list(range(12))
+
+    def source(count: int, seed: int):
+        return (random_finger(20_000 + n) for n in range(count))
+
+    def rank1() -> float:
+        return bench.identify_benchmark(
+            ["synthetic"],
+            background=188,
+            source=source,
+            real=(real, truth, probes, truth),
+            rerank_penetration=0.5,
+        ).rank1_rerank
+
+    whole = rank1()
+    monkeypatch.setattr(bench, "RERANK_PACK_LIMIT", 150)  # one or two probes per group
+    assert rank1() == whole > 0
 
 
 def test_bench_identify_shared_fingers(tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ MATE_IMPRESSIONS = 7
 BACKGROUND_CHUNK = 65536
 #: Probes timed one at a time on one core.
 SINGLE_PROBES = 50
+#: Most shortlist entries whose templates the re-ranking packs at once (about 15 KB each).
+RERANK_PACK_LIMIT = 100_000
 
 
 def load_background_source(spec: str) -> BackgroundSource:
@@ -300,6 +302,8 @@ def identify_benchmark(
         raise ValueError(f"background must be non-negative, got {background}")
     if background and source is None:
         raise ValueError("background fingers need a source")
+    if isinstance(rerank_max, bool) or not isinstance(rerank_max, int) or rerank_max < 1:
+        raise ValueError(f"rerank_max must be a positive int, got {rerank_max!r}")
     if synthetic:
         if dirs or real is not None:
             raise ValueError("synthetic mates replace the folders: give one or the other")
@@ -453,19 +457,27 @@ def _rerank_rank1(
     """Share of probes whose finger the matcher ranks first within the shortlist."""
     from afis.identification import gallery_subset
 
-    needed = np.unique(shortlist[shortlist >= 0])
-    if needed.size == 0:
-        return 0.0
-    packed = Gallery.from_templates([template_of(i) for i in needed.tolist()], threads=threads)
-    where = {int(i): n for n, i in enumerate(needed.tolist())}
+    # only probes whose finger is in the shortlist can be ranked first; their candidates are
+    # packed a group at a time (a 1 % shortlist of 10^6 fingers for 560 probes would be
+    # millions of packed templates of about 15 KB)
+    rows = [
+        n
+        for n, (row, finger) in enumerate(zip(shortlist, truth_finger, strict=True))
+        if (finger_of(row[row >= 0]) == finger).any()
+    ]
     correct = 0
-    for probe, row, finger in zip(probes, shortlist, truth_finger, strict=True):
-        candidates = row[row >= 0]
-        if not (finger_of(candidates) == finger).any():
-            continue
-        scores = Matcher(probe).compare_many(
-            gallery_subset(packed, [where[int(c)] for c in candidates]), threads=threads
-        )
-        order = np.lexsort((candidates, -scores))
-        correct += int(finger_of(candidates[order[:1]])[0] == finger)
+    while rows:
+        group = [rows.pop(0)]
+        size = int((shortlist[group[0]] >= 0).sum())
+        while rows and size + int((shortlist[rows[0]] >= 0).sum()) <= RERANK_PACK_LIMIT:
+            size += int((shortlist[rows[0]] >= 0).sum())
+            group.append(rows.pop(0))
+        needed = np.unique(np.concatenate([shortlist[n][shortlist[n] >= 0] for n in group]))
+        packed = Gallery.from_templates([template_of(i) for i in needed.tolist()], threads=threads)
+        for n in group:
+            candidates = shortlist[n][shortlist[n] >= 0]
+            where = np.searchsorted(needed, candidates)
+            scores = Matcher(probes[n]).compare_many(gallery_subset(packed, where), threads=threads)
+            order = np.lexsort((candidates, -scores))
+            correct += int(finger_of(candidates[order[:1]])[0] == truth_finger[n])
     return correct / len(probes)
