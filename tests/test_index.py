@@ -638,3 +638,19 @@ def test_cli_identify_needs_source(capsys: pytest.CaptureFixture[str], tmp_path:
     )
     assert code == 2
     assert "unavailable" in capsys.readouterr().err
+
+
+def test_rank_votes() -> None:
+    from afis.index.candidate import _rank_votes
+
+    distances = np.array([[0, 3, 3, 9], [5, 5, 5, 5], [1, 2, 80, 80]], np.int32)
+    votes = _rank_votes(distances, scanned=100.0, bits=64, floor=0.0)
+    # ranks (ties to their end): 1 3 3 4 / 4 4 4 4 / 1 2 4 4 (65 and 80 both clip to 65)
+    ranks = np.array([[1, 3, 3, 4], [4, 4, 4, 4], [1, 2, 4, 4]], float)
+    assert np.allclose(votes, np.log(100 / ranks) / np.log(100), atol=1e-6)
+    assert votes[0, 0] == pytest.approx(1.0)
+    floored = _rank_votes(distances, scanned=100.0, bits=64, floor=0.8)
+    assert (floored >= 0).all() and floored[1].max() == 0.0
+    # never more codes compared than retrieved; empty input
+    assert _rank_votes(distances, scanned=1.0, bits=64, floor=0.0).min() >= 0.0
+    assert _rank_votes(np.zeros((0, 3), np.int32), 10.0, 64, 0.0).shape == (0, 3)
