@@ -183,7 +183,8 @@ def _bench_identify(args: argparse.Namespace) -> int:
         if not args.dirs and not args.synthetic_mates:
             raise ValueError("give folders of images or --synthetic-mates M")
         source = load_background_source(args.background_source) if args.background else None
-        options = IndexOptions(nlist=args.nlist, nprobe=args.nprobe)
+        extra = {} if args.neighbours is None else {"neighbours": args.neighbours}
+        options = IndexOptions(nlist=args.nlist, nprobe=args.nprobe, **extra)
         report = identify_benchmark(
             args.dirs,
             background=args.background,
@@ -453,6 +454,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="seed of the background source")
     b.add_argument("--nlist", type=int, default=1, help="IVF lists (1: exhaustive search)")
     b.add_argument("--nprobe", type=int, default=1, help="IVF lists visited per code")
+    b.add_argument(
+        "--neighbours",
+        type=int,
+        help="nearest stored codes retrieved per probe code, at least (default: IndexOptions')",
+    )
     b.add_argument(
         "--rerank-penetration",
         type=float,

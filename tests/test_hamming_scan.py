@@ -168,3 +168,101 @@ def test_read_write_lock_excludes_writers() -> None:
         assert inside == []  # the writer waits for the reader
     writer.join()
     assert inside == ["writer"]
+
+
+def _reference_votes(index, votes, labels, geometry, probe_codes, k):
+    """The vote count as numpy computed it before it went native (two lexsorted pose grids)."""
+    from afis.index import candidate as c
+
+    valid = labels >= 0
+    row = np.broadcast_to(np.arange(len(labels))[:, None], labels.shape)[valid]
+    label, vote = labels[valid], votes[valid]
+    keep = vote > 0
+    row, label, vote = row[keep], label[keep], vote[keep]
+    slot = label >> c._SLOT_SHIFT
+    gx = ((label >> c._X_SHIFT) & c._COORD_MASK).astype(np.float32) * c._COORD_STEP
+    gy = ((label >> c._Y_SHIFT) & c._COORD_MASK).astype(np.float32) * c._COORD_STEP
+    ga = (label & c._ANGLE_MASK).astype(np.float32) * np.float32(c.TWO_PI / c._ANGLE_LEVELS)
+    px, py, pa = geometry[row, 0], geometry[row, 1], geometry[row, 2]
+    turn = np.mod(ga - pa + np.float32(np.pi), c.TWO_PI) - np.float32(np.pi)
+    near = np.abs(turn) <= index.options.max_rotation
+    row, slot, vote, turn = row[near], slot[near], vote[near], turn[near]
+    px, py, gx, gy = px[near], py[near], gx[near], gy[near]
+    cos, sin = np.cos(turn), np.sin(turn)
+    tx, ty = gx - (cos * px + sin * py), gy - (-sin * px + cos * py)
+    best, owners = [], []
+    for shift in (0.0, 0.5):
+        rb = np.clip(
+            np.floor(turn / index.options.rotation_bin + shift).astype(np.int64) + 64, 0, 127
+        )
+        xb = np.clip(
+            np.floor(tx / index.options.translation_bin + shift).astype(np.int64) + 512, 0, 1023
+        )
+        yb = np.clip(
+            np.floor(ty / index.options.translation_bin + shift).astype(np.int64) + 512, 0, 1023
+        )
+        cell = (slot << 27) | (rb << 20) | (xb << 10) | yb
+        order = np.lexsort((-vote, cell, row))
+        r_o, c_o, v_o = row[order], cell[order], vote[order]
+        first = np.ones(len(r_o), bool)
+        first[1:] = (r_o[1:] != r_o[:-1]) | (c_o[1:] != c_o[:-1])
+        cells, inverse = np.unique(c_o[first], return_inverse=True)
+        best.append(np.bincount(inverse, weights=v_o[first]).astype(np.float32))
+        owners.append(cells >> 27)
+    fingers, inverse = np.unique(np.concatenate(owners), return_inverse=True)
+    total = np.zeros(len(fingers), np.float32)
+    np.maximum.at(total, inverse, np.concatenate(best))
+    total /= np.sqrt(np.maximum(index._counts[fingers], 1).astype(np.float32) * probe_codes)
+    top = np.lexsort((fingers, -total))[:k]
+    return total[top], fingers[top]
+
+
+def test_vote_count_matches_numpy_reference() -> None:
+    index = CandidateIndex(IndexOptions(), threads=1)
+    index.add([random_finger(s) for s in range(300)], ids=range(300))
+    probes = [random_finger(s) for s in (3, 7, 11, 500)]
+    codes, owner, geometry = index._encode(probes)
+    _, labels = index._search_codes(codes, 200)
+    votes = np.random.default_rng(0).random(labels.shape).astype(np.float32)
+    votes[:, ::7] = 0  # zero votes are skipped
+    starts = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(probes)))])
+    best, slots = _core.aggregate_votes(
+        votes, labels, geometry, starts, index._counts, index._vote_layout(), 25, 2
+    )
+    for p in range(len(probes)):
+        rows = slice(starts[p], starts[p + 1])
+        want_s, want_f = _reference_votes(
+            index, votes[rows], labels[rows], geometry[rows], int(starts[p + 1] - starts[p]), 25
+        )
+        assert np.array_equal(slots[p, : len(want_f)], want_f)
+        assert np.allclose(best[p, : len(want_s)], want_s, rtol=1e-6)
+        assert (slots[p, len(want_f) :] == -1).all()
+
+
+def test_vote_count_bad_input() -> None:
+    index = CandidateIndex(IndexOptions(), threads=1)
+    index.add([random_finger(s) for s in range(5)], ids=range(5))
+    layout = index._vote_layout()
+    votes = np.ones((4, 3), np.float32)
+    labels = np.zeros((4, 3), np.int64)
+    geometry = np.zeros((4, 3), np.float32)
+    counts = index._counts
+    run = _core.aggregate_votes
+    assert run(votes, labels, geometry, np.array([0, 4]), counts, layout, 2, 1)[1].shape == (1, 2)
+    with pytest.raises(ValueError, match="starts must run from 0"):
+        run(votes, labels, geometry, np.array([0, 3]), counts, layout, 2, 1)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        run(votes, labels, geometry, np.array([0, 3, 2, 4]), counts, layout, 2, 1)
+    with pytest.raises(ValueError, match="wrong shape"):
+        run(votes, labels[:3], geometry, np.array([0, 4]), counts, layout, 2, 1)
+    with pytest.raises(TypeError, match="wrong dtype"):
+        run(votes.astype(np.float64), labels, geometry, np.array([0, 4]), counts, layout, 2, 1)
+    with pytest.raises(ValueError, match="k must be"):
+        run(votes, labels, geometry, np.array([0, 4]), counts, layout, -1, 1)
+    with pytest.raises(ValueError, match="invalid vote layout"):
+        run(
+            votes, labels, geometry, np.array([0, 4]), counts, {**layout, "rotation_bin": 0.0}, 2, 1
+        )
+    # labels naming fingers the counts do not know are ignored, not read out of bounds
+    far = np.full((4, 3), 1 << 40, np.int64)
+    assert (run(votes, far, geometry, np.array([0, 4]), counts, layout, 2, 1)[1] == -1).all()

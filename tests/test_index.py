@@ -620,6 +620,14 @@ def test_bench_identify_purely_synthetic(capsys: pytest.CaptureFixture[str]) -> 
     assert "3 mates + 20 background" in capsys.readouterr().out
     assert main(["bench", "identify"]) == 2
     assert "--synthetic-mates" in capsys.readouterr().err
+    deep = ["bench", "identify", "--synthetic-mates", "3", "--background", "20"]
+    assert (
+        main([*deep, "--neighbours", "300", "--rerank-penetration", "0.5", "--rerank-max", "5"])
+        == 0
+    )
+    assert "re-ranking 5 candidates" in capsys.readouterr().out
+    assert main([*deep, "--neighbours", "0"]) == 2
+    assert "neighbours must lie in" in capsys.readouterr().err
 
 
 def test_cli_identify_needs_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

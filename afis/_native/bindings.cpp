@@ -459,6 +459,66 @@ py::tuple hamming_search(const HammingLists& self, const py::array& queries, int
     return py::make_tuple(distances, labels);
 }
 
+// The vote count of a batch of probe fingers: rows starts[p]..starts[p+1] of the arrays are
+// probe p's codes (see afis::aggregate_votes).
+py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const py::array& geometry,
+                          const py::array& starts, const py::array& counts, const py::dict& layout, int k,
+                          int threads) {
+    if (votes.ndim() != 2) throw py::value_error("votes must be a 2-D array");
+    const py::ssize_t rows = votes.shape(0), width = votes.shape(1);
+    const auto* v = checked<float>(votes, rows, width, "votes");
+    const auto* l = checked<std::int64_t>(labels, rows, width, "labels");
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    if (starts.ndim() != 1 || starts.shape(0) < 1) throw py::value_error("starts must be 1-D and non-empty");
+    const py::ssize_t n = starts.shape(0) - 1;
+    const auto* st = checked<std::int64_t>(starts, n + 1, 0, "starts");
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    if (st[0] != 0 || st[n] != rows)
+        throw py::value_error("starts must run from 0 to the number of rows");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (st[i] > st[i + 1] || st[i + 1] - st[i] > (1 << 20))
+            throw py::value_error("starts must be non-decreasing, at most 2^20 rows a probe");
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    afis::VoteLayout p;
+    p.slot_shift = layout["slot_shift"].cast<int>();
+    p.x_shift = layout["x_shift"].cast<int>();
+    p.y_shift = layout["y_shift"].cast<int>();
+    p.coord_mask = layout["coord_mask"].cast<std::int64_t>();
+    p.angle_mask = layout["angle_mask"].cast<std::int64_t>();
+    p.coord_step = layout["coord_step"].cast<float>();
+    p.angle_step = layout["angle_step"].cast<float>();
+    p.max_rotation = layout["max_rotation"].cast<float>();
+    p.rotation_bin = layout["rotation_bin"].cast<float>();
+    p.translation_bin = layout["translation_bin"].cast<float>();
+    if (p.slot_shift < 1 || p.slot_shift > 62 || !(p.rotation_bin > 0) || !(p.translation_bin > 0))
+        throw py::value_error("invalid vote layout");
+    py::array_t<float> scores({n, static_cast<py::ssize_t>(k)});
+    py::array_t<std::int64_t> slots({n, static_cast<py::ssize_t>(k)});
+    float* so = scores.mutable_data();
+    std::int64_t* lo = slots.mutable_data();
+    std::fill(so, so + n * k, 0.0f);
+    std::fill(lo, lo + n * k, std::int64_t{-1});
+    const int workers = std::max(1, std::min<int>(threads, static_cast<int>(std::max<py::ssize_t>(n, 1))));
+    {
+        py::gil_scoped_release release;
+        std::atomic<py::ssize_t> next{0};
+        auto work = [&] {
+            thread_local afis::VoteScratch scratch;
+            for (py::ssize_t i; (i = next.fetch_add(1)) < n;) {
+                const std::int64_t r0 = st[i], r1 = st[i + 1];
+                afis::aggregate_votes(v + r0 * width, l + r0 * width, r1 - r0, width, g + r0 * 3, c, n_slots,
+                                      static_cast<int>(r1 - r0), p, k, so + i * k, lo + i * k, scratch);
+            }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    return py::make_tuple(scores, slots);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -487,6 +547,9 @@ PYBIND11_MODULE(_core, m) {
              py::arg("threads"),
              "(distances int32, labels int64), each (n, k): the k nearest stored codes of each "
              "query in the lists of its nprobe nearest centroids; 65 and -1 pad.");
+    m.def("aggregate_votes", &aggregate_votes, py::arg("votes"), py::arg("labels"), py::arg("geometry"),
+          py::arg("starts"), py::arg("counts"), py::arg("layout"), py::arg("k"), py::arg("threads"),
+          "The candidate index's vote count per probe finger: (scores, slots), each (probes, k).");
     m.def("compare", &compare_sets, py::arg("a"), py::arg("b"), "Similarity of two templates in [0, 1].");
     m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),

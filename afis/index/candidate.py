@@ -552,15 +552,40 @@ class CandidateIndex:
             distances, self._scanned_per_code(), self.options.bits, self.options.similarity_floor
         )
         probe_counts = np.bincount(owner, minlength=len(items))
-        starts = np.concatenate([[0], np.cumsum(probe_counts)])
-        for p in range(len(items)):
-            rows = slice(starts[p], starts[p + 1])
-            s, f = self._aggregate(
-                votes[rows], labels[rows], geometry[rows], int(probe_counts[p]), k
-            )
-            scores[p, : len(s)] = s
-            found[p, : len(f)] = f
+        starts = np.zeros(len(items) + 1, np.int64)
+        np.cumsum(probe_counts, out=starts[1:])
+        workers = min(resolve_threads(self._threads), len(items))
+        best, slots = _core.aggregate_votes(
+            np.ascontiguousarray(votes, np.float32),
+            np.ascontiguousarray(labels, np.int64),
+            np.ascontiguousarray(geometry, np.float32),
+            starts,
+            np.ascontiguousarray(self._counts, np.int32),
+            self._vote_layout(),
+            k,
+            workers,
+        )
+        listed = slots >= 0
+        scores[listed] = best[listed]
+        found[listed] = self._ids[slots[listed]]
         return scores, found
+
+    def _vote_layout(self) -> dict[str, Any]:
+        """How labels pack a finger's slot and a minutia's pose, and the pose cells votes
+        gather in (for the native vote count)."""
+        o = self.options
+        return {
+            "slot_shift": _SLOT_SHIFT,
+            "x_shift": _X_SHIFT,
+            "y_shift": _Y_SHIFT,
+            "coord_mask": _COORD_MASK,
+            "angle_mask": _ANGLE_MASK,
+            "coord_step": float(_COORD_STEP),
+            "angle_step": float(TWO_PI / _ANGLE_LEVELS),
+            "max_rotation": o.max_rotation,
+            "rotation_bin": o.rotation_bin,
+            "translation_bin": o.translation_bin,
+        }
 
     def _scanned_per_code(self) -> float:
         """About how many stored codes one probe code's search compares (the lists of
@@ -656,66 +681,6 @@ class CandidateIndex:
                 parts.append(faiss.rev_swig_ptr(ids, size).copy())
                 invlists.release_ids(number, ids)
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-    def _aggregate(
-        self,
-        votes: np.ndarray,
-        labels: np.ndarray,
-        geometry: np.ndarray,
-        probe_codes: int,
-        k: int,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        valid = labels >= 0
-        row = np.broadcast_to(np.arange(len(labels))[:, None], labels.shape)[valid]
-        label = labels[valid]
-        vote = votes[valid]
-        keep = vote > 0
-        row, label, vote = row[keep], label[keep], vote[keep]
-        if label.size == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        slot = label >> _SLOT_SHIFT
-        gx = ((label >> _X_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
-        gy = ((label >> _Y_SHIFT) & _COORD_MASK).astype(np.float32) * _COORD_STEP
-        ga = (label & _ANGLE_MASK).astype(np.float32) * np.float32(TWO_PI / _ANGLE_LEVELS)
-        px, py, pa = geometry[row, 0], geometry[row, 1], geometry[row, 2]
-        # rotation taking the probe minutia onto the gallery one, then the translation
-        turn = np.mod(ga - pa + np.pi, TWO_PI) - np.pi
-        near = np.abs(turn) <= self.options.max_rotation
-        row, slot, vote, turn = row[near], slot[near], vote[near], turn[near]
-        px, py, gx, gy = px[near], py[near], gx[near], gy[near]
-        if slot.size == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        c, s = np.cos(turn), np.sin(turn)
-        # y is down in templates, angles counter-clockwise with y up
-        tx = gx - (c * px + s * py)
-        ty = gy - (-s * px + c * py)
-        best = np.zeros(0, np.float32)
-        best_slot = np.zeros(0, np.int64)
-        rb_size = self.options.rotation_bin
-        tb_size = self.options.translation_bin
-        for shift in (0.0, 0.5):
-            rb = np.clip(np.floor(turn / rb_size + shift).astype(np.int64) + 64, 0, 127)
-            xb = np.clip(np.floor(tx / tb_size + shift).astype(np.int64) + 512, 0, 1023)
-            yb = np.clip(np.floor(ty / tb_size + shift).astype(np.int64) + 512, 0, 1023)
-            cell = (slot << 27) | (rb << 20) | (xb << 10) | yb
-            # best vote of each probe code per (finger, pose cell), summed per cell
-            order = np.lexsort((-vote, cell, row))
-            r_o, c_o, v_o = row[order], cell[order], vote[order]
-            first = np.ones(len(r_o), bool)
-            first[1:] = (r_o[1:] != r_o[:-1]) | (c_o[1:] != c_o[:-1])
-            cells, inverse = np.unique(c_o[first], return_inverse=True)
-            total = np.bincount(inverse, weights=v_o[first])
-            owner = cells >> 27
-            best_slot = np.concatenate([best_slot, owner])
-            best = np.concatenate([best, total.astype(np.float32)])
-        fingers, inverse = np.unique(best_slot, return_inverse=True)
-        total = np.zeros(len(fingers), np.float32)
-        np.maximum.at(total, inverse, best)
-        norm = np.sqrt(np.maximum(self._counts[fingers], 1).astype(np.float32) * probe_codes)
-        total /= norm
-        # best first; ties broken by enrolment order, so results are deterministic
-        top = np.lexsort((fingers, -total))[:k]
-        return total[top], self._ids[fingers[top]]
 
     # -- persistence ----------------------------------------------------------------------
 

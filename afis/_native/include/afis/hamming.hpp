@@ -36,3 +36,49 @@ void hamming_nearest(const CodeLists& index, std::uint64_t query, int nprobe, in
                      std::int32_t* distances, std::int64_t* labels, HammingScratch& scratch);
 
 }  // namespace afis
+
+namespace afis {
+
+// How a stored code's label packs its finger (slot) and its minutia's pose, and the pose
+// cells votes gather in (see afis/index/candidate.py, which owns these numbers).
+struct VoteLayout {
+    int slot_shift = 28, x_shift = 18, y_shift = 8;
+    std::int64_t coord_mask = 1023, angle_mask = 255;
+    float coord_step = 4.0f;     // pixels per coordinate level
+    float angle_step = 0.0f;     // radians per angle level
+    float max_rotation = 0.0f;   // radians; votes implying more rotation are dropped
+    float rotation_bin = 0.0f;   // radians
+    float translation_bin = 0.0f;  // pixels
+};
+
+// Reused tables of one aggregating thread.
+struct VoteScratch {
+    struct Cell {
+        std::uint64_t key = 0;
+        std::uint32_t stamp = 0, row = 0;
+        float last = 0;   // the row's vote in this cell so far
+        double sum = 0;   // best vote of each row, summed
+    };
+    struct Finger {
+        std::uint64_t slot = 0;
+        std::uint32_t stamp = 0;
+        float best = 0;
+    };
+    std::vector<Cell> cells;
+    std::vector<Finger> fingers;
+    std::vector<std::uint32_t> used_cells, used_fingers;
+    std::uint32_t stamp = 0;
+};
+
+// The candidate index's vote count for one probe finger: every retrieved code (row r of
+// `width` labels and votes, probe minutia geometry[r] = x, y, direction) votes for its
+// finger in the pose cell (rotation, translation) that pairing the two minutiae implies, on
+// two grids offset by half a cell; a finger's score is its best cell's sum of each row's best
+// vote, over sqrt(codes of the finger x probe_codes). Writes at most k (score, slot) pairs,
+// best first, ties by slot; returns how many.
+int aggregate_votes(const float* votes, const std::int64_t* labels, std::int64_t rows, std::int64_t width,
+                    const float* geometry, const std::int32_t* counts, std::int64_t n_slots, int probe_codes,
+                    const VoteLayout& layout, int k, float* out_scores, std::int64_t* out_slots,
+                    VoteScratch& scratch);
+
+}  // namespace afis
