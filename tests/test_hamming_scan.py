@@ -259,6 +259,10 @@ def test_vote_count_bad_input() -> None:
         run(votes.astype(np.float64), labels, geometry, np.array([0, 4]), counts, layout, 2, 1)
     with pytest.raises(ValueError, match="k must be"):
         run(votes, labels, geometry, np.array([0, 4]), counts, layout, -1, 1)
+    with pytest.raises(ValueError, match=r"shifts must lie in 0\.\.62"):
+        run(votes, labels, geometry, np.array([0, 4]), counts, {**layout, "x_shift": 64}, 2, 1)
+    with pytest.raises(KeyError):
+        run(votes, labels, geometry, np.array([0, 4]), counts, {}, 2, 1)
     with pytest.raises(ValueError, match="invalid vote layout"):
         run(
             votes, labels, geometry, np.array([0, 4]), counts, {**layout, "rotation_bin": 0.0}, 2, 1

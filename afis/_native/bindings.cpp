@@ -491,8 +491,10 @@ py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const
     p.max_rotation = layout["max_rotation"].cast<float>();
     p.rotation_bin = layout["rotation_bin"].cast<float>();
     p.translation_bin = layout["translation_bin"].cast<float>();
-    if (p.slot_shift < 1 || p.slot_shift > 62 || !(p.rotation_bin > 0) || !(p.translation_bin > 0))
-        throw py::value_error("invalid vote layout");
+    const auto shift_ok = [](int v) { return v >= 0 && v <= 62; };
+    if (!shift_ok(p.slot_shift) || !shift_ok(p.x_shift) || !shift_ok(p.y_shift) || !(p.rotation_bin > 0) ||
+        !(p.translation_bin > 0))
+        throw py::value_error("invalid vote layout: shifts must lie in 0..62 and the bins be positive");
     py::array_t<float> scores({n, static_cast<py::ssize_t>(k)});
     py::array_t<std::int64_t> slots({n, static_cast<py::ssize_t>(k)});
     float* so = scores.mutable_data();

@@ -607,7 +607,7 @@ class CandidateIndex:
             parts = self._split(lambda chunk: self._faiss.search(chunk, neighbours), codes)
             return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
         queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
-        workers = min(resolve_threads(self._threads), max(1, len(codes) // _MIN_CODES_PER_THREAD))
+        workers = self._code_workers(len(codes))
         return table.search(
             queries, min(self._faiss.nprobe, self._faiss.nlist), neighbours, workers
         )
@@ -627,25 +627,28 @@ class CandidateIndex:
         with self._table_lock:
             if self._table is not None:
                 return self._table
-            invlists = lists
             codes, labels = [], []
             empty_codes, empty_labels = np.zeros(0, np.uint64), np.zeros(0, np.int64)
             for number in range(self._faiss.nlist):
-                size = invlists.list_size(number)
+                size = lists.list_size(number)
                 if size == 0:
                     codes.append(empty_codes)
                     labels.append(empty_labels)
                     continue
                 # faiss's array lists (in memory or memory-mapped) hand out their own
                 # buffers: no copy, no release needed
-                block = faiss.rev_swig_ptr(invlists.get_codes(number), size * 8)
-                ids = faiss.rev_swig_ptr(invlists.get_ids(number), size)
+                block = faiss.rev_swig_ptr(lists.get_codes(number), size * 8)
+                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
                 codes.append(_aligned(block).view(np.uint64))
                 labels.append(_aligned(ids))
             quantizer = faiss.downcast_IndexBinary(self._faiss.quantizer)
             centroids = faiss.vector_to_array(quantizer.xb).view(np.uint64)
             self._table = _core.HammingLists(centroids, codes, labels)
             return self._table
+
+    def _code_workers(self, codes: int) -> int:
+        """Threads worth using for ``codes`` probe or stored codes."""
+        return min(resolve_threads(self._threads), max(1, codes // _MIN_CODES_PER_THREAD))
 
     def _split(self, run: Callable[[np.ndarray], Any], codes: np.ndarray) -> list[Any]:
         """``run`` on consecutive chunks of ``codes``, one per thread, faiss on one OpenMP
@@ -655,7 +658,7 @@ class CandidateIndex:
         (2 threads: 0.47 s, 1 thread: 0.25 s for 100,000 queries); faiss releases the GIL, so
         plain threads share the batch without OpenMP.
         """
-        workers = min(resolve_threads(self._threads), max(1, len(codes) // _MIN_CODES_PER_THREAD))
+        workers = self._code_workers(len(codes))
 
         def one(chunk: np.ndarray) -> Any:
             faiss.omp_set_num_threads(1)  # this thread's OpenMP setting only

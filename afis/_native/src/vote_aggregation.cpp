@@ -57,7 +57,7 @@ int aggregate_votes(const float* votes, const std::int64_t* labels, std::int64_t
             const float vote = votes[r * width + j];
             if (label < 0 || !(vote > 0)) continue;
             const auto slot = static_cast<std::uint64_t>(label >> p.slot_shift);
-            if (static_cast<std::int64_t>(slot) >= n_slots) continue;  // checked by the caller
+            if (static_cast<std::int64_t>(slot) >= n_slots) continue;  // a finger the counts do not know
             const float gx = static_cast<float>((label >> p.x_shift) & p.coord_mask) * p.coord_step;
             const float gy = static_cast<float>((label >> p.y_shift) & p.coord_mask) * p.coord_step;
             const float ga = static_cast<float>(label & p.angle_mask) * p.angle_step;

@@ -1,4 +1,5 @@
-// Nearest 64-bit codes by Hamming distance over inverted lists: the candidate index's scan.
+// The candidate index's native stages: the nearest 64-bit codes by Hamming distance over
+// inverted lists (hamming_scan.cpp) and the pose-cell vote count (vote_aggregation.cpp).
 // Knows nothing of Python (or of faiss: the lists are plain arrays that faiss happens to own).
 #pragma once
 
