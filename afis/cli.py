@@ -197,6 +197,7 @@ def _bench_identify(args: argparse.Namespace) -> int:
             rerank_max=args.rerank_max,
             threads=args.threads,
             synthetic=args.synthetic_mates,
+            exhaustive=args.exhaustive,
         )
     except (ValueError, TypeError, OSError) as exc:
         log.debug("details", exc_info=True)
@@ -471,6 +472,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1000,
         help="most candidates re-ranked per probe; the search time is that shortlist's "
         "(default 1000)",
+    )
+    b.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="also score every probe against the whole gallery with the matcher: its own hit "
+        "rate and rank-1, the baseline of the two stages (probes x gallery comparisons)",
     )
     b.add_argument("--threads", type=int, help="threads (default: all cores)")
     b.add_argument("--json", help="also write the report as JSON here")

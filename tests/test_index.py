@@ -549,6 +549,49 @@ def test_bench_identify_rerank_in_groups(monkeypatch: pytest.MonkeyPatch) -> Non
     assert rank1() == whole > 0
 
 
+def test_bench_identify_exhaustive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matcher-alone baseline: mate ranks as a direct count of afis.compare scores gives
+    them (ties counted against the mate), the same when the gallery is packed in chunks."""
+    from afis.bench import identify as bench
+
+    real = [random_finger(s) for s in range(10)]
+    # probes keeping a fifth of their minutiae: some mates lose to other fingers, some score 0
+    probes = [impression(f, 90 + n, drop=0.8) for n, f in enumerate(real)]
+    truth = list(range(10))
+    background = [random_finger(30_000 + n) for n in range(70)]
+
+    def source(count: int, seed: int):
+        return iter(background[:count])
+
+    def run() -> bench.IdentifyReport:
+        return bench.identify_benchmark(
+            ["synthetic"],
+            background=len(background),
+            source=source,
+            real=(real, truth, probes, truth),
+            exhaustive=True,
+        )
+
+    gallery = real + background
+    expected = []
+    for n, probe in enumerate(probes):
+        scores = np.array([afis.compare(probe, g) for g in gallery])
+        others = np.delete(scores, n)
+        expected.append(1 + int((others >= scores[n]).sum()))
+    expected = np.array(expected)
+    report = run()
+    assert report.exhaustive_hit_rate is not None and report.exhaustive_rank1 is not None
+    assert report.exhaustive_rank1 == pytest.approx(np.mean(expected == 1))
+    for p, hit in report.exhaustive_hit_rate.items():
+        k = max(1, math.ceil(p * len(gallery)))
+        assert hit == pytest.approx(np.mean(expected <= k))
+    assert 0 < report.exhaustive_rank1 < 1  # the case is not trivial either way
+    assert "matcher alone" in report.format_table()
+    assert "exhaustive_hit_rate" in report.to_dict()
+    monkeypatch.setattr(bench, "RERANK_PACK_LIMIT", 7)  # many chunks
+    assert run().exhaustive_hit_rate == report.exhaustive_hit_rate
+
+
 def test_bench_identify_shared_fingers(tmp_path: Path) -> None:
     from PIL import Image
 
