@@ -488,7 +488,7 @@ def _exhaustive_ranks(
                 )
                 mate_score[n] = float(scores.max())
     above = np.zeros(len(probes), dtype=np.int64)
-    bar = _Progress(progress, len(ids), "exhaustive matcher", "finger")
+    bar = _Progress(progress, len(ids) * len(probes), "exhaustive matcher", "comparison")
     try:
         for start in range(0, len(ids), RERANK_PACK_LIMIT):
             chunk = ids[start : start + RERANK_PACK_LIMIT]
@@ -499,7 +499,7 @@ def _exhaustive_ranks(
                 above[n] += int(
                     ((scores >= mate_score[n]) & (chunk_fingers != truth_finger[n])).sum()
                 )
-            bar.update(len(chunk))
+                bar.update(len(chunk))
     finally:
         bar.close()
     return np.where(np.isfinite(mate_score), above + 1, len(ids) + 1)
