@@ -558,7 +558,10 @@ def test_bench_identify_exhaustive(monkeypatch: pytest.MonkeyPatch) -> None:
     # probes keeping a fifth of their minutiae: some mates lose to other fingers, some score 0
     probes = [impression(f, 90 + n, drop=0.8) for n, f in enumerate(real)]
     truth = list(range(10))
-    background = [random_finger(30_000 + n) for n in range(70)]
+    # 60 unrelated fingers and 10 other captures of the real fingers enrolled as other people
+    # (they reach the calibrated thresholds and can outrank the mates)
+    background = [random_finger(30_000 + n) for n in range(60)]
+    background += [impression(f, 500 + n, drop=0.3) for n, f in enumerate(real)]
 
     def source(count: int, seed: int):
         return iter(background[:count])
@@ -588,8 +591,18 @@ def test_bench_identify_exhaustive(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 0 < report.exhaustive_rank1 < 1  # the case is not trivial either way
     assert "matcher alone" in report.format_table()
     assert "exhaustive_hit_rate" in report.to_dict()
+    # background impostor rates: a direct count over probes x background fingers
+    assert report.background_fmr is not None and list(report.background_fmr) == [1e-2, 1e-3, 1e-4]
+    impostor = np.array([[afis.compare(p, b) for b in background] for p in probes]).ravel()
+    for f, rate in report.background_fmr.items():
+        assert rate == pytest.approx(np.mean(impostor >= afis.threshold_for_fmr(f)))
+    assert 0 < report.background_fmr[1e-4] <= report.background_fmr[1e-2] < 0.05
+    assert "background impostor rate" in report.format_table()
+    assert "background_fmr" in report.to_dict()
     monkeypatch.setattr(bench, "RERANK_PACK_LIMIT", 7)  # many chunks
-    assert run().exhaustive_hit_rate == report.exhaustive_hit_rate
+    chunked = run()
+    assert chunked.exhaustive_hit_rate == report.exhaustive_hit_rate
+    assert chunked.background_fmr == report.background_fmr
 
 
 def test_bench_identify_shared_fingers(tmp_path: Path) -> None:

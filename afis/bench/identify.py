@@ -78,6 +78,10 @@ BACKGROUND_CHUNK = 65536
 SINGLE_PROBES = 50
 #: Most shortlist entries whose templates the re-ranking packs at once (about 15 KB each).
 RERANK_PACK_LIMIT = 100_000
+#: False match rates whose calibrated thresholds (``afis.threshold_for_fmr``) the exhaustive
+#: run checks the background against: how often real probes reach them against background
+#: fingers says how hard the background is next to real impostors.
+BACKGROUND_FMRS = (1e-2, 1e-3, 1e-4)
 
 
 def load_background_source(spec: str) -> BackgroundSource:
@@ -131,6 +135,9 @@ class IdentifyReport:
     #: The matcher alone against the whole gallery (``exhaustive=True``), else None.
     exhaustive_hit_rate: dict[float, float] | None = None
     exhaustive_rank1: float | None = None
+    #: Share of probe x background comparisons at or above ``afis.threshold_for_fmr(f)``,
+    #: for each f of :data:`BACKGROUND_FMRS` (``exhaustive=True`` with a background).
+    background_fmr: dict[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types, for JSON."""
@@ -139,6 +146,10 @@ class IdentifyReport:
         if self.exhaustive_hit_rate is not None:
             out["exhaustive_hit_rate"] = [
                 {"penetration": p, "hit_rate": h} for p, h in self.exhaustive_hit_rate.items()
+            ]
+        if self.background_fmr is not None:
+            out["background_fmr"] = [
+                {"calibrated_fmr": f, "background_rate": r} for f, r in self.background_fmr.items()
             ]
         return out
 
@@ -177,6 +188,13 @@ class IdentifyReport:
             lines.append(
                 f"rank-1 of the matcher alone against all {gallery} fingers: "
                 f"{100 * self.exhaustive_rank1:.2f} %"
+            )
+        if self.background_fmr:
+            lines.append(
+                "background impostor rate at the thresholds calibrated for FMR "
+                + " / ".join(f"{f:g}" for f in self.background_fmr)
+                + ": "
+                + " / ".join(f"{r:.2e}" for r in self.background_fmr.values())
             )
         return "\n".join(lines)
 
@@ -408,12 +426,12 @@ def identify_benchmark(
     batch = time.perf_counter() - start
     single = _single_core_ms(index, probes[:SINGLE_PROBES], rerank_k)
     rank1 = _rerank_rank1(template_of, shortlist, probes, truth_finger, finger_of, threads)
-    exhaustive_hit_rate = exhaustive_rank1 = None
+    exhaustive_hit_rate = exhaustive_rank1 = background_fmr = None
     if exhaustive:
         all_ids = np.concatenate(
             [real_ids, first_background + np.arange(len(stored), dtype=np.int64)]
         )
-        ranks = _exhaustive_ranks(
+        ranks, background_fmr = _exhaustive_ranks(
             template_of, all_ids, probes, truth_finger, finger_of, threads, progress=True
         )
         exhaustive_hit_rate = {
@@ -445,6 +463,7 @@ def identify_benchmark(
         },
         exhaustive_hit_rate=exhaustive_hit_rate,
         exhaustive_rank1=exhaustive_rank1,
+        background_fmr=background_fmr,
     )
 
 
@@ -464,12 +483,16 @@ def _exhaustive_ranks(
     threads: int | None,
     *,
     progress: bool = False,
-) -> np.ndarray:
-    """Each probe's mate rank when the matcher scores it against every gallery finger.
+) -> tuple[np.ndarray, dict[float, float] | None]:
+    """Each probe's mate rank when the matcher scores it against every gallery finger, and
+    the background's impostor rates at the calibrated thresholds.
 
     The rank is one plus the number of other fingers' entries scoring at least the mate's
     best score (ties count against the mate); a probe without a mate in ``ids`` gets
-    ``len(ids) + 1``. The gallery is packed :data:`RERANK_PACK_LIMIT` templates at a time.
+    ``len(ids) + 1``. The rates: for each f of :data:`BACKGROUND_FMRS`, the share of probe x
+    background comparisons (background: ids that are no real finger) scoring at least
+    ``afis.threshold_for_fmr(f)``; None without background. The gallery is packed
+    :data:`RERANK_PACK_LIMIT` templates at a time.
     """
     from afis.identification import gallery_subset
 
@@ -488,6 +511,9 @@ def _exhaustive_ranks(
                 )
                 mate_score[n] = float(scores.max())
     above = np.zeros(len(probes), dtype=np.int64)
+    thresholds = np.array([afis.threshold_for_fmr(f) for f in BACKGROUND_FMRS])
+    false_matches = np.zeros(len(thresholds), dtype=np.int64)
+    background = fingers < -1  # finger_of maps background ids below -1
     bar = _Progress(progress, len(ids) * len(probes), "exhaustive matcher", "comparison")
     try:
         for start in range(0, len(ids), RERANK_PACK_LIMIT):
@@ -499,10 +525,17 @@ def _exhaustive_ranks(
                 above[n] += int(
                     ((scores >= mate_score[n]) & (chunk_fingers != truth_finger[n])).sum()
                 )
+                impostors = np.sort(scores[background[start : start + RERANK_PACK_LIMIT]])
+                false_matches += impostors.size - np.searchsorted(impostors, thresholds)
                 bar.update(len(chunk))
     finally:
         bar.close()
-    return np.where(np.isfinite(mate_score), above + 1, len(ids) + 1)
+    ranks = np.where(np.isfinite(mate_score), above + 1, len(ids) + 1)
+    comparisons = int(background.sum()) * len(probes)
+    if not comparisons:
+        return ranks, None
+    rates = false_matches / comparisons
+    return ranks, {f: float(r) for f, r in zip(BACKGROUND_FMRS, rates, strict=True)}
 
 
 def _identity_lookup(
