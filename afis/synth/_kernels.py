@@ -47,7 +47,9 @@ P_BORDER = 29
 P_WIDTH = 30
 P_HEIGHT = 31
 P_CONDITION = 32
-P_SIZE = 33
+P_CONVERGE = 33
+P_FLOW_DENSITY = 34
+P_SIZE = 35
 
 #: Pattern class codes (index into the proportions).
 ARCH, TENTED_ARCH, LEFT_LOOP, RIGHT_LOOP, WHORL = 0, 1, 2, 3, 4
@@ -265,6 +267,35 @@ def _finger_field(
     field[F_NSING] = n
 
 
+#: Step across the ridges (pixels) of the finite difference in :func:`_divergence`.
+_DIVERGENCE_STEP = 12.0
+#: Divergence (radians per pixel) at and above which ``flow_density`` accepts every dart.
+_DIVERGENCE_SCALE = 0.01
+
+
+@nb.njit(**_JIT)
+def _divergence(
+    field: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    st: np.ndarray,
+    x: float,
+    y: float,
+    theta: float,
+) -> float:
+    """Divergence of the ridge flow at master point (x, y) along direction ``theta``: the
+    change of the orientation across the ridges, d theta / d n with n = theta + 90 degrees
+    (template convention, y up); positive where the flow along ``theta`` spreads."""
+    h = _DIVERGENCE_STEP
+    nx = -math.sin(theta)
+    ny = math.cos(theta)  # y up; the master frame's y runs down
+    t1 = orientation(field, sx, sy, st, x + h * nx, y - h * ny)
+    t2 = orientation(field, sx, sy, st, x - h * nx, y + h * ny)
+    d = t1 - t2
+    d -= math.pi * math.floor(d / math.pi + 0.5)  # orientations are modulo pi
+    return d / (2.0 * h)
+
+
 @nb.njit(**_JIT)
 def masters_kernel(
     key: np.uint64,
@@ -312,9 +343,19 @@ def masters_kernel(
             if not ok:
                 continue
             theta = orientation(field, sx[i], sy[i], st[i], x, y)
-            theta += p[P_ORIENT_NOISE] * normal(s)
-            if uniform(s) < 0.5:
+            if p[P_FLOW_DENSITY] > 0.0:  # more minutiae where the flow spreads or narrows
+                spread = abs(_divergence(field, sx[i], sy[i], st[i], x, y, theta))
+                if uniform(s) * (1.0 + p[P_FLOW_DENSITY]) > 1.0 + p[P_FLOW_DENSITY] * min(spread / _DIVERGENCE_SCALE, 1.0):
+                    continue
+            # Sense: real minutiae mostly point where the ridges converge (a ridge ends, or
+            # two merge, where the flow narrows), so the sense follows the field's divergence
+            # across the ridges, d theta / d n, with probability P_CONVERGE.
+            if uniform(s) < p[P_CONVERGE]:
+                if _divergence(field, sx[i], sy[i], st[i], x, y, theta) > 0.0:
+                    theta += math.pi
+            elif _divergence(field, sx[i], sy[i], st[i], x, y, theta) <= 0.0:
                 theta += math.pi
+            theta += p[P_ORIENT_NOISE] * normal(s)
             mx[i, n] = x
             my[i, n] = y
             md[i, n] = _wrap(theta)
