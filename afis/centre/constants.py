@@ -3,8 +3,10 @@
 The de-duplication thresholds follow from the impostor distribution of the fused person
 score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
 people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
-below are its output for ``calibrate(pairs=4000, seed=2026)`` (46 s on 2 cores; the largest
-of the 4,000 impostor fused scores was 0.213). Above ``FUSED_TAIL_START`` (exceeded by
+below are its output for ``calibrate(pairs=4000, seed=2026)`` with the second synthetic
+model of 2026-11-24 (the largest of the 4,000 impostor fused scores was 0.270; with the first
+model, whose impostor tail was about ten times too light, 0.213, start 0.19042, scale
+0.004938). Above ``FUSED_TAIL_START`` (exceeded by
 ``FUSED_TAIL_SHARE`` of impostor pairs) the tail is modelled as exponential with
 scale ``FUSED_TAIL_SCALE``, so the fused score that an impostor person pair exceeds with
 probability ``f`` is ``FUSED_TAIL_START + FUSED_TAIL_SCALE * ln(FUSED_TAIL_SHARE / f)``.
@@ -41,9 +43,9 @@ __all__ = [
 #: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
 FUSED_TAIL_SHARE = 0.05
 #: Fused impostor score exceeded by :data:`FUSED_TAIL_SHARE` of impostor person pairs.
-FUSED_TAIL_START = 0.19042
+FUSED_TAIL_START = 0.23437
 #: Scale of the exponential tail of fused impostor scores above the start.
-FUSED_TAIL_SCALE = 0.004938
+FUSED_TAIL_SCALE = 0.008074
 
 #: Synthetic fingers are independent, so the synthetic tail is thinner than real data may be:
 #: no threshold goes below ten fingers each at the FVC-calibrated per-finger threshold
@@ -59,9 +61,13 @@ FPIR_ADJUDICATE = 1e-4
 #: Finger positions (ISO codes) searched in the candidate index: both thumbs and index fingers.
 SHORTLIST_FINGERS = (1, 2, 6, 7)
 #: Candidates shortlisted per searched finger. 12 was enough with the index's former 72-bit
-#: codes; with the 64-bit folded codes one weak planted duplicate of the default 10,000-person
-#: demo (its four searched fingers score 0.04-0.07 with their mates) ranked 14th at best.
-SHORTLIST_K = 16
+#: codes and 16 with the 64-bit folded codes on the first synthetic model. On the second
+#: (2026-11-24, a realistic impostor tail) 16 with 64 neighbours left 6 of 500 planted
+#: duplicates unlisted (10,000 people, 5 % enrolled twice; their fingers score 0.04-0.18 with
+#: their mates, impostors about 0.03), 32 / 64 left 4, 64 / 128 left 1, 128 / 256 none
+#: (with :data:`INDEX_NEIGHBOURS`). `afis demo --people 10000`: 98, 99 and 100 of its 100
+#: planted duplicates at 16, 64 and 128; 101.6, 81.7 and 68.4 records/s.
+SHORTLIST_K = 128
 #: Most candidate people re-ranked with all ten fingers per record (the best of the
 #: shortlisted on the shortlist fingers).
 MAX_CANDIDATES = 8
@@ -98,5 +104,6 @@ INDEX_NLIST = 256
 INDEX_NPROBE = 16
 #: Nearest gallery codes per probe code in the shortlist index. With the 64-bit folded codes
 #: 32 left 1 of 500 planted duplicates unlisted (10,000 synthetic people, 5 % enrolled
-#: twice); 64 lists all 500, as 32 did with the 72-bit codes.
-INDEX_NEIGHBOURS = 64
+#: twice, first synthetic model); 64 listed all 500, as 32 did with the 72-bit codes. See
+#: :data:`SHORTLIST_K` for the second model.
+INDEX_NEIGHBOURS = 256
