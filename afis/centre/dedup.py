@@ -19,22 +19,21 @@ How
        finger position); the *fused score* of a candidate is the sum over finger positions of
        the scores (a missing finger adds 0).
     3. *Decide* with two thresholds on the fused score, set for the size ``N`` of what is
-       searched (gallery plus batch). A false positive identification happens when any of the
-       ``N`` impostors scores above the threshold, so FPIR ~= N x FMR, and the threshold is
-       the fused score whose impostor false match rate is ``FMR = FPIR / N``. Impostor fused
-       scores were measured on synthetic people (:func:`calibrate`, seeded); their upper tail
-       is exponential, so ``threshold(FMR) = start + scale * ln(share / FMR)`` with the
-       constants in :mod:`afis.centre.constants` (start 0.234, scale 0.0081, measured on the
-       second synthetic model, whose per-finger impostor tail is close to real fingers'). The *duplicate* threshold is set for
-       ``fpir_duplicate`` (default 1e-5), the *adjudication* threshold for
-       ``fpir_adjudicate`` (default 1e-4). Because real fingers of one person are not
-       independent, neither threshold goes below a floor from the FVC-calibrated per-finger
-       thresholds (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3
-       threshold (0.358) for a duplicate, at FMR 1e-2 (0.294) for adjudication. With the
-       tail above, the floors decide only for searches of fewer than about 900 records
-       (duplicate) and 3 (adjudication); at 10,000 records the thresholds are 0.378 and
-       0.359, at 10^6 0.415 and 0.396. The highest impostor of the 4,000 calibration pairs
-       scored 0.270.
+       searched (gallery plus batch). A false positive identification happens when any of the ``N``
+       impostors scores above the threshold, so FPIR ~= N x FMR, and the threshold is the fused
+       score whose impostor false match rate is ``FMR = FPIR / N``. Impostor fused scores were
+       measured on synthetic people (:func:`calibrate`, seeded); their upper tail is exponential, so
+       ``threshold(FMR) = start + scale * ln(share / FMR)`` with the constants in
+       :mod:`afis.centre.constants` (start 0.234, scale 0.0081, measured on the second synthetic
+       model, whose per-finger impostor tail is close to real fingers'). The *duplicate* threshold
+       is set for ``fpir_duplicate`` (default 1e-5), the *adjudication* threshold for
+       ``fpir_adjudicate`` (default 1e-4). Because real fingers of one person are not independent,
+       neither threshold goes below a floor from the FVC-calibrated per-finger thresholds
+       (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3 threshold (0.358) for a
+       duplicate, at FMR 1e-2 (0.294) for adjudication. With the tail above, the floors decide only
+       for searches of fewer than about 900 records (duplicate) and 3 (adjudication); at 10,000
+       records the thresholds are 0.378 and 0.359, at 10^6 0.415 and 0.396. The highest impostor of
+       the 4,000 calibration pairs scored 0.270.
 
 Outcomes
     ``DUPLICATE_RECORD`` when a candidate under another NIK scores above the duplicate

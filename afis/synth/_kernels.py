@@ -345,7 +345,8 @@ def masters_kernel(
             theta = orientation(field, sx[i], sy[i], st[i], x, y)
             if p[P_FLOW_DENSITY] > 0.0:  # more minutiae where the flow spreads or narrows
                 spread = abs(_divergence(field, sx[i], sy[i], st[i], x, y, theta))
-                if uniform(s) * (1.0 + p[P_FLOW_DENSITY]) > 1.0 + p[P_FLOW_DENSITY] * min(spread / _DIVERGENCE_SCALE, 1.0):
+                keep = 1.0 + p[P_FLOW_DENSITY] * min(spread / _DIVERGENCE_SCALE, 1.0)
+                if uniform(s) * (1.0 + p[P_FLOW_DENSITY]) > keep:
                     continue
             # Sense: real minutiae mostly point where the ridges converge (a ridge ends, or
             # two merge, where the flow narrows), so the sense follows the field's divergence
