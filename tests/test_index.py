@@ -516,6 +516,10 @@ def test_bench_identify(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="rerank_max"):
         identify_benchmark(["x"], rerank_max=0, real=(real, list(range(12)), probes, truth))
+    with pytest.raises(ValueError, match="penetration"):
+        identify_benchmark(
+            ["x"], rerank_penetration=1.5, real=(real, list(range(12)), probes, truth)
+        )
     for spec in ("nocolon", "no_such_module_xyz:f", "math:no_such_attr", "math:pi"):
         with pytest.raises(ValueError):
             load_background_source(spec)

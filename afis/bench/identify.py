@@ -33,8 +33,6 @@ import importlib
 import importlib.util
 import itertools
 import json
-import logging
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,8 +59,6 @@ __all__ = [
     "load_background_source",
     "synthetic_mates",
 ]
-
-log = logging.getLogger(__name__)
 
 #: ``source(count, seed)`` -> templates of ``count`` distinct background fingers.
 BackgroundSource = Callable[[int, int], Iterable[Template]]
@@ -349,6 +345,7 @@ def identify_benchmark(
     import faiss
 
     from afis.index import CandidateIndex
+    from afis.index.candidate import resolve_k
 
     if background < 0:
         raise ValueError(f"background must be non-negative, got {background}")
@@ -356,6 +353,7 @@ def identify_benchmark(
         raise ValueError("background fingers need a source")
     if isinstance(rerank_max, bool) or not isinstance(rerank_max, int) or rerank_max < 1:
         raise ValueError(f"rerank_max must be a positive int, got {rerank_max!r}")
+    resolve_k(None, rerank_penetration, 1)  # a bad share fails before the index is built
     if synthetic:
         if dirs or real is not None:
             raise ValueError("synthetic mates replace the folders: give one or the other")
@@ -420,7 +418,7 @@ def identify_benchmark(
         _, found = index.search(probes, penetration=p)
         hit_rate[p] = float(np.mean((finger_of(found) == truth_finger[:, None]).any(axis=1)))
 
-    rerank_k = min(rerank_max, max(1, math.ceil(rerank_penetration * len(index))))
+    rerank_k = min(rerank_max, resolve_k(None, rerank_penetration, len(index)))
     start = time.perf_counter()
     _, shortlist = index.search(probes, k=rerank_k)
     batch = time.perf_counter() - start
@@ -435,7 +433,7 @@ def identify_benchmark(
             template_of, all_ids, probes, truth_finger, finger_of, threads, progress=True
         )
         exhaustive_hit_rate = {
-            p: float(np.mean(ranks <= _k_for(p, len(index)))) for p in PENETRATIONS
+            p: float(np.mean(ranks <= resolve_k(None, p, len(index)))) for p in PENETRATIONS
         }
         exhaustive_rank1 = float(np.mean(ranks == 1))
     return IdentifyReport(
@@ -465,13 +463,6 @@ def identify_benchmark(
         exhaustive_rank1=exhaustive_rank1,
         background_fmr=background_fmr,
     )
-
-
-def _k_for(penetration: float, fingers: int) -> int:
-    """Shortlist size of a penetration, as the index computes it."""
-    from afis.index.candidate import resolve_k
-
-    return resolve_k(None, penetration, fingers)
 
 
 def _exhaustive_ranks(
@@ -525,8 +516,8 @@ def _exhaustive_ranks(
                 above[n] += int(
                     ((scores >= mate_score[n]) & (chunk_fingers != truth_finger[n])).sum()
                 )
-                impostors = np.sort(scores[background[start : start + RERANK_PACK_LIMIT]])
-                false_matches += impostors.size - np.searchsorted(impostors, thresholds)
+                impostors = scores[background[start : start + RERANK_PACK_LIMIT]]
+                false_matches += (impostors[:, None] >= thresholds).sum(axis=0)
                 bar.update(len(chunk))
     finally:
         bar.close()
