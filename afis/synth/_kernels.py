@@ -343,18 +343,15 @@ def masters_kernel(
             if not ok:
                 continue
             theta = orientation(field, sx[i], sy[i], st[i], x, y)
+            div = _divergence(field, sx[i], sy[i], st[i], x, y, theta)
             if p[P_FLOW_DENSITY] > 0.0:  # more minutiae where the flow spreads or narrows
-                spread = abs(_divergence(field, sx[i], sy[i], st[i], x, y, theta))
-                keep = 1.0 + p[P_FLOW_DENSITY] * min(spread / _DIVERGENCE_SCALE, 1.0)
+                keep = 1.0 + p[P_FLOW_DENSITY] * min(abs(div) / _DIVERGENCE_SCALE, 1.0)
                 if uniform(s) * (1.0 + p[P_FLOW_DENSITY]) > keep:
                     continue
             # Sense: real minutiae mostly point where the ridges converge (a ridge ends, or
-            # two merge, where the flow narrows), so the sense follows the field's divergence
-            # across the ridges, d theta / d n, with probability P_CONVERGE.
-            if uniform(s) < p[P_CONVERGE]:
-                if _divergence(field, sx[i], sy[i], st[i], x, y, theta) > 0.0:
-                    theta += math.pi
-            elif _divergence(field, sx[i], sy[i], st[i], x, y, theta) <= 0.0:
+            # two merge, where the flow narrows): against the divergence across the ridges,
+            # d theta / d n, with probability P_CONVERGE, along it otherwise.
+            if (div > 0.0) == (uniform(s) < p[P_CONVERGE]):
                 theta += math.pi
             theta += p[P_ORIENT_NOISE] * normal(s)
             mx[i, n] = x
