@@ -245,6 +245,25 @@ def test_folder_dpi(tmp_path: Path) -> None:
     assert folder_dpi(FVC_MANIFEST.parent / "fvc2002" / "DB2_B", FVC_MANIFEST) == 569.0
 
 
+def test_manifest_is_read_again_after_it_changes(tmp_path: Path) -> None:
+    # the parsed manifest is cached per version of the file, never past an edit
+    folder = tmp_path / "fvc2002" / "DB2_B"
+    folder.mkdir(parents=True)
+    manifest = tmp_path / "sets.json"
+    manifest.write_text(json.dumps({"sets": {"fvc2002/DB2_B": {"dpi": 569}}}))
+    found = verify_module.manifest_entry(folder, manifest)
+    assert found is not None
+    name, entry = found
+    assert name == "fvc2002/DB2_B"
+    entry["dpi"] = 1  # a caller's copy: the cached manifest is not changed
+    assert folder_dpi(folder, manifest) == 569.0
+    manifest.write_text(json.dumps({"sets": {"fvc2002/DB2_B": {"dpi": 1000}}}))
+    assert folder_dpi(folder, manifest) == 1000.0
+    manifest.write_text("{not json")
+    with pytest.raises(ValueError):
+        folder_dpi(folder, manifest)
+
+
 # ------------------------------------------------------------------------ verify()
 
 #: Finger -> image width: each finger of the synthetic set has its own size, so a scorer

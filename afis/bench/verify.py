@@ -19,6 +19,7 @@ protocols that need it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -224,7 +225,9 @@ def manifest_entry(folder: StrPath, manifest: StrPath) -> tuple[str, dict[str, A
     >>> manifest_entry(root / "other", root / "m.json") is None
     True
     """
-    data = json.loads(Path(manifest).read_text())
+    path = Path(manifest)
+    stat = path.stat()
+    data = _read_manifest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     sets = data.get("sets") if isinstance(data, dict) else None
     if not isinstance(sets, dict):
         raise ValueError(f"manifest {manifest} has no 'sets' mapping of set name -> entry")
@@ -235,8 +238,16 @@ def manifest_entry(folder: StrPath, manifest: StrPath) -> tuple[str, dict[str, A
         if any(p.endswith(suffix) for p in paths):
             if not isinstance(entry, dict):
                 raise ValueError(f"manifest {manifest}: entry {name!r} is not a mapping")
-            return name.strip("/"), entry
+            return name.strip("/"), dict(entry)
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _read_manifest(path: str, mtime_ns: int, size: int) -> Any:
+    """A manifest's parsed JSON, read once per version of the file (the benchmarks look up
+    every folder in the same manifest; callers get copies of the entries they need)."""
+    del mtime_ns, size  # part of the cache key only
+    return json.loads(Path(path).read_text())
 
 
 # --------------------------------------------------------------------------- protocols
