@@ -38,6 +38,7 @@ Features extract_features(const ByteGrid& image, const Options& options, Trace* 
     filter_ridge_graph(graph);
 
     std::vector<Minutia> minutiae = filter_minutiae(detect_minutiae(graph), segmentation);
+    refine_minutia_directions(minutiae, orientation);
     assign_minutia_quality(minutiae, orientation, segmentation);
     // Keep the best when there are too many; the order of the output is by position, so the
     // same image always yields the same template.

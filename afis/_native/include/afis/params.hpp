@@ -75,6 +75,11 @@ constexpr int MIN_BLOB_PIXELS = 12;
 // --- minutiae -------------------------------------------------------------------------------
 // Distance (pixels) along a ridge used to measure a minutia's direction.
 constexpr int DIRECTION_TRACE_LENGTH = 10;
+// Direction refinement (minutia_direction.cpp): a direction within this angle (radians) of the
+// smoothed orientation field's axis at the minutia moves to the axis by this share. Measured
+// 2026-11-24 (benchmarks/EXPERIMENTS.md, seventh round): 30 degrees and 0.85.
+constexpr float DIRECTION_FIELD_MAX_DEVIATION = 30.0f * 3.14159265f / 180.0f;
+constexpr float DIRECTION_FIELD_WEIGHT = 0.85f;
 // Filters on the ridge graph, in pixels of ridge length.
 constexpr int MIN_TAIL_LENGTH = 11;        // ending to bifurcation spurs
 constexpr int MIN_FRAGMENT_LENGTH = 16;    // ridges with two free ends

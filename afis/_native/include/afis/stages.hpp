@@ -54,6 +54,10 @@ std::vector<Minutia> detect_minutiae(const RidgeGraph& graph);
 std::vector<Minutia> filter_minutiae(std::vector<Minutia> minutiae,
                                      const Segmentation& segmentation);
 
+// minutia_direction.cpp: directions moved towards the smoothed orientation field's axis
+// where the two nearly agree (the skeleton keeps deciding the sense).
+void refine_minutia_directions(std::vector<Minutia>& minutiae, const OrientationField& orientation);
+
 // quality.cpp: per-minutia quality and the image quality score.
 void assign_minutia_quality(std::vector<Minutia>& minutiae, const OrientationField& orientation,
                             const Segmentation& segmentation);
