@@ -359,6 +359,54 @@ def test_minutiae_of_a_synthetic_print_are_found_where_they_were_made(synthetic,
     assert precision >= 0.8, f"precision {precision:.2f}"
 
 
+def field_axis(trace, x: int, y: int) -> float | None:
+    """The orientation field's ridge axis at a pixel, image coordinates in [0, pi): the
+    coherence-weighted doubled-angle mean of the four nearest block centres, bilinear (as
+    the extractor's direction refinement reads it); None where they hold no orientation."""
+    block = trace.orientation_block
+    rows, cols = trace.orientation.shape
+    fx, fy = (x + 0.5) / block - 0.5, (y + 0.5) / block - 0.5
+    x0, y0 = math.floor(fx), math.floor(fy)
+    vx = vy = 0.0
+    for dy in (0, 1):
+        for dx in (0, 1):
+            bx, by = min(max(x0 + dx, 0), cols - 1), min(max(y0 + dy, 0), rows - 1)
+            w = (fx - x0 if dx else 1 - (fx - x0)) * (fy - y0 if dy else 1 - (fy - y0))
+            w *= float(trace.coherence[by, bx])
+            vx += w * math.cos(2 * float(trace.orientation[by, bx]))
+            vy += w * math.sin(2 * float(trace.orientation[by, bx]))
+    return None if math.hypot(vx, vy) <= 1e-6 else (0.5 * math.atan2(vy, vx)) % math.pi
+
+
+def axis_deviations(trace, minutiae) -> np.ndarray:
+    """Degrees between each minutia's direction and the nearer sense of the field's axis."""
+    out = []
+    for x, y, direction in zip(minutiae["x"], minutiae["y"], minutiae["direction"], strict=True):
+        axis = field_axis(trace, int(x), int(y))
+        assert axis is not None
+        along = -axis  # the axis in the template convention (counter-clockwise, y up)
+        d = float(direction)
+        out.append(min(direction_error(d, along), direction_error(d, along + math.pi)))
+    return np.degrees(out)
+
+
+@pytest.mark.parametrize("seed", [3, 5, 8])
+def test_minutia_directions_lean_on_the_field_where_they_nearly_agree(synthetic, seed):
+    # A skeleton direction within 30 degrees of the field's axis is moved 85 % of the way to
+    # it; one farther off (near cores, deltas) is kept. So no minutia is left between 4.5 and
+    # 30 degrees from the axis, where the plain skeleton directions spread.
+    image, _ = synthetic.fingerprint(seed)
+    trace = afis.trace(image)
+    deviations = axis_deviations(trace, trace.template.minutiae)
+    assert len(deviations) >= 20
+    leaning = deviations <= 0.15 * 30 + 0.1
+    assert np.all(leaning | (deviations > 30 - 0.1)), np.sort(deviations)
+    assert leaning.mean() >= 0.8
+    # the raw skeleton directions (before the ridge-graph filters and the refinement) spread
+    raw = axis_deviations(trace, trace.raw_minutiae)
+    assert np.mean((raw > 4.6) & (raw <= 29.9)) > 0.2
+
+
 # ---------------------------------------------------------------------------- singular points
 
 
