@@ -175,9 +175,15 @@ class IdentifyReport:
                 else ""
             )
             lines.append(f"{100 * p:>13.2f}  {100 * h:>10.2f}{alone}")
+        share = self.rerank_candidates / gallery if gallery else 0.0
+        capped = (
+            f", capped from {100 * self.rerank_penetration:.2f} %"
+            if share < self.rerank_penetration - 1e-12
+            else ""
+        )
         lines.append(
             f"rank-1 after re-ranking {self.rerank_candidates} candidates "
-            f"(penetration {100 * self.rerank_penetration:.2f} %): {100 * self.rank1_rerank:.2f} %"
+            f"(penetration {100 * share:.2f} %{capped}): {100 * self.rank1_rerank:.2f} %"
             f" (index alone {100 * self.rank1_index:.2f} %)"
         )
         if self.exhaustive_rank1 is not None:
