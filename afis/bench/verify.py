@@ -19,6 +19,7 @@ protocols that need it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import json
@@ -238,7 +239,7 @@ def manifest_entry(folder: StrPath, manifest: StrPath) -> tuple[str, dict[str, A
         if any(p.endswith(suffix) for p in paths):
             if not isinstance(entry, dict):
                 raise ValueError(f"manifest {manifest}: entry {name!r} is not a mapping")
-            return name.strip("/"), dict(entry)
+            return name.strip("/"), copy.deepcopy(entry)
     return None
 
 
