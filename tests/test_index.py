@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import shutil
@@ -555,6 +556,30 @@ def test_bench_identify_rerank_in_groups(monkeypatch: pytest.MonkeyPatch) -> Non
     whole = rank1()
     monkeypatch.setattr(bench, "RERANK_PACK_LIMIT", 150)  # one or two probes per group
     assert rank1() == whole > 0
+
+
+def test_bench_identify_logs_progress_of_its_long_stages(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # off a terminal, a long stage writes a log line at most every _LOG_EVERY_S seconds
+    from afis.bench.identify import identify_benchmark
+
+    monkeypatch.setattr(importlib.import_module("afis.bench.verify"), "_LOG_EVERY_S", 0.0)
+    real = [random_finger(s) for s in range(6)]
+    probes = [impression(f, 50 + n) for n, f in enumerate(real)]
+
+    def source(count: int, seed: int):
+        return (random_finger(20_000 + seed * 1000 + n) for n in range(count))
+
+    with caplog.at_level("INFO", logger="afis.bench.verify"):
+        identify_benchmark(
+            ["synthetic"],
+            background=30,
+            source=source,
+            real=(real, list(range(6)), probes, list(range(6))),
+        )
+    assert "background: 30/30 fingers" in caplog.text
+    assert "re-ranking: " in caplog.text and " probes" in caplog.text
 
 
 def test_bench_identify_exhaustive(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -398,14 +398,17 @@ def identify_benchmark(
     index.add(gallery, real_ids)
     build = time.perf_counter() - start
     stored: list[bytes] = []
+    bar = _Progress(background > 0, background, "background", "finger")
     for chunk in _batches(itertools.chain(head, stream), BACKGROUND_CHUNK):
         ids = first_background + len(stored) + np.arange(len(chunk), dtype=np.int64)
         start = time.perf_counter()
         index.add(chunk, ids)
         build += time.perf_counter() - start
         stored.extend(t.to_bytes() for t in chunk)
+        bar.update(len(chunk))
         if len(stored) > background:
             break
+    bar.close()
     if len(stored) != background:
         raise ValueError(f"the background source gave {len(stored)} of {background} fingers")
     real_by_id = dict(zip(real_ids.tolist(), gallery, strict=True))
@@ -601,6 +604,7 @@ def _rerank_rank1(
         if (finger_of(row[row >= 0]) == finger).any()
     ]
     correct = 0
+    bar = _Progress(True, len(rows), "re-ranking", "probe")
     while rows:
         group = [rows.pop(0)]
         size = int((shortlist[group[0]] >= 0).sum())
@@ -615,4 +619,6 @@ def _rerank_rank1(
             scores = Matcher(probes[n]).compare_many(gallery_subset(packed, where), threads=threads)
             order = np.lexsort((candidates, -scores))
             correct += int(finger_of(candidates[order[:1]])[0] == truth_finger[n])
+            bar.update()
+    bar.close()
     return correct / len(probes)
