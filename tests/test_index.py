@@ -509,7 +509,7 @@ def test_bench_identify(tmp_path: Path) -> None:
     assert "(penetration 1.00 %)" in report.format_table()  # 1 of 100 fingers
     # a shortlist cut by rerank_max reports the share it really re-ranked
     capped = dataclasses.replace(report, rerank_penetration=0.1, rerank_candidates=3)
-    assert "(penetration 3.00 %, capped from 10.00 %)" in capped.format_table()
+    assert "(penetration 3.00 %; 10 wanted for 10.00 %, cut by rerank_max)" in capped.format_table()
     with pytest.raises(ValueError, match="source"):
         identify_benchmark(["x"], background=5, real=(real, list(range(12)), probes, truth))
     with pytest.raises(ValueError, match="gave"):

@@ -175,10 +175,13 @@ class IdentifyReport:
                 else ""
             )
             lines.append(f"{100 * p:>13.2f}  {100 * h:>10.2f}{alone}")
+        from afis.index.candidate import resolve_k
+
         share = self.rerank_candidates / gallery if gallery else 0.0
+        wanted = resolve_k(None, self.rerank_penetration, gallery) if gallery else 0
         capped = (
-            f", capped from {100 * self.rerank_penetration:.2f} %"
-            if share < self.rerank_penetration - 1e-12
+            f"; {wanted} wanted for {100 * self.rerank_penetration:.2f} %, cut by rerank_max"
+            if self.rerank_candidates < wanted
             else ""
         )
         lines.append(
