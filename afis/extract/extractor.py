@@ -91,8 +91,8 @@ class ExtractionTrace:
     skeleton : numpy.ndarray
         ``bool`` one-pixel-wide ridge skeleton.
     raw_minutiae : dict of numpy.ndarray
-        Minutiae of the skeleton before false-minutiae removal (``x``, ``y``,
-        ``direction``, ``type``).
+        Minutiae of the skeleton before false-minutiae removal and before their directions
+        lean on the orientation field (``x``, ``y``, ``direction``, ``type``).
     quality : dict
         The measures behind the image quality score.
     template : Template
