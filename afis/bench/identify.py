@@ -402,16 +402,18 @@ def identify_benchmark(
     build = time.perf_counter() - start
     stored: list[bytes] = []
     bar = _Progress(background > 0, background, "background", "finger")
-    for chunk in _batches(itertools.chain(head, stream), BACKGROUND_CHUNK):
-        ids = first_background + len(stored) + np.arange(len(chunk), dtype=np.int64)
-        start = time.perf_counter()
-        index.add(chunk, ids)
-        build += time.perf_counter() - start
-        stored.extend(t.to_bytes() for t in chunk)
-        bar.update(len(chunk))
-        if len(stored) > background:
-            break
-    bar.close()
+    try:
+        for chunk in _batches(itertools.chain(head, stream), BACKGROUND_CHUNK):
+            ids = first_background + len(stored) + np.arange(len(chunk), dtype=np.int64)
+            start = time.perf_counter()
+            index.add(chunk, ids)
+            build += time.perf_counter() - start
+            stored.extend(t.to_bytes() for t in chunk)
+            bar.update(len(chunk))
+            if len(stored) > background:
+                break
+    finally:
+        bar.close()
     if len(stored) != background:
         raise ValueError(f"the background source gave {len(stored)} of {background} fingers")
     real_by_id = dict(zip(real_ids.tolist(), gallery, strict=True))
@@ -608,20 +610,25 @@ def _rerank_rank1(
     ]
     correct = 0
     bar = _Progress(True, len(rows), "re-ranking", "probe")
-    while rows:
-        group = [rows.pop(0)]
-        size = int((shortlist[group[0]] >= 0).sum())
-        while rows and size + int((shortlist[rows[0]] >= 0).sum()) <= RERANK_PACK_LIMIT:
-            size += int((shortlist[rows[0]] >= 0).sum())
-            group.append(rows.pop(0))
-        needed = np.unique(np.concatenate([shortlist[n][shortlist[n] >= 0] for n in group]))
-        packed = Gallery.from_templates([template_of(i) for i in needed.tolist()], threads=threads)
-        for n in group:
-            candidates = shortlist[n][shortlist[n] >= 0]
-            where = np.searchsorted(needed, candidates)
-            scores = Matcher(probes[n]).compare_many(gallery_subset(packed, where), threads=threads)
-            order = np.lexsort((candidates, -scores))
-            correct += int(finger_of(candidates[order[:1]])[0] == truth_finger[n])
-            bar.update()
-    bar.close()
+    try:
+        while rows:
+            group = [rows.pop(0)]
+            size = int((shortlist[group[0]] >= 0).sum())
+            while rows and size + int((shortlist[rows[0]] >= 0).sum()) <= RERANK_PACK_LIMIT:
+                size += int((shortlist[rows[0]] >= 0).sum())
+                group.append(rows.pop(0))
+            needed = np.unique(np.concatenate([shortlist[n][shortlist[n] >= 0] for n in group]))
+            packed = Gallery.from_templates(
+                [template_of(i) for i in needed.tolist()], threads=threads
+            )
+            for n in group:
+                candidates = shortlist[n][shortlist[n] >= 0]
+                where = np.searchsorted(needed, candidates)
+                matcher = Matcher(probes[n])
+                scores = matcher.compare_many(gallery_subset(packed, where), threads=threads)
+                order = np.lexsort((candidates, -scores))
+                correct += int(finger_of(candidates[order[:1]])[0] == truth_finger[n])
+                bar.update()
+    finally:
+        bar.close()
     return correct / len(probes)
