@@ -270,3 +270,111 @@ def test_vote_count_bad_input() -> None:
     # labels naming fingers the counts do not know are ignored, not read out of bounds
     far = np.full((4, 3), 1 << 40, np.int64)
     assert (run(votes, far, geometry, np.array([0, 4]), counts, layout, 2, 1)[1] == -1).all()
+
+
+@pytest.fixture(scope="module")
+def ivf_index() -> CandidateIndex:
+    index = CandidateIndex(IndexOptions(nlist=8, nprobe=3), threads=1)
+    fingers = [random_finger(s) for s in range(400)]
+    index.train(fingers)
+    index.add(fingers, ids=range(400))
+    return index
+
+
+def _probe_rows(index: CandidateIndex, seeds: tuple[int, ...]):
+    codes, owner, geometry = index._encode([random_finger(s) for s in seeds])
+    starts = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(seeds)))])
+    queries = np.ascontiguousarray(codes).view(np.uint64)[:, 0]
+    return queries, starts.astype(np.int64), np.ascontiguousarray(geometry, np.float32)
+
+
+@pytest.mark.parametrize("level", simd_levels())
+@pytest.mark.parametrize("threads", [1, 2, 7])
+@pytest.mark.parametrize(
+    ("neighbours", "k", "floor"), [(1, 5, 0.0), (60, 30, 0.1), (5000, 400, 0.0)]
+)
+def test_search_votes_equals_scan_then_votes_then_count(
+    level_cap,
+    ivf_index: CandidateIndex,
+    level: int,
+    threads: int,
+    neighbours: int,
+    k: int,
+    floor: float,
+) -> None:
+    """The one-pass search gives what the three steps give: the scan, the rank votes
+    (numpy) and the vote count; a single probe (its codes shared among the threads) too."""
+    from afis.index.candidate import _rank_votes
+
+    _core._set_simd_limit(level)
+    index = ivf_index
+    table = index._scan_table()
+    nprobe, compared = index._faiss.nprobe, index._scanned_per_code()
+    counts, layout = index._counts, index._vote_layout()
+    for seeds in [(3, 7, 11, 500, 501), (502,)]:
+        queries, starts, geometry = _probe_rows(index, seeds)
+        distances, labels = table.search(queries, nprobe, neighbours, 1)
+        votes = _rank_votes(distances, compared, 64, floor)
+        want_s, want_f = _core.aggregate_votes(
+            votes, labels, geometry, starts, counts, layout, k, 1
+        )
+        got_s, got_f = table.search_votes(
+            queries,
+            starts,
+            geometry,
+            counts,
+            layout,
+            nprobe,
+            neighbours,
+            compared,
+            floor,
+            k,
+            threads,
+        )
+        assert np.array_equal(got_f, want_f)
+        assert np.array_equal(got_s, want_s)
+        assert (got_f[:, 0] >= 0).all()
+
+
+def test_search_votes_bad_input(ivf_index: CandidateIndex) -> None:
+    table = ivf_index._scan_table()
+    queries, starts, geometry = _probe_rows(ivf_index, (1, 2))
+    counts, layout = ivf_index._counts, ivf_index._vote_layout()
+
+    def run(**change):
+        args = dict(
+            queries=queries,
+            starts=starts,
+            geometry=geometry,
+            counts=counts,
+            layout=layout,
+            nprobe=2,
+            neighbours=10,
+            compared=100.0,
+            floor=0.0,
+            k=5,
+            threads=1,
+        )
+        args.update(change)
+        return table.search_votes(**args)
+
+    assert run()[1].shape == (2, 5)
+    with pytest.raises(TypeError, match="queries must be"):
+        run(queries=queries.astype(np.int64))
+    with pytest.raises(ValueError, match="wrong shape"):
+        run(geometry=geometry[:-1])
+    with pytest.raises(ValueError, match="starts must run from 0"):
+        run(starts=starts[:-1])
+    with pytest.raises(ValueError, match="neighbours must be"):
+        run(neighbours=0)
+    with pytest.raises(ValueError, match="nprobe must be positive"):
+        run(nprobe=0)
+    with pytest.raises(ValueError, match="k must be"):
+        run(k=-1)
+    with pytest.raises(ValueError, match="compared must be finite"):
+        run(compared=float("nan"))
+    with pytest.raises(ValueError, match="invalid vote layout"):
+        run(layout={**layout, "translation_bin": -1.0})
+    # a table of fewer slots than the labels name: those fingers are ignored, not read
+    assert (run(counts=counts[:0])[1] == -1).all()
+    assert run(k=0)[0].shape == (2, 0)

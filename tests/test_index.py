@@ -63,6 +63,24 @@ def test_search_finds_mates(built: CandidateIndex, fingers: list[Template]) -> N
     assert (np.diff(scores, axis=1) <= 0).all()  # best first
 
 
+def test_search_does_not_depend_on_where_the_probe_lies_in_its_image(
+    built: CandidateIndex, fingers: list[Template]
+) -> None:
+    """Pair poses are measured from the probe's own centroid: moving every probe minutia by
+    one offset (a larger image, another crop) leaves candidates and scores as they were.
+    Measured from the image corner, each pair's rotation error would move its translation
+    in proportion to the offset."""
+    base = impression(fingers[7], seed=3)
+    jitter = np.random.default_rng(5).normal(0, 0.12, len(base))
+    probe = dataclasses.replace(base, direction=np.mod(base.direction + jitter, 2 * math.pi))
+    moved = dataclasses.replace(probe, width=1600, height=1600, x=probe.x + 1200, y=probe.y + 900)
+    scores, ids = built.search([probe], k=30)
+    moved_scores, moved_ids = built.search([moved], k=30)
+    assert ids[0, 0] == 1007
+    assert np.array_equal(moved_ids, ids)
+    np.testing.assert_allclose(moved_scores, scores, rtol=1e-5)
+
+
 def test_penetration_and_padding(built: CandidateIndex, fingers: list[Template]) -> None:
     scores, ids = built.search(fingers[:2], penetration=0.1)
     assert ids.shape == (2, 6)

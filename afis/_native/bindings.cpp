@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 
 #include "afis/hamming.hpp"
 #include "afis/match.hpp"
@@ -459,27 +460,7 @@ py::tuple hamming_search(const HammingLists& self, const py::array& queries, int
     return py::make_tuple(distances, labels);
 }
 
-// The vote count of a batch of probe fingers: rows starts[p]..starts[p+1] of the arrays are
-// probe p's codes (see afis::aggregate_votes).
-py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const py::array& geometry,
-                          const py::array& starts, const py::array& counts, const py::dict& layout, int k,
-                          int threads) {
-    if (votes.ndim() != 2) throw py::value_error("votes must be a 2-D array");
-    const py::ssize_t rows = votes.shape(0), width = votes.shape(1);
-    const auto* v = checked<float>(votes, rows, width, "votes");
-    const auto* l = checked<std::int64_t>(labels, rows, width, "labels");
-    const auto* g = checked<float>(geometry, rows, 3, "geometry");
-    if (starts.ndim() != 1 || starts.shape(0) < 1) throw py::value_error("starts must be 1-D and non-empty");
-    const py::ssize_t n = starts.shape(0) - 1;
-    const auto* st = checked<std::int64_t>(starts, n + 1, 0, "starts");
-    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
-    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
-    if (st[0] != 0 || st[n] != rows)
-        throw py::value_error("starts must run from 0 to the number of rows");
-    for (py::ssize_t i = 0; i < n; ++i)
-        if (st[i] > st[i + 1] || st[i + 1] - st[i] > (1 << 20))
-            throw py::value_error("starts must be non-decreasing, at most 2^20 rows a probe");
-    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+afis::VoteLayout vote_layout(const py::dict& layout) {
     afis::VoteLayout p;
     p.slot_shift = layout["slot_shift"].cast<int>();
     p.x_shift = layout["x_shift"].cast<int>();
@@ -495,32 +476,147 @@ py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const
     if (!shift_ok(p.slot_shift) || !shift_ok(p.x_shift) || !shift_ok(p.y_shift) || !(p.rotation_bin > 0) ||
         !(p.translation_bin > 0))
         throw py::value_error("invalid vote layout: shifts must lie in 0..62 and the bins be positive");
+    return p;
+}
+
+// Probe p's rows are starts[p]..starts[p + 1] (checked: from 0 to rows, non-decreasing).
+const std::int64_t* probe_starts(const py::array& starts, py::ssize_t rows, py::ssize_t* probes) {
+    if (starts.ndim() != 1 || starts.shape(0) < 1) throw py::value_error("starts must be 1-D and non-empty");
+    const py::ssize_t n = starts.shape(0) - 1;
+    const auto* st = checked<std::int64_t>(starts, n + 1, 0, "starts");
+    if (st[0] != 0 || st[n] != rows)
+        throw py::value_error("starts must run from 0 to the number of rows");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (st[i] > st[i + 1] || st[i + 1] - st[i] > (1 << 20))
+            throw py::value_error("starts must be non-decreasing, at most 2^20 rows a probe");
+    *probes = n;
+    return st;
+}
+
+// Shortlists of n probes, k candidates each: scores 0 and slots -1 until filled.
+std::pair<py::array_t<float>, py::array_t<std::int64_t>> empty_shortlists(py::ssize_t n, int k) {
     py::array_t<float> scores({n, static_cast<py::ssize_t>(k)});
     py::array_t<std::int64_t> slots({n, static_cast<py::ssize_t>(k)});
+    std::fill(scores.mutable_data(), scores.mutable_data() + n * k, 0.0f);
+    std::fill(slots.mutable_data(), slots.mutable_data() + n * k, std::int64_t{-1});
+    return {scores, slots};
+}
+
+// Runs work(i) for i in 0..n on `workers` threads (the calling one included).
+template <typename F>
+void run_parallel(py::ssize_t n, int workers, F&& work) {
+    std::atomic<py::ssize_t> next{0};
+    auto loop = [&] {
+        for (py::ssize_t i; (i = next.fetch_add(1)) < n;) work(i);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < workers; ++t) pool.emplace_back(loop);
+    loop();
+    for (auto& t : pool) t.join();
+}
+
+// The vote count of a batch of probe fingers: rows starts[p]..starts[p+1] of the arrays are
+// probe p's codes (see afis::aggregate_votes).
+py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const py::array& geometry,
+                          const py::array& starts, const py::array& counts, const py::dict& layout, int k,
+                          int threads) {
+    if (votes.ndim() != 2) throw py::value_error("votes must be a 2-D array");
+    const py::ssize_t rows = votes.shape(0), width = votes.shape(1);
+    const auto* v = checked<float>(votes, rows, width, "votes");
+    const auto* l = checked<std::int64_t>(labels, rows, width, "labels");
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    py::ssize_t n = 0;
+    const auto* st = probe_starts(starts, rows, &n);
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    const afis::VoteLayout p = vote_layout(layout);
+    auto [scores, slots] = empty_shortlists(n, k);
     float* so = scores.mutable_data();
     std::int64_t* lo = slots.mutable_data();
-    std::fill(so, so + n * k, 0.0f);
-    std::fill(lo, lo + n * k, std::int64_t{-1});
     const int workers = std::max(1, std::min<int>(threads, static_cast<int>(std::max<py::ssize_t>(n, 1))));
     {
         py::gil_scoped_release release;
-        std::atomic<py::ssize_t> next{0};
-        auto work = [&] {
+        run_parallel(n, workers, [&](py::ssize_t i) {
             thread_local afis::VoteScratch scratch;
-            for (py::ssize_t i; (i = next.fetch_add(1)) < n;) {
-                const std::int64_t r0 = st[i], r1 = st[i + 1];
-                afis::aggregate_votes(v + r0 * width, l + r0 * width, r1 - r0, width, g + r0 * 3, c, n_slots,
-                                      static_cast<int>(r1 - r0), p, k, so + i * k, lo + i * k, scratch);
-            }
-        };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
+            const std::int64_t r0 = st[i], r1 = st[i + 1];
+            afis::aggregate_votes(v + r0 * width, l + r0 * width, r1 - r0, width, g + r0 * 3, c, n_slots,
+                                  static_cast<int>(r1 - r0), p, k, so + i * k, lo + i * k, scratch);
+        });
     }
     return py::make_tuple(scores, slots);
 }
 
+
+// The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
+// codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
+// geometry. Probes are shared among the threads; a batch of fewer probes than threads
+// shares each probe's codes instead.
+py::tuple hamming_search_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
+                               const py::array& geometry, const py::array& counts, const py::dict& layout,
+                               int nprobe, int neighbours, double compared, double floor, int k, int threads) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
+        !(queries.flags() & py::array::c_style))
+        throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    const py::ssize_t rows = queries.shape(0);
+    const auto* q = static_cast<const std::uint64_t*>(queries.data());
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    py::ssize_t n = 0;
+    const auto* st = probe_starts(starts, rows, &n);
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    if (neighbours < 1 || neighbours > (1 << 20))
+        throw py::value_error("neighbours must be within 1..2^20, got " + std::to_string(neighbours));
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    if (!std::isfinite(compared) || compared < 0 || !std::isfinite(floor))
+        throw py::value_error("compared must be finite and non-negative and floor finite");
+    const afis::VoteLayout p = vote_layout(layout);
+    const afis::RankVotes rank{compared, floor};
+    auto [scores, slots] = empty_shortlists(n, k);
+    float* so = scores.mutable_data();
+    std::int64_t* lo = slots.mutable_data();
+    const int workers = std::max(1, threads);
+    {
+        py::gil_scoped_release release;
+        const auto votes_of = [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
+                                  afis::HammingScratch& scratch) {
+            for (std::int64_t r = from; r < to; ++r)
+                afis::code_votes(self.lists, q[r], nprobe, neighbours, rank, static_cast<std::uint32_t>(r - r0),
+                                 n_slots, p.slot_shift, out, scratch);
+        };
+        if (n >= workers) {
+            run_parallel(n, workers, [&](py::ssize_t i) {
+                thread_local afis::HammingScratch scratch;
+                thread_local afis::VoteScratch counting;
+                thread_local std::vector<afis::Vote> votes;
+                votes.clear();
+                votes_of(st[i], st[i], st[i + 1], votes, scratch);
+                afis::count_votes(votes, g + st[i] * 3, c, n_slots, static_cast<int>(st[i + 1] - st[i]), p, k,
+                                  so + i * k, lo + i * k, counting);
+            });
+        } else {
+            std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
+            std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
+            afis::VoteScratch counting;
+            std::vector<afis::Vote> votes;
+            for (py::ssize_t i = 0; i < n; ++i) {
+                const std::int64_t r0 = st[i], codes = st[i + 1] - st[i];
+                run_parallel(workers, workers, [&](py::ssize_t w) {
+                    auto& part = parts[static_cast<std::size_t>(w)];
+                    part.clear();
+                    votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
+                             scratches[static_cast<std::size_t>(w)]);
+                });
+                votes.clear();
+                for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
+                afis::count_votes(votes, g + r0 * 3, c, n_slots, static_cast<int>(codes), p, k, so + i * k,
+                                  lo + i * k, counting);
+            }
+        }
+    }
+    return py::make_tuple(scores, slots);
+}
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -548,7 +644,12 @@ PYBIND11_MODULE(_core, m) {
         .def("search", &hamming_search, py::arg("queries"), py::arg("nprobe"), py::arg("k"),
              py::arg("threads"),
              "(distances int32, labels int64), each (n, k): the k nearest stored codes of each "
-             "query in the lists of its nprobe nearest centroids; 65 and -1 pad.");
+             "query in the lists of its nprobe nearest centroids; 65 and -1 pad.")
+        .def("search_votes", &hamming_search_votes, py::arg("queries"), py::arg("starts"), py::arg("geometry"),
+             py::arg("counts"), py::arg("layout"), py::arg("nprobe"), py::arg("neighbours"), py::arg("compared"),
+             py::arg("floor"), py::arg("k"), py::arg("threads"),
+             "(scores, slots), each (probes, k): search, rank votes and vote count of each probe "
+             "finger in one pass (the same as search, the rank votes and aggregate_votes).");
     m.def("aggregate_votes", &aggregate_votes, py::arg("votes"), py::arg("labels"), py::arg("geometry"),
           py::arg("starts"), py::arg("counts"), py::arg("layout"), py::arg("k"), py::arg("threads"),
           "The candidate index's vote count per probe finger: (scores, slots), each (probes, k).");

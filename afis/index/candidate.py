@@ -31,6 +31,9 @@ _KIND = "CandidateIndex"
 _MIN_CODES_PER_THREAD = 64
 #: Largest faiss k per query faiss accepts for binary indexes with its heap search.
 _MAX_NEIGHBOURS = 2048
+#: Most neighbours per probe code of the native scan (8-byte codes): its votes are counted
+#: as they come, a probe finger at a time, so depth costs time, not a (codes, k) array.
+_MAX_SCAN_NEIGHBOURS = 65536
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ class IndexOptions:
         Inverted lists visited per probe code.
     neighbours : int
         Nearest gallery codes retrieved per probe code; their fingers collect the votes.
-        A search for ``k`` candidates raises it to ``2 * k / (codes per probe)`` (at most
-        2,048) so the votes can fill the shortlist.
+        A search for ``k`` candidates raises it to ``2 * k / (codes per probe)`` so the
+        votes can fill the shortlist. At most 65,536; codes of other than 8 bytes (searched
+        by faiss) retrieve at most 2,048. Deeper retrieval finds more mates in large
+        galleries at about 50 ns a vote (``benchmarks/INDEX.md``, eighth round).
     similarity_floor : float
         A retrieved code votes ``max(0, log(C / r) / log(C) - similarity_floor)``: ``r`` its
         rank among the ``C`` codes its probe code's search compared (ties counted to their
@@ -98,7 +103,7 @@ class IndexOptions:
     max_codes: int = 48
     nlist: int = 1
     nprobe: int = 1
-    neighbours: int = 128
+    neighbours: int = 2000
     similarity_floor: float = 0.0
     max_rotation: float = math.pi / 3
     rotation_bin: float = math.pi / 6
@@ -138,8 +143,10 @@ class IndexOptions:
             raise ValueError(f"nlist must lie in 1..{1 << 20}, got {self.nlist}")
         if not 1 <= self.nprobe <= self.nlist:
             raise ValueError(f"nprobe must lie in 1..nlist ({self.nlist}), got {self.nprobe}")
-        if not 1 <= self.neighbours <= _MAX_NEIGHBOURS:
-            raise ValueError(f"neighbours must lie in 1..{_MAX_NEIGHBOURS}, got {self.neighbours}")
+        if not 1 <= self.neighbours <= _MAX_SCAN_NEIGHBOURS:
+            raise ValueError(
+                f"neighbours must lie in 1..{_MAX_SCAN_NEIGHBOURS}, got {self.neighbours}"
+            )
         if not 0 <= self.similarity_floor < 1:
             raise ValueError(f"similarity_floor must lie in [0, 1), got {self.similarity_floor}")
         if not 0 < self.max_rotation <= math.pi:
@@ -546,25 +553,53 @@ class CandidateIndex:
         # enough neighbours to fill the shortlist twice over: a large k (a small penetration
         # of a large gallery) needs more codes per probe code than options.neighbours
         per_code = -(-2 * k // max(1, len(codes) // max(1, len(items))))
-        neighbours = min(max(self.options.neighbours, per_code), _MAX_NEIGHBOURS, self.codes)
-        distances, labels = self._search_codes(codes, neighbours)
-        votes = _rank_votes(
-            distances, self._scanned_per_code(), self.options.bits, self.options.similarity_floor
-        )
+        table = self._scan_table()
+        most = _MAX_SCAN_NEIGHBOURS if table is not None else _MAX_NEIGHBOURS
+        neighbours = min(max(self.options.neighbours, per_code), most, self.codes)
         probe_counts = np.bincount(owner, minlength=len(items))
         starts = np.zeros(len(items) + 1, np.int64)
         np.cumsum(probe_counts, out=starts[1:])
+        # poses relative to each probe's centroid: a pair's rotation error then moves its
+        # translation by less than about the origin's distance (the image corner) times it
+        geometry = geometry.copy()
+        for axis in (0, 1):
+            sums = np.bincount(owner, weights=geometry[:, axis], minlength=len(items))
+            geometry[:, axis] -= (sums / np.maximum(probe_counts, 1))[owner].astype(np.float32)
+        geometry = np.ascontiguousarray(geometry, np.float32)
         workers = min(resolve_threads(self._threads), len(items))
-        best, slots = _core.aggregate_votes(
-            np.ascontiguousarray(votes, np.float32),
-            np.ascontiguousarray(labels, np.int64),
-            np.ascontiguousarray(geometry, np.float32),
-            starts,
-            np.ascontiguousarray(self._counts, np.int32),
-            self._vote_layout(),
-            k,
-            workers,
-        )
+        if table is not None:  # the native scan, votes and count in one pass
+            queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
+            best, slots = table.search_votes(
+                queries,
+                starts,
+                geometry,
+                np.ascontiguousarray(self._counts, np.int32),
+                self._vote_layout(),
+                min(self._faiss.nprobe, self._faiss.nlist),
+                neighbours,
+                self._scanned_per_code(),
+                self.options.similarity_floor,
+                k,
+                resolve_threads(self._threads),
+            )
+        else:
+            distances, labels = self._search_codes(codes, neighbours)
+            votes = _rank_votes(
+                distances,
+                self._scanned_per_code(),
+                self.options.bits,
+                self.options.similarity_floor,
+            )
+            best, slots = _core.aggregate_votes(
+                np.ascontiguousarray(votes, np.float32),
+                np.ascontiguousarray(labels, np.int64),
+                geometry,
+                starts,
+                np.ascontiguousarray(self._counts, np.int32),
+                self._vote_layout(),
+                k,
+                workers,
+            )
         listed = slots >= 0
         scores[listed] = best[listed]
         found[listed] = self._ids[slots[listed]]

@@ -36,6 +36,7 @@ struct HammingScratch {
 void hamming_nearest(const CodeLists& index, std::uint64_t query, int nprobe, int k,
                      std::int32_t* distances, std::int64_t* labels, HammingScratch& scratch);
 
+
 }  // namespace afis
 
 namespace afis {
@@ -52,34 +53,60 @@ struct VoteLayout {
     float translation_bin = 0.0f;  // pixels
 };
 
-// Reused tables of one aggregating thread.
-struct VoteScratch {
-    struct Cell {
-        std::uint64_t key = 0;
-        std::uint32_t stamp = 0, row = 0;
-        float last = 0;   // the row's vote in this cell so far
-        double sum = 0;   // best vote of each row, summed
-    };
-    struct Finger {
-        std::uint64_t slot = 0;
-        std::uint32_t stamp = 0;
-        float best = 0;
-    };
-    std::vector<Cell> cells;
-    std::vector<Finger> fingers;
-    std::vector<std::uint32_t> used_cells, used_fingers;
-    std::uint32_t stamp = 0;
+// One retrieved code's vote: the stored code's label (finger slot and minutia pose, see
+// VoteLayout), its vote and the probe code (row) it answered.
+struct Vote {
+    std::int64_t label = 0;
+    float vote = 0;
+    std::uint32_t row = 0;
 };
 
-// The candidate index's vote count for one probe finger: every retrieved code (row r of
-// `width` labels and votes, probe minutia geometry[r] = x, y, direction) votes for its
-// finger in the pose cell (rotation, translation) that pairing the two minutiae implies, on
-// two grids offset by half a cell; a finger's score is its best cell's sum of each row's best
-// vote, over sqrt(codes of the finger x probe_codes). Writes at most k (score, slot) pairs,
-// best first, ties by slot; returns how many.
+// Reused buffers of one counting thread.
+struct VoteScratch {
+    struct CellVote {
+        std::uint64_t cell = 0;  // pose cell and grid
+        std::uint32_t row = 0;
+        float vote = 0;
+    };
+    struct Scored {
+        float score = 0;
+        std::int64_t slot = 0;
+    };
+    std::vector<Vote> sorted;  // the radix sort's other buffer
+    std::vector<CellVote> cells;
+    std::vector<Scored> fingers;
+};
+
+// The vote count of one probe finger: groups `votes` by finger (a stable radix sort on the
+// slot; `votes` is reordered), puts each finger's votes in pose cells (two grids offset by half
+// a cell), sums each probe code's best vote per cell, scores the finger by its best cell over
+// sqrt(its codes x probe_codes), and writes the k best fingers (ties: the lower slot first).
+// Every vote's slot must be below n_slots and its row index geometry (rows x 3: x, y,
+// direction of the probe code's minutia). Returns how many fingers it wrote.
+int count_votes(std::vector<Vote>& votes, const float* geometry, const std::int32_t* counts, std::int64_t n_slots,
+                int probe_codes, const VoteLayout& layout, int k, float* out_scores, std::int64_t* out_slots,
+                VoteScratch& scratch);
+
+// count_votes over a probe finger's rows x width retrieved labels and their votes (labels
+// below 0, slots not below n_slots and votes not above 0 are skipped).
 int aggregate_votes(const float* votes, const std::int64_t* labels, std::int64_t rows, std::int64_t width,
                     const float* geometry, const std::int32_t* counts, std::int64_t n_slots, int probe_codes,
                     const VoteLayout& layout, int k, float* out_scores, std::int64_t* out_slots,
                     VoteScratch& scratch);
+
+// Rank votes (afis.index.candidate._rank_votes): a code retrieved among the `neighbours`
+// nearest votes log(C / r) / log(C) - floor, at least 0, where r counts the retrieved codes
+// as near or nearer (ties to their end) and C = max(compared, neighbours, 2).
+struct RankVotes {
+    double compared = 0;
+    double floor = 0;
+};
+
+// The scan of hamming_nearest with k = neighbours, its codes' rank votes appended to `out`
+// (row = `row`; codes whose label is negative, whose slot (label >> slot_shift) is not below
+// n_slots or whose vote is 0 are left out) instead of being sorted.
+void code_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, const RankVotes& rank,
+                std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
+                HammingScratch& scratch);
 
 }  // namespace afis
