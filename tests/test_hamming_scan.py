@@ -115,7 +115,8 @@ def test_index_scan_agrees_with_faiss() -> None:
     codes, _, _ = index._encode([random_finger(s) for s in range(1000, 1010)])
     faiss.omp_set_num_threads(1)
     want_d, want_l = index._faiss.search(codes, 50)
-    got_d, got_l = index._search_codes(codes, 50)
+    queries = np.ascontiguousarray(codes).view(np.uint64)[:, 0]
+    got_d, got_l = index._scan_table().search(queries, index._faiss.nprobe, 50, 1)
     assert np.array_equal(got_d, want_d)
     for row in range(len(codes)):
         for d in np.unique(want_d[row]):
@@ -222,7 +223,8 @@ def test_vote_count_matches_numpy_reference() -> None:
     index.add([random_finger(s) for s in range(300)], ids=range(300))
     probes = [random_finger(s) for s in (3, 7, 11, 500)]
     codes, owner, geometry = index._encode(probes)
-    _, labels = index._search_codes(codes, 200)
+    queries = np.ascontiguousarray(codes).view(np.uint64)[:, 0]
+    _, labels = index._scan_table().search(queries, 1, 200, 1)
     votes = np.random.default_rng(0).random(labels.shape).astype(np.float32)
     votes[:, ::7] = 0  # zero votes are skipped
     starts = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(probes)))])

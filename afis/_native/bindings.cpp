@@ -547,7 +547,6 @@ py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const
     return py::make_tuple(scores, slots);
 }
 
-
 // The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
 // codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
 // geometry. Probes are shared among the threads; a batch of fewer probes than threads
@@ -617,6 +616,7 @@ py::tuple hamming_search_votes(const HammingLists& self, const py::array& querie
     }
     return py::make_tuple(scores, slots);
 }
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {

@@ -559,14 +559,13 @@ class CandidateIndex:
         probe_counts = np.bincount(owner, minlength=len(items))
         starts = np.zeros(len(items) + 1, np.int64)
         np.cumsum(probe_counts, out=starts[1:])
-        # poses relative to each probe's centroid: a pair's rotation error then moves its
-        # translation by less than about the origin's distance (the image corner) times it
+        # poses relative to each probe's centroid: a pair's translation moves by its rotation
+        # error times the minutia's distance from the origin, the image corner before
         geometry = geometry.copy()
         for axis in (0, 1):
             sums = np.bincount(owner, weights=geometry[:, axis], minlength=len(items))
             geometry[:, axis] -= (sums / np.maximum(probe_counts, 1))[owner].astype(np.float32)
         geometry = np.ascontiguousarray(geometry, np.float32)
-        workers = min(resolve_threads(self._threads), len(items))
         if table is not None:  # the native scan, votes and count in one pass
             queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
             best, slots = table.search_votes(
@@ -598,7 +597,7 @@ class CandidateIndex:
                 np.ascontiguousarray(self._counts, np.int32),
                 self._vote_layout(),
                 k,
-                workers,
+                min(resolve_threads(self._threads), len(items)),
             )
         listed = slots >= 0
         scores[listed] = best[listed]
@@ -629,23 +628,13 @@ class CandidateIndex:
         return self.codes * min(self._faiss.nprobe, nlist) / nlist
 
     def _search_codes(self, codes: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``neighbours`` nearest stored codes of each code, as faiss's ``search`` gives
-        them (distances, labels; -1 where there are fewer), on all the threads.
-
-        8-byte codes go through the native scan over faiss's own lists
-        (``afis/_native/src/hamming_scan.cpp``: 2.4 times faster than faiss's scan at 10^6
-        fingers, ``benchmarks/INDEX.md``); other sizes through faiss. Called with the lock
-        held for reading.
+        """The ``neighbours`` nearest stored codes of each code through faiss's ``search``
+        (distances, labels; -1 where there are fewer), on all the threads: the path of codes
+        of other than 8 bytes, which the native scan (:meth:`_scan_table`) does not read.
+        Called with the lock held for reading.
         """
-        table = self._scan_table()
-        if table is None:
-            parts = self._split(lambda chunk: self._faiss.search(chunk, neighbours), codes)
-            return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
-        queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
-        workers = self._code_workers(len(codes))
-        return table.search(
-            queries, min(self._faiss.nprobe, self._faiss.nlist), neighbours, workers
-        )
+        parts = self._split(lambda chunk: self._faiss.search(chunk, neighbours), codes)
+        return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
 
     def _scan_table(self) -> Any:
         """The native scan's view of faiss's lists (None for codes of other than 8 bytes):

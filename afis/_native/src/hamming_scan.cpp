@@ -145,8 +145,8 @@ __attribute__((target("popcnt,avx2,bmi"))) std::int64_t nearest_positions_avx2(c
 }
 #endif
 
-std::int64_t nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std::int64_t room, std::int64_t want,
-                               std::vector<std::int64_t>& out) {
+void nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std::int64_t room, std::int64_t want,
+                       std::vector<std::int64_t>& out) {
     out.resize(static_cast<std::size_t>(want));
     std::int64_t m = 0, from = 0;
 #ifdef AFIS_X86
@@ -154,7 +154,6 @@ std::int64_t nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std
 #endif
     m += nearest_positions_plain(d, from, n, t, room, out.data() + m);
     out.resize(static_cast<std::size_t>(m));
-    return m;
 }
 
 }  // namespace

@@ -36,7 +36,6 @@ struct HammingScratch {
 void hamming_nearest(const CodeLists& index, std::uint64_t query, int nprobe, int k,
                      std::int32_t* distances, std::int64_t* labels, HammingScratch& scratch);
 
-
 }  // namespace afis
 
 namespace afis {
