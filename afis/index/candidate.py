@@ -55,6 +55,9 @@ class IndexOptions:
         Indexes saved before this option existed load with ``fold=False``.
     radius : float
         Half the side of the base, pixels at 500 ppi; blocks centred beyond it are dropped.
+        85 px (was 70): the wider neighbourhood makes codes rarer, which pays as the gallery
+        grows (hit rate at 1 % +1.9 points at 10^5 fingers, +1.6 at 10^6, level at 10^4;
+        ``benchmarks/INDEX.md``, ninth round).
     spread : float
         A neighbour also sets the blocks within this many pixels of it.
     angle_spread : float
@@ -96,7 +99,7 @@ class IndexOptions:
 
     grid: int = 4
     sections: int = 6
-    radius: float = 70.0
+    radius: float = 85.0
     spread: float = 6.0
     angle_spread: float = 0.2
     fold: bool = True
