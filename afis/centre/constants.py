@@ -105,5 +105,11 @@ INDEX_NPROBE = 16
 #: Nearest gallery codes per probe code in the shortlist index. With the 64-bit folded codes
 #: 32 left 1 of 500 planted duplicates unlisted (10,000 synthetic people, 5 % enrolled
 #: twice, first synthetic model); 64 listed all 500, as 32 did with the 72-bit codes. See
-#: :data:`SHORTLIST_K` for the second model.
-INDEX_NEIGHBOURS = 256
+#: :data:`SHORTLIST_K` for the second model. 256 left 6 of 500 planted duplicates unlisted in
+#: `afis demo --people 50000` (2026-11-24; their ten fingers fuse to 0.94-1.58, far above
+#: the duplicate threshold, but no searched finger of the mate reached the 129 best): the
+#: deeper retrieval the index made cheap (``benchmarks/INDEX.md``, eighth round) lists 4 of
+#: the 6 with 2,000 (3 on one finger only with 1,000). Re-run with 2,000: 497 of 500 found, 0
+#: of 49,495 unique people flagged, but 39.6 records/s instead of 61.6 (votes: 2,000 a probe
+#: code). Visiting fewer lists at this depth may win the speed back; not yet measured.
+INDEX_NEIGHBOURS = 2000
