@@ -23,7 +23,7 @@ from afis.extract import (
     trace,
 )
 from afis.image import FingerprintImage, load_image
-from afis.match import Gallery, Matcher, compare, threshold_for_fmr
+from afis.match import Gallery, Matcher, Reranker, compare, threshold_for_fmr
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
@@ -60,6 +60,7 @@ __all__ = [
     "ImageError",
     "Matcher",
     "MinutiaType",
+    "Reranker",
     "SingularType",
     "Template",
     "TemplateError",

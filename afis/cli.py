@@ -5,9 +5,11 @@
 ``afis bench``    measures the engine on datasets (``bench extract``: speed; ``bench verify``:
                  verification error rates on FVC-style folders);
 ``afis convert``  converts templates between the engine's format, ISO/IEC 19794-2, ANSI
-                 INCITS 378 and the ISO card formats (images are extracted first);
-``afis demo``, ``checks``, ``dedup``, ``status``, ``adjudicate``, ``deletion``
-                 the data centre (:mod:`afis.centre.cli`).
+                 INCITS 378 and the ISO card formats (images are extracted first).
+
+The engine's command line imports no service layer: the e-KTP enrolment lifecycle has its
+own (``afis-enrollment``, :mod:`enrollment.cli`), and so has the card reader
+(``afis-reader``).
 """
 
 from __future__ import annotations
@@ -523,10 +525,6 @@ def _parser() -> argparse.ArgumentParser:
         "--order", choices=tuple(CARD_ORDERS), default="none", help="card formats: sort order"
     )
     p.set_defaults(run=_cmd_convert)
-
-    from afis.centre.cli import add_commands
-
-    add_commands(sub)
     return parser
 
 

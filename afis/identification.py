@@ -1,4 +1,9 @@
-"""Two-stage identification (1:N): the candidate index shortlists, the matcher re-ranks."""
+"""Two-stage identification (1:N): the candidate index shortlists, the matcher re-ranks.
+
+The re-ranking itself is :class:`afis.match.Reranker`, the project's one re-ranking
+component (also used by the enrolment layer's de-duplication job and ``afis bench
+identify``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from afis.index import CandidateIndex, ShardedIndex
-from afis.match import Gallery, Matcher, _threshold_table, threshold_for_fmr
+from afis.match import Gallery, Reranker, _threshold_table, threshold_for_fmr
 from afis.template import Template
 
-__all__ = ["Identification", "estimated_fmr", "gallery_subset", "identify"]
+__all__ = ["Identification", "estimated_fmr", "identify"]
 
 
 @dataclass(frozen=True)
@@ -74,30 +79,10 @@ def estimated_fmr(score: float) -> float:
     return 10 ** (math.log10(f1) + share * (math.log10(f2) - math.log10(f1)))
 
 
-def gallery_subset(gallery: Gallery, positions: Sequence[int] | np.ndarray) -> Gallery:
-    """A packed gallery of the templates at ``positions`` (in that order), copying rows."""
-    arrays = gallery.arrays
-    where = np.asarray(positions, dtype=np.int64)
-    if where.ndim != 1 or (where.size and (where.min() < 0 or where.max() >= len(gallery))):
-        raise ValueError(f"positions must index the gallery's {len(gallery)} templates")
-    offsets = np.asarray(arrays["offsets"], dtype=np.int64)
-    starts, stops = offsets[where], offsets[where + 1]
-    counts = stops - starts
-    new_offsets = np.zeros(len(where) + 1, dtype=arrays["offsets"].dtype)
-    np.cumsum(counts, out=new_offsets[1:])
-    rows = np.repeat(starts - new_offsets[:-1].astype(np.int64), counts) + np.arange(
-        int(counts.sum())
-    )
-    subset = {"offsets": new_offsets}
-    for name in ("minutiae", "bits", "valid", "usable"):
-        subset[name] = np.ascontiguousarray(np.asarray(arrays[name])[rows])
-    return Gallery(subset)
-
-
 def identify(
     probe: Template,
     index: CandidateIndex | ShardedIndex,
-    gallery: Mapping[int, Template] | Gallery,
+    gallery: Mapping[int, Template] | Gallery | Reranker,
     *,
     gallery_ids: Sequence[int] | np.ndarray | None = None,
     k: int | None = None,
@@ -113,9 +98,11 @@ def identify(
         The probe finger.
     index : CandidateIndex or ShardedIndex
         Index of the enrolled fingers.
-    gallery : mapping or Gallery
-        The enrolled templates: a mapping id -> Template, or a packed :class:`afis.Gallery`
-        (much faster: cylinders are built once) with ``gallery_ids`` giving each entry's id.
+    gallery : mapping, Gallery or Reranker
+        The enrolled templates: a mapping id -> Template, a packed :class:`afis.Gallery`
+        (much faster: cylinders are built once) with ``gallery_ids`` giving each entry's id,
+        or a :class:`Reranker` over one (fastest for many searches: its id lookup is built
+        once).
     k, penetration : optional
         Shortlist size, as in :meth:`CandidateIndex.search` (default ``penetration=0.01``).
     fmr : float
@@ -157,29 +144,24 @@ def identify(
         penetration = 0.01
     _, shortlist = index.search([probe], k=k, penetration=penetration)
     candidates = shortlist[0][shortlist[0] >= 0]
-    if isinstance(gallery, Gallery):
+    if isinstance(gallery, Reranker):
+        reranker = gallery
+    elif isinstance(gallery, Gallery):
         if gallery_ids is None:
             raise ValueError("a packed Gallery needs gallery_ids (the id of each entry)")
-        ids = np.asarray(gallery_ids, dtype=np.int64)
-        if ids.shape != (len(gallery),):
-            raise ValueError(f"gallery_ids must hold {len(gallery)} ids, got shape {ids.shape}")
-        position = {int(i): n for n, i in enumerate(ids.tolist())}
-        known = [int(c) for c in candidates if int(c) in position]
-        subset = gallery_subset(gallery, [position[c] for c in known])
-        scores = Matcher(probe).compare_many(subset, threads=threads)
+        reranker = Reranker(gallery, gallery_ids)
     elif isinstance(gallery, Mapping):
         known = [int(c) for c in candidates if int(c) in gallery]
-        scores = Matcher(probe).compare_many([gallery[c] for c in known], threads=threads)
+        packed = Gallery.from_templates([gallery[c] for c in known], threads=threads)
+        reranker = Reranker(packed, np.asarray(known, dtype=np.int64))
     else:
         raise TypeError(
-            f"gallery must be a Mapping or an afis.Gallery, got {type(gallery).__name__}"
+            "gallery must be a Mapping, an afis.Gallery or a Reranker, "
+            f"got {type(gallery).__name__}"
         )
-    known_ids = np.asarray(known, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float32)
-    order = np.lexsort((known_ids, -scores))
-    ranked_scores = scores[order]
+    ranked_ids, ranked_scores = reranker.rank(probe, candidates, threads=threads)
     return Identification(
-        ids=known_ids[order],
+        ids=ranked_ids,
         scores=ranked_scores,
         fmr=np.array([estimated_fmr(float(s)) for s in ranked_scores], dtype=np.float64),
         matches=ranked_scores >= threshold,

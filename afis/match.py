@@ -29,7 +29,7 @@ from afis._threads import resolve_threads
 from afis.errors import TemplateError
 from afis.template import Template
 
-__all__ = ["Gallery", "Matcher", "compare", "threshold_for_fmr"]
+__all__ = ["Gallery", "Matcher", "Reranker", "compare", "threshold_for_fmr"]
 
 #: Format version of a saved gallery folder.
 GALLERY_FORMAT_VERSION = 1
@@ -135,8 +135,49 @@ class Gallery:
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
-        """The packed arrays (read them, do not modify them)."""
+        """The packed arrays (read them, do not modify them): the storage layout, for tests
+        and the native bindings; other code uses :meth:`subset`, :meth:`matcher` and
+        :attr:`minutiae`."""
         return dict(self._arrays)
+
+    @property
+    def minutiae(self) -> int:
+        """Minutiae held over all templates (those the matcher uses)."""
+        return int(self._arrays["offsets"][-1])
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> Gallery:
+        """A packed gallery of the templates at ``rows`` (in that order, repeats allowed).
+
+        Copies only the rows asked for, so a shortlist of a memory-mapped gallery reads
+        nothing else.
+
+        Examples
+        --------
+        >>> from afis.template import Template
+        >>> g = Gallery.from_templates([Template.empty(50, 50)] * 3)
+        >>> len(g.subset([2, 0])), len(g.subset([]))
+        (2, 0)
+        """
+        where = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if where.size and (where.min() < 0 or where.max() >= len(self)):
+            raise IndexError(f"rows must index the gallery's {len(self)} templates")
+        offsets = np.asarray(self._arrays["offsets"], dtype=np.int64)
+        starts, stops = offsets[where], offsets[where + 1]
+        counts = stops - starts
+        new_offsets = np.zeros(len(where) + 1, dtype=self._arrays["offsets"].dtype)
+        np.cumsum(counts, out=new_offsets[1:])
+        picked = np.repeat(starts - new_offsets[:-1].astype(np.int64), counts) + np.arange(
+            int(counts.sum())
+        )
+        subset = {"offsets": new_offsets}
+        for name in _GALLERY_ARRAYS[1:]:
+            subset[name] = np.ascontiguousarray(np.asarray(self._arrays[name])[picked])
+        return Gallery(subset)
+
+    def matcher(self, row: int) -> Matcher:
+        """A matcher for the template at ``row``, from its packed cylinders
+        (:meth:`Matcher.from_gallery`)."""
+        return Matcher.from_gallery(self, row)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the gallery to a folder (created if needed)."""
@@ -217,7 +258,7 @@ class Matcher:
             raise TypeError(f"index must be an int, got {type(index).__name__}")
         if not 0 <= index < len(gallery):
             raise IndexError(f"index {index} out of range for a gallery of {len(gallery)}")
-        a = gallery.arrays
+        a = gallery._arrays
         start, end = int(a["offsets"][index]), int(a["offsets"][index + 1])
         rows = slice(start, end)
         self = cls.__new__(cls)
@@ -252,7 +293,7 @@ class Matcher:
         workers = resolve_threads(threads)
         if not isinstance(gallery, Gallery):
             gallery = Gallery.from_templates(gallery, threads=workers)
-        a = gallery.arrays
+        a = gallery._arrays
         return _core.compare_many(
             self._cylinders,
             a["offsets"],
@@ -305,3 +346,112 @@ def threshold_for_fmr(fmr: float) -> float:
             share = 0.0 if l1 == l2 else (l1 - target) / (l1 - l2)
             return t1 + share * (t2 - t1)
     return table[-1][1]
+
+
+class Reranker:
+    """Exact re-scoring of shortlisted candidates: ids -> rows of a packed gallery -> scores.
+
+    The project's one re-ranking component, modelled on faiss's ``IndexRefine``: an index
+    (or any other source) hands it candidate ids and it re-scores them exactly with the
+    matcher. :func:`afis.identify`, the enrolment layer's de-duplication job and ``afis bench
+    identify`` all re-rank through it.
+
+    Parameters
+    ----------
+    gallery : Gallery
+        The enrolled templates, packed (cylinders built once; memory-mapped galleries work).
+    ids : array-like of int, optional
+        The id of each gallery row (unique); default ``0 .. len(gallery) - 1``.
+
+    Notes
+    -----
+    Looking up ``m`` candidates costs ``O(m log N)`` (binary search in the sorted ids, sorted
+    once here); scoring them costs ``m`` comparisons and copies only their rows. Nothing per
+    search grows with the gallery.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from afis.template import Template
+    >>> def finger(seed):
+    ...     r = np.random.default_rng(seed)
+    ...     return Template(width=300, height=300, resolution=500, source_resolution=500,
+    ...                     x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
+    ...                     direction=r.uniform(0, 6.28, 40), type=np.ones(40),
+    ...                     quality=np.full(40, 60), image_quality=60)
+    >>> reranker = Reranker(Gallery.from_templates([finger(s) for s in range(5)]),
+    ...                     ids=[50, 51, 52, 53, 54])
+    >>> ids, scores = reranker.rank(finger(3), [50, 53, 99])  # 99 is not enrolled
+    >>> ids.tolist(), bool(scores[0] > scores[1])
+    ([53, 50], True)
+    """
+
+    def __init__(self, gallery: Gallery, ids: Sequence[int] | np.ndarray | None = None) -> None:
+        if not isinstance(gallery, Gallery):
+            raise TypeError(f"gallery must be an afis.Gallery, got {type(gallery).__name__}")
+        if ids is None:
+            ids = np.arange(len(gallery), dtype=np.int64)
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
+        ids = ids.astype(np.int64, copy=False)
+        if ids.shape != (len(gallery),):
+            raise ValueError(f"ids must hold {len(gallery)} ids, got shape {ids.shape}")
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        if sorted_ids.size > 1 and (np.diff(sorted_ids) == 0).any():
+            raise ValueError("ids must be unique")
+        self.gallery = gallery
+        self._sorted_ids = sorted_ids
+        self._rows = order
+
+    def __len__(self) -> int:
+        return len(self.gallery)
+
+    def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The gallery row of each id (``int64``), -1 where the id is not enrolled."""
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        at = np.searchsorted(self._sorted_ids, wanted)
+        inside = at < len(self._sorted_ids)
+        found = np.zeros(len(wanted), dtype=bool)
+        found[inside] = self._sorted_ids[at[inside]] == wanted[inside]
+        return np.where(found, self._rows[np.minimum(at, len(self._rows) - 1)], -1)
+
+    def matcher(self, probe: Template, probe_id: int | None = None) -> Matcher:
+        """The probe's matcher: from its packed cylinders when ``probe_id`` is enrolled here
+        (nothing built again), else built from the template. Scores are the same."""
+        if probe_id is not None:
+            row = int(self.rows([probe_id])[0])
+            if row >= 0:
+                return Matcher.from_gallery(self.gallery, row)
+        return Matcher(probe)
+
+    def scores(
+        self,
+        probe: Template | Matcher,
+        ids: Sequence[int] | np.ndarray,
+        *,
+        threads: int | None = None,
+    ) -> np.ndarray:
+        """Matcher scores of ``probe`` against each id (``float32``, 0 where not enrolled)."""
+        matcher = probe if isinstance(probe, Matcher) else Matcher(probe)
+        rows = self.rows(ids)
+        out = np.zeros(len(rows), dtype=np.float32)
+        present = rows >= 0
+        if present.any():
+            out[present] = matcher.compare_many(self.gallery.subset(rows[present]), threads=threads)
+        return out
+
+    def rank(
+        self,
+        probe: Template | Matcher,
+        ids: Sequence[int] | np.ndarray,
+        *,
+        threads: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The enrolled ids among ``ids``, best score first (ties by id), and their scores."""
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        known = wanted[self.rows(wanted) >= 0]
+        scores = self.scores(probe, known, threads=threads)
+        order = np.lexsort((known, -scores))
+        return known[order], scores[order]

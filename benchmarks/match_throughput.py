@@ -32,18 +32,7 @@ SETS = [f"fvc2002/DB{n}_B" for n in (1, 2, 3, 4)]
 
 def tiled(gallery: afis.Gallery, copies: int) -> afis.Gallery:
     """The gallery repeated ``copies`` times (as if packed from the repeated templates)."""
-    arrays = gallery.arrays
-    offsets = arrays.pop("offsets")
-    total = int(offsets[-1])
-    shifted = [offsets[:-1] + k * total for k in range(copies)] + [
-        offsets[-1:] + (copies - 1) * total
-    ]
-    out = {"offsets": np.concatenate(shifted)}
-    for name, array in arrays.items():
-        if len(array) != total:
-            raise SystemExit(f"gallery array {name} is not per minutia; teach tiled() about it")
-        out[name] = np.ascontiguousarray(np.concatenate([array] * copies))
-    return afis.Gallery(out)
+    return gallery.subset(np.tile(np.arange(len(gallery)), copies))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     gallery = tiled(afis.Gallery.from_templates(base, threads=2), copies)
     built = time.perf_counter() - start
-    minutiae = len(gallery.arrays["minutiae"]) / len(gallery)
+    minutiae = gallery.minutiae / len(gallery)
     # Probes spread evenly over the four sets (first impressions when --probes divides 40).
     probes = [afis.Matcher(base[(k * len(base)) // args.probes]) for k in range(args.probes)]
     result = {

@@ -2,7 +2,7 @@
 
 :func:`reader.verify.verify` takes an ``on_issued(nik, verification)`` hook;
 :class:`StoreIssuance` is that hook for the data centre's record store
-(:class:`afis.centre.store.Store`): the one record under the card's NIK that waits for
+(:class:`enrollment.store.Store`): the one record under the card's NIK that waits for
 pick-up (``CARD_SHIPPED``) moves to ``CARD_ISSUED``, with the officer's station as the actor
 and the scores in the reason, in the status history. A card whose record is not waiting for
 pick-up is refused with :class:`IssuanceError` and nothing is changed. A "gagal" outcome
@@ -10,7 +10,7 @@ changes no status: the card goes back to the ministry and the record stays where
 
 Examples
 --------
->>> from afis.centre.store import Store
+>>> from enrollment.store import Store
 >>> hook = StoreIssuance(Store("sqlite://"), actor="pickup-desk-1")
 >>> hook.actor
 'pickup-desk-1'
@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from afis.centre.status import Status
+from enrollment.status import Status
 from reader.errors import ReaderError
 
 if TYPE_CHECKING:
-    from afis.centre.store import Store
+    from enrollment.store import Store
     from reader.verify import Verification
 
 __all__ = ["IssuanceError", "StoreIssuance"]
@@ -42,7 +42,7 @@ class StoreIssuance:
 
     Parameters
     ----------
-    store : afis.centre.store.Store
+    store : enrollment.store.Store
         The record store (SQLite file or PostgreSQL URL).
     actor : str
         Who hands the card over (a station or officer id), kept in the status history.

@@ -1,4 +1,5 @@
-"""The examples in every docstring of the package run and give what they show."""
+"""The examples in every docstring of the engine and the enrolment layer run and give what they
+show (the card reader's are in ``test_reader_doctests.py``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import pkgutil
 import pytest
 
 import afis
+import enrollment
 
 MODULES = sorted(
     m.name
-    for m in pkgutil.walk_packages(afis.__path__, prefix="afis.")
+    for package in (afis, enrollment)
+    for m in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
     if not m.name.endswith(("__main__", "_wsq_worker"))
 )
 #: Public modules without examples of their own: namespaces, constants, errors, the CLI.

@@ -331,8 +331,8 @@ def _issuance_on_a_store(link, sam, record, genuine, impostor) -> None:
     """Issuance mode: berhasil moves the store's record CARD_SHIPPED -> CARD_ISSUED, once."""
     import datetime
 
-    from afis.centre.status import Status
-    from afis.centre.store import Person, Store
+    from enrollment.status import Status
+    from enrollment.store import Person, Store
     from reader.issuance import IssuanceError, StoreIssuance
     from reader.verify import BERHASIL, GAGAL, verify
 

@@ -44,7 +44,7 @@ import numpy as np
 
 import afis
 from afis.bench.verify import _Progress, folder_dpi, manifest_entry, read_fvc_folder
-from afis.match import Gallery, Matcher
+from afis.match import Gallery, Matcher, Reranker
 from afis.template import Template
 
 if TYPE_CHECKING:  # faiss and numba load only when the benchmark runs
@@ -499,8 +499,6 @@ def _exhaustive_ranks(
     ``afis.threshold_for_fmr(f)``; None without background. The gallery is packed
     :data:`RERANK_PACK_LIMIT` templates at a time.
     """
-    from afis.identification import gallery_subset
-
     ids = np.asarray(ids, dtype=np.int64)
     fingers = finger_of(ids)
     matchers = [Matcher(p) for p in probes]
@@ -509,11 +507,10 @@ def _exhaustive_ranks(
     wanted = np.unique(np.concatenate([m for m in mates if m.size] or [np.empty(0, np.int64)]))
     if wanted.size:  # the mates first: the counts below compare against their best score
         packed = Gallery.from_templates([template_of(int(i)) for i in ids[wanted]], threads=threads)
+        mates_gallery = Reranker(packed, wanted)  # keyed by position in ids
         for n, rows in enumerate(mates):
             if rows.size:
-                scores = matchers[n].compare_many(
-                    gallery_subset(packed, np.searchsorted(wanted, rows)), threads=threads
-                )
+                scores = mates_gallery.scores(matchers[n], rows, threads=threads)
                 mate_score[n] = float(scores.max())
     above = np.zeros(len(probes), dtype=np.int64)
     thresholds = np.array([afis.threshold_for_fmr(f) for f in BACKGROUND_FMRS])
@@ -598,8 +595,6 @@ def _rerank_rank1(
     threads: int | None,
 ) -> float:
     """Share of probes whose finger the matcher ranks first within the shortlist."""
-    from afis.identification import gallery_subset
-
     # only probes whose finger is in the shortlist can be ranked first; their candidates are
     # packed a group at a time (a 1 % shortlist of 10^6 fingers for 560 probes would be
     # millions of packed templates of about 15 KB)
@@ -621,13 +616,11 @@ def _rerank_rank1(
             packed = Gallery.from_templates(
                 [template_of(i) for i in needed.tolist()], threads=threads
             )
+            reranker = Reranker(packed, needed)
             for n in group:
                 candidates = shortlist[n][shortlist[n] >= 0]
-                where = np.searchsorted(needed, candidates)
-                matcher = Matcher(probes[n])
-                scores = matcher.compare_many(gallery_subset(packed, where), threads=threads)
-                order = np.lexsort((candidates, -scores))
-                correct += int(finger_of(candidates[order[:1]])[0] == truth_finger[n])
+                ranked, _ = reranker.rank(probes[n], candidates, threads=threads)
+                correct += int(finger_of(ranked[:1])[0] == truth_finger[n])
                 bar.update()
     finally:
         bar.close()

@@ -6,11 +6,12 @@ import datetime
 
 import pytest
 import sqlalchemy as sa
-from _centre import BACKENDS, fresh_store, person
+from _enrollment import BACKENDS, fresh_store, person
 
-from afis.centre.checks import CheckOptions, check_record, nik_problems, run_checks
-from afis.centre.migrate import current, head
-from afis.centre.status import (
+from afis.synth import Population
+from enrollment.checks import CheckOptions, check_record, nik_problems, run_checks
+from enrollment.migrate import current, head
+from enrollment.status import (
     TRANSITIONS,
     UNIQUE_STATUSES,
     IllegalTransition,
@@ -18,8 +19,7 @@ from afis.centre.status import (
     allowed,
     check_transition,
 )
-from afis.centre.store import Person, Sample, SampleState, Store, StoreError, metadata
-from afis.synth import Population
+from enrollment.store import Person, Sample, SampleState, Store, StoreError, metadata
 
 
 def test_twenty_statuses_one_table() -> None:

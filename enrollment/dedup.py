@@ -3,13 +3,13 @@
 What is searched
     A job takes every record in ``SENT_FOR_DEDUP`` (the *batch*, in record-id order) and
     searches each against every record found unique before the job (statuses
-    :data:`~afis.centre.status.UNIQUE_STATUSES`, the *gallery*) and against the records of
+    :data:`~enrollment.status.UNIQUE_STATUSES`, the *gallery*) and against the records of
     the batch before it. A pair inside the batch is thus judged once, on the later record.
 
 How
     1. *Shortlist*: one candidate index per finger position (:class:`afis.index.ShardedIndex`)
        holds the gallery's and the batch's thumbs and index fingers
-       (:data:`~afis.centre.constants.SHORTLIST_FINGERS`); each of the probe's fingers there
+       (:data:`~enrollment.constants.SHORTLIST_FINGERS`); each of the probe's fingers there
        shortlists ``shortlist_k`` fingers. Their owners are compared with the probe on the
        fingers whose search listed them (the index's own scores are too coarse to rank a
        poor genuine capture: it can sit among the impostors); the ``max_candidates`` best,
@@ -24,7 +24,7 @@ How
        score whose impostor false match rate is ``FMR = FPIR / N``. Impostor fused scores were
        measured on synthetic people (:func:`calibrate`, seeded); their upper tail is exponential, so
        ``threshold(FMR) = start + scale * ln(share / FMR)`` with the constants in
-       :mod:`afis.centre.constants` (start 0.234, scale 0.0081, measured on the second synthetic
+       :mod:`enrollment.constants` (start 0.234, scale 0.0081, measured on the second synthetic
        model, whose per-finger impostor tail is close to real fingers'). The *duplicate* threshold
        is set for ``fpir_duplicate`` (default 1e-5), the *adjudication* threshold for
        ``fpir_adjudicate`` (default 1e-4). Because real fingers of one person are not independent,
@@ -86,9 +86,13 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from afis.centre import constants as C
-from afis.centre.status import UNIQUE_STATUSES, Status
-from afis.centre.store import (
+from afis._threads import resolve_threads
+from afis.errors import AfisError, TemplateError
+from afis.match import Gallery, Matcher, Reranker
+from afis.template import FingerPosition, Template
+from enrollment import constants as C
+from enrollment.status import UNIQUE_STATUSES, Status
+from enrollment.store import (
     SampleState,
     Store,
     dedup_candidates,
@@ -100,9 +104,6 @@ from afis.centre.store import (
     records,
     samples,
 )
-from afis.errors import AfisError, TemplateError
-from afis.match import Gallery, Matcher
-from afis.template import FingerPosition, Template
 
 __all__ = [
     "Candidate",
@@ -244,8 +245,6 @@ def calibrate(pairs: int = 4000, seed: int = 2026, threads: int | None = None) -
 
 
 def _threads(threads: int | None) -> int:
-    from afis._threads import resolve_threads
-
     return resolve_threads(threads)
 
 
@@ -298,12 +297,13 @@ class _JobFiles:
             self.rank = np.asarray(arrays["rank"])
             self.nik = np.asarray(arrays["nik"])
         self.index = ShardedIndex.load(folder / "index", mmap=True, threads=threads)
-        self.galleries: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        # per finger position: the packed gallery of the unique records' fingers, by record id
+        self.galleries: dict[int, Reranker] = {}
         for position in range(1, 11):
             sub = folder / f"gallery-{position:02d}"
             if (sub / "gallery.json").exists():
                 rows = np.load(sub / "rows.npy", allow_pickle=False)
-                self.galleries[position] = (rows, Gallery.load(sub, mmap=True).arrays)
+                self.galleries[position] = Reranker(Gallery.load(sub, mmap=True), rows)
         self.nik_index: dict[str, list[int]] = {}
         for rid, nik in zip(self.record_ids.tolist(), self.nik.tolist(), strict=True):
             self.nik_index.setdefault(nik, []).append(rid)
@@ -323,23 +323,6 @@ def _job_files(folder: str, threads: int) -> _JobFiles:
             _CACHE.clear()  # one job at a time per process
             files = _CACHE[folder] = _JobFiles(Path(folder), threads)
         return files
-
-
-def _sub_gallery(arrays: dict[str, np.ndarray], rows: Sequence[int]) -> Gallery:
-    offsets = arrays["offsets"]
-    starts, ends = offsets[rows], offsets[np.asarray(rows) + 1]
-    pick = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-    new = np.zeros(len(rows) + 1, np.int64)
-    np.cumsum(ends - starts, out=new[1:])
-    return Gallery(
-        {
-            "offsets": new,
-            "minutiae": np.ascontiguousarray(arrays["minutiae"][pick]),
-            "bits": np.ascontiguousarray(arrays["bits"][pick]),
-            "valid": np.ascontiguousarray(arrays["valid"][pick]),
-            "usable": np.ascontiguousarray(arrays["usable"][pick]),
-        }
-    )
 
 
 def search_chunk(
@@ -407,16 +390,6 @@ def search_chunk(
         return list(pool.map(one, range(len(probes))))
 
 
-def _matcher(files: _JobFiles, position: int, record_id: int, template: Template) -> Matcher:
-    """The probe's matcher, from its cylinders in the job's gallery when it is there (a record
-    of the batch is), else built from the template: the same scores either way."""
-    rows_ids, arrays = files.galleries[position]
-    at = int(np.searchsorted(rows_ids, record_id))
-    if at < len(rows_ids) and int(rows_ids[at]) == record_id:
-        return Matcher.from_gallery(Gallery(arrays), at)
-    return Matcher(template)
-
-
 def _decide(
     files: _JobFiles,
     options: DedupOptions,
@@ -452,18 +425,13 @@ def _decide(
     matchers: dict[int, Matcher] = {}
 
     def scores(position: int, wanted: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(wanted), np.float32)
         if position not in fingers or position not in files.galleries or not len(wanted):
-            return out
-        rows_ids, arrays = files.galleries[position]
-        at = np.searchsorted(rows_ids, wanted)
-        present = (at < len(rows_ids)) & (rows_ids[np.minimum(at, len(rows_ids) - 1)] == wanted)
-        if present.any():
-            if position not in matchers:
-                matchers[position] = _matcher(files, position, rid, fingers[position])
-            gallery = _sub_gallery(arrays, at[present])
-            out[present] = matchers[position].compare_many(gallery, threads=1)
-        return out
+            return np.zeros(len(wanted), np.float32)
+        reranker = files.galleries[position]
+        if position not in matchers:
+            # a record of the batch is in the gallery: its cylinders are reused
+            matchers[position] = reranker.matcher(fingers[position], probe_id=rid)
+        return reranker.scores(matchers[position], wanted, threads=1)
 
     # stage 1: every shortlisted person on the fingers whose search listed it; the best go on
     first = np.asarray(listed, np.int64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from afis.cli import main
+from enrollment.cli import main
 
 
 def test_demo_then_adjudicate_and_delete(tmp_path, capsys) -> None:
@@ -42,7 +42,7 @@ def test_demo_then_adjudicate_and_delete(tmp_path, capsys) -> None:
     assert main(["adjudicate", "list", "--db", str(db)]) == 0
     assert "0 pending case(s)" in capsys.readouterr().out
 
-    from afis.centre.store import Store
+    from enrollment.store import Store
 
     store = Store(db)
     duplicate = next(r for r, s in store.statuses().items() if s.value == "DUPLICATE_RECORD")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from afis.centre.demo import DemoOptions, synthetic_records
-from afis.centre.store import Person, Sample, SampleState, Store
+from enrollment.demo import DemoOptions, synthetic_records
+from enrollment.store import Person, Sample, SampleState, Store
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@localhost:55432/afis_test"
@@ -134,7 +134,7 @@ def population(people: int = 110, seed: int = 5) -> list[tuple[Person, list[Samp
 
 def snapshot(store: Store) -> dict[str, Any]:
     """Everything the job decided, without ids and times that differ between runs."""
-    from afis.centre.store import dedup_candidates, dedup_results
+    from enrollment.store import dedup_candidates, dedup_results
 
     with store.engine.connect() as conn:
         results = conn.execute(

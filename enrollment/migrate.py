@@ -1,7 +1,7 @@
-"""Alembic migrations of the record store, run by :class:`afis.centre.store.Store` on open.
+"""Alembic migrations of the record store, run by :class:`enrollment.store.Store` on open.
 
 ``upgrade(engine)`` brings a database to the newest revision; ``head()`` names it. The
-migration scripts live in the data folder ``afis/centre/migrations/`` (``env.py``,
+migration scripts live in the data folder ``enrollment/migrations/`` (``env.py``,
 ``versions/``); no ``alembic.ini`` is needed: the script location is that folder and the
 connection is handed over in ``config.attributes``.
 

@@ -1,14 +1,14 @@
-"""Alembic environment: runs on the connection handed over by afis.centre.migrate."""
+"""Alembic environment: runs on the connection handed over by enrollment.migrate."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from afis.centre.store import metadata
+from enrollment.store import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through afis.centre.migrate.upgrade(engine)")
+    raise RuntimeError("run migrations through enrollment.migrate.upgrade(engine)")
 context.configure(
     connection=connection,
     target_metadata=metadata,

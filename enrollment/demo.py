@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from afis.centre.checks import run_checks
-from afis.centre.dedup import DedupOptions, DedupSummary, run_dedup
-from afis.centre.status import Status
-from afis.centre.store import Citizenship, Issuance, Person, Sample, SampleState, Store
+from enrollment.checks import run_checks
+from enrollment.dedup import DedupOptions, DedupSummary, run_dedup
+from enrollment.status import Status
+from enrollment.store import Citizenship, Issuance, Person, Sample, SampleState, Store
 
 __all__ = ["DemoOptions", "DemoReport", "DemoTruth", "run_demo", "synthetic_records"]
 

@@ -11,7 +11,7 @@ it was asked to validate, after analysing it against its counterpart; the centre
 Examples
 --------
 >>> import datetime
->>> from afis.centre.store import Person, Store
+>>> from enrollment.store import Person, Store
 >>> store = Store("sqlite://")
 >>> rid = store.add_record(Person(nik="3171010501900001", name="BUDI", sex="M",
 ...     date_of_birth=datetime.date(1990, 1, 5), place_of_birth="BOGOR", region="317101"),
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from afis.centre.status import Status
-from afis.centre.store import (
+from enrollment.status import Status
+from enrollment.store import (
     Store,
     StoreError,
     adjudications,

@@ -19,7 +19,7 @@ Every reason is written to the status history.
 Examples
 --------
 >>> import datetime
->>> from afis.centre.store import Person
+>>> from enrollment.store import Person
 >>> siti = Person(nik="3171014501900001", name="SITI", sex="F",
 ...               date_of_birth=datetime.date(1990, 1, 5), place_of_birth="JAKARTA",
 ...               region="317101")
@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from afis.centre import constants as C
-from afis.centre.status import Status
-from afis.centre.store import Person, Sample, SampleState, Store, _person, records
 from afis.errors import TemplateError
 from afis.template import Template
+from enrollment import constants as C
+from enrollment.status import Status
+from enrollment.store import Person, Sample, SampleState, Store, _person, records
 
 __all__ = [
     "CheckOptions",
@@ -197,7 +197,7 @@ def check_record(
     Examples
     --------
     >>> import datetime
-    >>> from afis.centre.store import Person
+    >>> from enrollment.store import Person
     >>> p = Person(nik="3171010501900001", name="BUDI", sex="M",
     ...            date_of_birth=datetime.date(1990, 1, 5), place_of_birth="BOGOR",
     ...            region="317101")

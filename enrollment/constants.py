@@ -2,7 +2,7 @@
 
 The de-duplication thresholds follow from the impostor distribution of the fused person
 score (the sum over the ten finger positions of :func:`afis.compare`), measured on synthetic
-people (:class:`afis.synth.Population`) by :func:`afis.centre.dedup.calibrate`; the numbers
+people (:class:`afis.synth.Population`) by :func:`enrollment.dedup.calibrate`; the numbers
 below are its output for ``calibrate(pairs=4000, seed=2026)`` with the second synthetic
 model of 2026-11-24 (the largest of the 4,000 impostor fused scores was 0.270; with the first
 model, whose impostor tail was about ten times too light, 0.213, start 0.19042, scale

@@ -3,7 +3,7 @@
 One schema (:data:`metadata`) holds the enrolment records, their fingerprint samples, every
 status change (time, actor, reason), the de-duplication jobs with their checkpoints, results
 and candidates, adjudication decisions and deletion requests. The schema is created and
-upgraded by Alembic migrations (``afis/centre/migrations``), run when a store is opened.
+upgraded by Alembic migrations (``enrollment/migrations``), run when a store is opened.
 
 A SQLite file is opened in WAL mode with foreign keys on; PostgreSQL is reached by URL
 (``postgresql+psycopg://user@host/db``). Every status change goes through
@@ -27,7 +27,7 @@ Examples
 >>> store.transition(rid, Status.CARD_ISSUED, actor="x", reason="y")
 Traceback (most recent call last):
 ...
-afis.centre.status.IllegalTransition: SENT_FOR_DEDUP -> CARD_ISSUED is not an allowed transition
+enrollment.status.IllegalTransition: SENT_FOR_DEDUP -> CARD_ISSUED is not an allowed transition
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from afis.centre.status import IllegalTransition, Status, check_transition
 from afis.errors import AfisError
 from afis.template import FingerPosition
+from enrollment.status import IllegalTransition, Status, check_transition
 
 __all__ = [
     "Citizenship",
@@ -365,7 +365,7 @@ class Store:
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot open the store at {self.url!r}: {exc}") from exc
         if migrate:
-            from afis.centre.migrate import upgrade
+            from enrollment.migrate import upgrade
 
             try:
                 upgrade(self.engine)

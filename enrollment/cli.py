@@ -1,11 +1,12 @@
-"""The data centre's ``afis`` subcommands: ``demo``, ``checks``, ``dedup``, ``status``,
-``adjudicate`` and ``deletion`` (added to the ``afis`` parser by :func:`add_commands`).
+"""The ``afis-enrollment`` command line (also ``python -m enrollment``): the e-KTP enrolment
+layer's ``demo``, ``checks``, ``dedup``, ``status``, ``adjudicate`` and ``deletion``.
+
+The engine's own command line (``afis``) knows nothing of this layer; this one is built on
+the engine's public API.
 
 Examples
 --------
->>> import argparse
->>> parser = argparse.ArgumentParser(prog="afis")
->>> add_commands(parser.add_subparsers(dest="command"))
+>>> parser = build_parser()
 >>> parser.parse_args(["demo", "--people", "100"]).people
 100
 """
@@ -14,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands"]
+__all__ = ["build_parser", "main"]
 
 DEFAULT_DB = "afis-centre.db"
 DEFAULT_WORK = "afis-centre-work"
@@ -50,14 +52,14 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from afis.centre.store import Store
+    from enrollment.store import Store
 
     return Store(args.db)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from afis.centre.dedup import DedupOptions
-    from afis.centre.demo import DemoOptions, run_demo
+    from enrollment.dedup import DedupOptions
+    from enrollment.demo import DemoOptions, run_demo
 
     db, work = Path(args.db), Path(args.work_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_checks(args: argparse.Namespace) -> int:
-    from afis.centre.checks import run_checks
+    from enrollment.checks import run_checks
 
     counts = run_checks(_store(args))
     for status, n in sorted(counts.items()):
@@ -99,7 +101,7 @@ def _cmd_checks(args: argparse.Namespace) -> int:
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
-    from afis.centre.dedup import DedupOptions, run_dedup
+    from enrollment.dedup import DedupOptions, run_dedup
 
     with _client(args) as client:
         summary = run_dedup(
@@ -130,7 +132,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_adjudicate(args: argparse.Namespace) -> int:
-    from afis.centre.adjudication import decide, pending_cases
+    from enrollment.adjudication import decide, pending_cases
 
     store = _store(args)
     if args.action == "list":
@@ -152,7 +154,7 @@ def _cmd_adjudicate(args: argparse.Namespace) -> int:
 
 
 def _cmd_deletion(args: argparse.Namespace) -> int:
-    from afis.centre.adjudication import file_deletion, pending_deletions, resolve_deletion
+    from enrollment.adjudication import file_deletion, pending_deletions, resolve_deletion
 
     store = _store(args)
     if args.action == "list":
@@ -203,8 +205,13 @@ def _cluster(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=128, help="records per checkpoint")
 
 
-def add_commands(sub: Any) -> None:
-    """Add the data centre's subcommands to an ``argparse`` subparsers object."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``afis-enrollment`` argument parser, one subcommand per job of the layer."""
+    parser = argparse.ArgumentParser(
+        prog="afis-enrollment", description="e-KTP enrolment lifecycle on the nusafis engine"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "demo",
         help="synthetic enrolment day: checks and de-duplication end to end",
@@ -270,3 +277,25 @@ def add_commands(sub: Any) -> None:
     a.add_argument("--actor", required=True)
     a.add_argument("--reason", required=True)
     p.set_defaults(run=_cmd_deletion)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``afis-enrollment`` console script."""
+    from afis.errors import AfisError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
+    if not args.verbose:  # faiss reports at INFO every CPU variant it fails to load
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    try:
+        return int(args.run(args))
+    except AfisError as exc:
+        print(f"afis-enrollment: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

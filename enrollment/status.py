@@ -13,7 +13,7 @@ Examples
 >>> check_transition(Status.CARD_ISSUED, Status.SENT_FOR_DEDUP)
 Traceback (most recent call last):
 ...
-afis.centre.status.IllegalTransition: CARD_ISSUED -> SENT_FOR_DEDUP is not an allowed transition
+enrollment.status.IllegalTransition: CARD_ISSUED -> SENT_FOR_DEDUP is not an allowed transition
 >>> len(Status), Status.PRINT_READY_RECORD in UNIQUE_STATUSES
 (20, True)
 """
@@ -111,7 +111,7 @@ TRANSITIONS: MappingProxyType[Status, frozenset[Status]] = MappingProxyType(
         # the regional server rejects a packet whose area code is wrong before sending it
         S.PROCESSING: frozenset({S.SENT_FOR_ENROLLMENT, S.ENROLL_FAILURE_AT_REGIONAL}),
         S.SENT_FOR_ENROLLMENT: frozenset({S.RECEIVED_AT_CENTRAL}),
-        # the centre's checks (afis.centre.checks)
+        # the centre's checks (enrollment.checks)
         S.RECEIVED_AT_CENTRAL: frozenset(
             {
                 S.SENT_FOR_DEDUP,
@@ -124,7 +124,7 @@ TRANSITIONS: MappingProxyType[Status, frozenset[Status]] = MappingProxyType(
         S.ENROLL_FAILURE_AT_CENTRAL: frozenset({S.PACKET_ENTRY}),
         S.ENROLL_FAILURE_AT_REGIONAL: frozenset({S.PACKET_ENTRY}),
         S.PACKET_ENTRY: frozenset({S.RECEIVED_AT_CENTRAL}),
-        # the de-duplication job (afis.centre.dedup); a failed search is retried
+        # the de-duplication job (enrollment.dedup); a failed search is retried
         S.SENT_FOR_DEDUP: frozenset(
             {
                 S.DUPLICATE_RECORD,
@@ -134,7 +134,7 @@ TRANSITIONS: MappingProxyType[Status, frozenset[Status]] = MappingProxyType(
             }
         ),
         S.SEARCH_FAILURE_AT_CENTRAL: frozenset({S.SENT_FOR_DEDUP, S.PACKET_ENTRY}),
-        # adjudication (afis.centre.adjudication): same person or different people
+        # adjudication (enrollment.adjudication): same person or different people
         S.ADJUDICATE_RECORD: frozenset({S.DUPLICATE_RECORD, S.PRINT_READY_RECORD}),
         # the region analyses the record against its counterpart and may ask for deletion
         S.DUPLICATE_RECORD: frozenset({S.REQUEST_FOR_DELETION}),

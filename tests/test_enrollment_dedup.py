@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _centre import fresh_store, population, postgres_url, snapshot
+from _enrollment import fresh_store, population, postgres_url, snapshot
 
-from afis.centre.adjudication import (
+from enrollment.adjudication import (
     decide,
     file_deletion,
     pending_cases,
     pending_deletions,
     resolve_deletion,
 )
-from afis.centre.checks import run_checks
-from afis.centre.dedup import DedupOptions, run_dedup, thresholds
-from afis.centre.status import Status
-from afis.centre.store import Store, StoreError, dedup_candidates, dedup_results
+from enrollment.checks import run_checks
+from enrollment.dedup import DedupOptions, run_dedup, thresholds
+from enrollment.status import Status
+from enrollment.store import Store, StoreError, dedup_candidates, dedup_results
 
 REPO = Path(__file__).resolve().parent.parent
 OPTIONS = DedupOptions(chunk_size=16)
@@ -118,8 +118,8 @@ def _kill_script(url: str, work: Path, event: str, chunk: int) -> str:
     return textwrap.dedent(
         f"""
         import os, signal
-        from afis.centre.dedup import DedupOptions, run_dedup
-        from afis.centre.store import Store
+        from enrollment.dedup import DedupOptions, run_dedup
+        from enrollment.store import Store
 
         def hook(name, number):
             if (name, number) == ({event!r}, {chunk}):
@@ -187,7 +187,7 @@ def test_dask_gives_the_same(reference: dict, tmp_path) -> None:
         assert snapshot(store) == reference
         # the workers opened the job's files themselves (nothing but probes was sent)
         loaded = client.run(
-            lambda: sorted(__import__("afis.centre.dedup", fromlist=["_CACHE"])._CACHE)
+            lambda: sorted(__import__("enrollment.dedup", fromlist=["_CACHE"])._CACHE)
         )
         assert any(loaded.values())
 
@@ -210,7 +210,7 @@ def test_adjudication_deletion_and_every_status(reference: dict, tmp_path) -> No
         )
         with pytest.raises(StoreError, match="decision must be"):
             decide(store, exempt.record_id, "maybe", actor="ana", reason="z")
-        from afis.centre.status import IllegalTransition
+        from enrollment.status import IllegalTransition
 
         with pytest.raises(IllegalTransition):  # no longer pending: nothing changes
             decide(store, exempt.record_id, "same_person", actor="ana", reason="z")
@@ -287,7 +287,7 @@ def test_worker_processes_give_the_same(reference: dict, tmp_path) -> None:
 
 
 def test_unreadable_template_is_a_search_failure(tmp_path) -> None:
-    from afis.centre.store import samples
+    from enrollment.store import samples
 
     with fresh_store("sqlite", tmp_path) as store:
         ids = store.add_records(_records()[:20], actor="region")
@@ -308,10 +308,10 @@ def test_unreadable_template_is_a_search_failure(tmp_path) -> None:
 def test_one_to_many(tmp_path) -> None:
     import dataclasses
 
-    from _centre import person
+    from _enrollment import person
 
-    from afis.centre.store import Sample
     from afis.synth import Population
+    from enrollment.store import Sample
 
     def fingers(impression: int) -> list[Sample]:
         batch = Population(9).impressions(range(70, 80), impression)
