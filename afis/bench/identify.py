@@ -175,7 +175,7 @@ class IdentifyReport:
                 else ""
             )
             lines.append(f"{100 * p:>13.2f}  {100 * h:>10.2f}{alone}")
-        from afis.index.candidate import resolve_k
+        from afis.index.candidate import resolve_k  # lazy: imports faiss and numba
 
         share = self.rerank_candidates / gallery if gallery else 0.0
         wanted = resolve_k(None, self.rerank_penetration, gallery) if gallery else 0
@@ -289,7 +289,7 @@ def synthetic_mates(
     >>> len(g), gf, len(p), pf
     (2, [0, 1], 6, [0, 0, 0, 1, 1, 1])
     """
-    from afis.synth import Population
+    from afis.synth import Population  # lazy: numba compiles its kernels
 
     if count < 1 or impressions < 1:
         raise ValueError(f"synthetic mates need count >= 1 and impressions >= 1, got {count}")
@@ -353,6 +353,7 @@ def identify_benchmark(
     """
     import faiss
 
+    # lazy, like faiss: afis.index loads faiss and numba only when the benchmark runs
     from afis.index import CandidateIndex
     from afis.index.candidate import resolve_k
 
@@ -499,7 +500,7 @@ def _exhaustive_ranks(
     ``afis.threshold_for_fmr(f)``; None without background. The gallery is packed
     :data:`RERANK_PACK_LIMIT` templates at a time.
     """
-    from afis.identification import gallery_subset
+    from afis.identification import gallery_subset  # lazy: imports afis.index (faiss)
 
     ids = np.asarray(ids, dtype=np.int64)
     fingers = finger_of(ids)
@@ -598,7 +599,7 @@ def _rerank_rank1(
     threads: int | None,
 ) -> float:
     """Share of probes whose finger the matcher ranks first within the shortlist."""
-    from afis.identification import gallery_subset
+    from afis.identification import gallery_subset  # lazy: imports afis.index (faiss)
 
     # only probes whose finger is in the shortlist can be ranked first; their candidates are
     # packed a group at a time (a 1 % shortlist of 10^6 fingers for 560 probes would be
