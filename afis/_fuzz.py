@@ -36,7 +36,7 @@ DECODERS: dict[str, str] = {
     "iso19794_2_2011": "afis.interchange.iso19794_2_2011:decode",
     "ansi378_2004": "afis.interchange.ansi378_2004:decode",
     "ansi378_2009": "afis.interchange.ansi378_2009:decode",
-    "minutiae_record": "afis.interchange.minutiae:read_record",
+    "minutiae_record": "afis.interchange.convert:read_record",
     "iso19794_2_card_compact": "afis.interchange.iso19794_2_card:decode_compact",
     "iso19794_2_card_normal": "afis.interchange.iso19794_2_card:decode_normal",
     "iso7816_11_bit": "afis.interchange.iso19794_2_card:decode_bit",

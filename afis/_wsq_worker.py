@@ -26,18 +26,20 @@ import io
 import math
 import os
 import signal
-import struct
 import sys
 
-REQUEST = struct.Struct("<cQ")
-OK = struct.Struct("<IId")
-ERROR = struct.Struct("<I")
-ENCODED = struct.Struct("<I")
-ENCODE_HEADER = struct.Struct("<IIdd")
-
-DECODE = b"D"
-ENCODE = b"E"
-QUIT = b"Q"
+from afis._wsq_protocol import (
+    DECODE,
+    ENCODE,
+    ENCODE_HEADER,
+    ENCODED,
+    ERROR,
+    OK,
+    QUIT,
+    REQUEST,
+)
+from afis.errors import ImageError
+from afis.image import _decode_with_pillow, _wsq_ppi
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -83,7 +85,6 @@ def _encoder():
 
 def encode(pixels: bytes, height: int, width: int, bitrate: float, ppi: float) -> bytes:
     """WSQ-encode 8-bit pixels (runs inside the worker). Raises ImageError on failure."""
-    from afis.errors import ImageError
 
     function = _encoder()
     if function is None:  # an old wheel without the symbol: only its fixed settings
@@ -121,8 +122,6 @@ def encode(pixels: bytes, height: int, width: int, bitrate: float, ppi: float) -
 
 def _answer(operation: bytes, payload: bytes, stdout) -> None:
     """Run one request and write its whole answer (ImageError included) to ``stdout``."""
-    from afis.errors import ImageError
-    from afis.image import _decode_with_pillow, _wsq_ppi
 
     try:
         if operation == DECODE:
@@ -217,8 +216,6 @@ def _serve_forking(stdin, stdout) -> None:
 def serve(stdin, stdout) -> None:
     """Answer requests until a quit request or end of input."""
     import wsq  # noqa: F401  (load the codec once: every forked child starts warm)
-
-    import afis.image  # noqa: F401
 
     if hasattr(os, "fork"):
         _serve_forking(stdin, stdout)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from afis import interchange
 from afis.bench.identify import DEFAULT_BACKGROUND_SOURCE
 from afis.bench.verify import ScorerUnavailableError, folder_dpi, verify
 from afis.errors import AfisError
@@ -257,21 +258,17 @@ def _image_size(text: str) -> tuple[int, int]:
 
 def _detect_input(data: bytes) -> str:
     """Input format of ``afis convert`` from the data's first bytes."""
-    from afis.interchange import minutiae
-
     if data[:4] == b"NAFT":
         return "nusafis"
-    found = minutiae.detect_format(data)
+    found = interchange.detect_format(data)
     if found is not None:
         return {v: k for k, v in _RECORD_FORMATS.items()}[found]
     if data[:2] == b"\x7f\x2e":
         # The data object does not say which card format; its length usually does.
         # Take the one that decodes; both may (15, 30, ... minutiae): then compact.
-        from afis.interchange import iso19794_2_card
-
         for kind, compact in (("iso-card-compact", True), ("iso-card-normal", False)):
             try:
-                iso19794_2_card.decode(data, compact=compact)
+                interchange.iso19794_2_card.decode(data, compact=compact)
             except AfisError:
                 continue
             return kind
@@ -286,9 +283,7 @@ def _read_template(path: Path, args: argparse.Namespace) -> Template:
     if kind == "nusafis":
         return Template.from_bytes(data)
     if kind in _RECORD_FORMATS:
-        from afis.interchange import minutiae
-
-        record = minutiae.read_record(
+        record = interchange.read_record(
             data,
             format=_RECORD_FORMATS[kind],
             resolution=args.resolution,
@@ -299,7 +294,7 @@ def _read_template(path: Path, args: argparse.Namespace) -> Template:
             log.warning("%s: %s", path, warning)
         return record.template(args.view)
     if kind in ("iso-card-compact", "iso-card-normal"):
-        return Template.from_iso_card(
+        return interchange.from_iso_card(
             data,
             compact=kind == "iso-card-compact",
             resolution=args.resolution or 500.0,
@@ -317,11 +312,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if args.to == "nusafis":
         out = template.to_bytes()
     elif args.to == "iso2005":
-        out = template.to_iso()
+        out = interchange.to_iso(template)
     elif args.to == "ansi378":
-        out = template.to_ansi378()
+        out = interchange.to_ansi378(template)
     else:
-        out = template.to_iso_card(
+        out = interchange.to_iso_card(
+            template,
             compact=args.to == "iso-card-compact",
             max_minutiae=args.max_minutiae,
             order=CARD_ORDERS[args.order],

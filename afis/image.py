@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from afis._native import _core
+from afis._wsq_protocol import DECODE, ENCODE, ENCODE_HEADER, ENCODED, ERROR, OK, REQUEST
 from afis.errors import ImageError
 
 __all__ = ["FingerprintImage", "encode_wsq", "load_image"]
@@ -545,8 +546,6 @@ class _WsqWorker:
         Returns the process and the deadline for the rest of the answer; raises the
         worker's own ImageError when it reports one.
         """
-        from afis._wsq_worker import ERROR, REQUEST
-
         process = self._start()
         assert process.stdin is not None
         deadline = time.monotonic() + WSQ_DECODE_TIMEOUT
@@ -574,8 +573,6 @@ class _WsqWorker:
             self._discard()
 
     def decode(self, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
-        from afis._wsq_worker import DECODE, OK
-
         with self._lock:
             try:
                 process, deadline = self._request(DECODE, data, name)
@@ -590,8 +587,6 @@ class _WsqWorker:
         return pixels.reshape(height, width), (None if math.isnan(ppi) else ppi)
 
     def encode(self, pixels: np.ndarray, bitrate: float, ppi: float, name: str) -> bytes:
-        from afis._wsq_worker import ENCODE, ENCODE_HEADER, ENCODED
-
         height, width = pixels.shape
         payload = ENCODE_HEADER.pack(height, width, bitrate, ppi) + pixels.tobytes()
         with self._lock:

@@ -40,6 +40,7 @@ import numpy as np
 
 import afis
 import afis.match
+from afis import interchange
 from afis._native import _core
 from afis.bench.metrics import error_rates
 from afis.bench.verify import PROTOCOLS, Key, Pair, protocol_pairs, read_fvc_folder
@@ -64,8 +65,8 @@ def load_set(
         data = record.read_bytes()
         templates: dict[str, Template] = {
             "ours": afis.extract(afis.load_image(path, dpi=meta["dpi"])),
-            "theirs": Template.from_iso(data, resolution=meta["dpi"], image_size=meta["size"]),
-            "theirs-as-written": Template.from_iso(data),
+            "theirs": interchange.from_iso(data, resolution=meta["dpi"], image_size=meta["size"]),
+            "theirs-as-written": interchange.from_iso(data),
         }
         for config, template in templates.items():
             prepared[config][key] = afis.match._cylinders(template)

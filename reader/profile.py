@@ -284,7 +284,7 @@ def encode_finger(template: Template, max_minutiae: int = 60) -> bytes:
     bit = iso19794_2_card.BiometricInformationTemplate(
         finger_position=template.finger_position, max_minutiae=max_minutiae
     )
-    return bit.to_bytes() + template.to_iso_card(max_minutiae=max_minutiae)
+    return bit.to_bytes() + iso19794_2_card.encode(template, max_minutiae=max_minutiae)
 
 
 def decode_finger(data: bytes, ef: int) -> Template:

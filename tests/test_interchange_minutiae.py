@@ -26,10 +26,17 @@ from afis.cli import main as cli_main
 from afis.interchange import (
     ansi378_2004,
     ansi378_2009,
+    from_ansi378,
+    from_iso,
+    from_iso_card,
     iso19794_2_2005,
     iso19794_2_2011,
     iso19794_2_card,
     minutiae,
+    read_record,
+    to_ansi378,
+    to_iso,
+    to_iso_card,
 )
 from afis.interchange.iso19794_2_card import (
     ORDER_ANGLE,
@@ -277,8 +284,8 @@ def test_keep_best_follows_the_standard_removal_rule():
 def test_resolution_reads_as_whole_ppi():
     for ppi in (250, 300, 400, 500, 569, 600, 750, 1000, 1200):
         t = random_template(1, ppi=float(ppi), count=3, singular=0)
-        assert Template.from_iso(t.to_iso()).resolution == ppi
-        assert Template.from_ansi378(t.to_ansi378()).resolution == ppi
+        assert from_iso(to_iso(t)).resolution == ppi
+        assert from_ansi378(to_ansi378(t)).resolution == ppi
 
 
 def test_unequal_x_and_y_resolution_is_made_square():
@@ -302,7 +309,7 @@ def test_overrides_map_a_stretched_record_onto_the_real_image():
         quality=[0, 0],
         image_quality=0,
     )
-    back = Template.from_iso(t.to_iso(), resolution=569, image_size=(600, 200))
+    back = from_iso(to_iso(t), resolution=569, image_size=(600, 200))
     assert (back.width, back.height, back.resolution) == (600, 200, 569.0)
     assert [int(v) for v in back.x] == [300, 598] and [int(v) for v in back.y] == [100, 0]
     # x stretched 2 and y 0.5 in the real image: 45 degrees becomes atan(0.25)
@@ -347,7 +354,7 @@ def test_iso_2011_representations_decode():
     assert iso19794_2_2011.decode(certified).views[0].fields["certification_blocks"] == (
         (0x0101, 1),
     )
-    assert Template.from_iso(iso2011_record(rep0)).resolution == 500.0
+    assert from_iso(iso2011_record(rep0)).resolution == 500.0
 
 
 def test_ansi_2009_views_decode():
@@ -359,7 +366,7 @@ def test_ansi_2009_views_decode():
     assert angle_error(t.direction, [math.pi, math.pi + math.radians(90)]).max() < 1e-4
     assert record.fields["cbeff_product_owner"] == 0x42
     assert record.views[0].fields["quality_algorithm_id"] == 0x37
-    assert Template.from_ansi378(data, view=1).finger_position == FingerPosition.RIGHT_INDEX
+    assert from_ansi378(data, view=1).finger_position == FingerPosition.RIGHT_INDEX
 
 
 def test_template_methods_refuse_the_other_family():
@@ -368,9 +375,9 @@ def test_template_methods_refuse_the_other_family():
         FormatError,
         match="expected ansi378:2004 or ansi378:2009 data, got a iso19794-2:2005 record",
     ):
-        Template.from_ansi378(t.to_iso())
+        from_ansi378(to_iso(t))
     with pytest.raises(FormatError, match="got no finger minutiae record"):
-        Template.from_iso(t.to_bytes())
+        from_iso(t.to_bytes())
 
 
 def test_detect_format_tells_iso_2005_from_ansi_2004_by_the_length_fields():
@@ -381,7 +388,7 @@ def test_detect_format_tells_iso_2005_from_ansi_2004_by_the_length_fields():
     assert minutiae.detect_format(iso + bytes(100)) == "iso19794-2:2005"  # padded buffer
     assert minutiae.detect_format(ansi + bytes(100)) == "ansi378:2004"
     assert minutiae.detect_format(b"NAFT" + bytes(40)) is None
-    assert minutiae.read_record(iso + bytes(7)).template().width == 400
+    assert read_record(iso + bytes(7)).template().width == 400
 
 
 # ----------------------------------------------------------------------------- card formats
@@ -412,7 +419,7 @@ def test_card_round_trip_within_the_format_quantisation(fmt, ppi, wrap):
 
 def test_card_cap_keeps_the_best_and_compact_drops_what_it_cannot_reach():
     t = random_template(12, width=500, height=500, count=120)  # all within 25.5 mm
-    back = Template.from_iso_card(t.to_iso_card(max_minutiae=40, compact=False), compact=False)
+    back = from_iso_card(to_iso_card(t, max_minutiae=40, compact=False), compact=False)
     kept = minutiae.keep_best(t, 40)
     assert len(back) == 40
     # the same minutiae, in the same order, to within the 0.01 mm unit and a pixel
@@ -431,8 +438,8 @@ def test_card_cap_keeps_the_best_and_compact_drops_what_it_cannot_reach():
         quality=[50, 90],
         image_quality=0,
     )
-    assert len(Template.from_iso_card(far.to_iso_card())) == 1
-    assert len(Template.from_iso_card(far.to_iso_card(compact=False), compact=False)) == 2
+    assert len(from_iso_card(to_iso_card(far))) == 1
+    assert len(from_iso_card(to_iso_card(far, compact=False), compact=False)) == 2
 
 
 @pytest.mark.parametrize(
@@ -462,7 +469,7 @@ def test_card_data_objects():
     for tag in (0x81, 0x90):
         data = iso19794_2_card.encode(t, data_tag=tag)
         assert data[:2] == b"\x7f\x2e" and data[3] == tag
-        assert len(Template.from_iso_card(data)) == 10
+        assert len(from_iso_card(data)) == 10
     # other objects inside 7F2E (ridge counts, 91) are skipped
     inner = bytes([0x91, 0x01, 0x00, 0x81, 0x03, 10, 20, 0x40])
     assert len(iso19794_2_card.decode(bytes([0x7F, 0x2E, len(inner)]) + inner)) == 1
@@ -579,7 +586,7 @@ def test_sourceafis_iso_templates(datasets_root):
     for name, (count, width, height) in expected.items():
         data = (folder / name).read_bytes()
         assert len(data) == 384  # a zero-padded buffer: the record is shorter
-        record = minutiae.read_record(data)
+        record = read_record(data)
         assert record.format == "iso19794-2:2005" and len(record.views) == 1
         view = record.views[0]
         t = view.template
@@ -602,7 +609,7 @@ def test_every_secugen_record_parses(datasets_root, fvc_manifest):
             assert record.fields["x_resolution"] == 197 and len(record.views) == 1
             t = record.views[0].template
             assert 10 <= len(t) <= 80 and set(np.unique(t.type)) <= {1, 2}
-            real = Template.from_iso(data, resolution=meta["dpi"], image_size=meta["size"])
+            real = from_iso(data, resolution=meta["dpi"], image_size=meta["size"])
             assert (real.width, real.height) == tuple(meta["size"])
             assert real.resolution == meta["dpi"] and len(real) == len(t)
             total += 1
@@ -620,7 +627,7 @@ def test_secugen_minutiae_land_on_ours(datasets_root, fvc_manifest, db):
         image = dataset(datasets_root, "fvc2002", db, f"{name}.tif")
         ours = afis.extract(afis.load_image(image, dpi=meta["dpi"]))
         data = dataset(datasets_root, "fvc2002_iso19794-2_secugen", db, f"{name}.iso").read_bytes()
-        theirs = Template.from_iso(data, resolution=meta["dpi"], image_size=meta["size"])
+        theirs = from_iso(data, resolution=meta["dpi"], image_size=meta["size"])
         # both in millimetres (ours is on the 500 ppi grid, theirs at the set's dpi)
         o = np.stack([ours.x, ours.y], 1) * (MM_PER_INCH / ours.resolution)
         t = np.stack([theirs.x, theirs.y], 1) * (MM_PER_INCH / theirs.resolution)
@@ -874,8 +881,8 @@ def fuzz_seeds() -> dict[str, list[bytes]]:
         "ansi378_2004": [SAMPLES["ansi378:2004"]()],
         "ansi378_2009": [SAMPLES["ansi378:2009"]()],
         "minutiae_record": records,
-        "iso19794_2_card_compact": [c.to_iso_card() for c in cards],
-        "iso19794_2_card_normal": [c.to_iso_card(compact=False) for c in cards],
+        "iso19794_2_card_compact": [to_iso_card(c) for c in cards],
+        "iso19794_2_card_normal": [to_iso_card(c, compact=False) for c in cards],
         "iso7816_11_bit": [bit.to_bytes()],
         "iso7816_11_bit_group": [
             b"\x7f\x61" + bytes([3 + len(bit.to_bytes()), 2, 1, 1]) + bit.to_bytes()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from afis.errors import AfisError, FormatError
+from afis.interchange import to_iso_card
 from afis.template import FingerPosition, Template
 from reader import constants as c
 from reader import profile, security_object, tlv
@@ -190,7 +191,7 @@ def test_finger_ef_keeps_the_position():
     back = profile.decode_finger(profile.encode_finger(t), 0x6FF5)
     assert back.finger_position == FingerPosition.LEFT_MIDDLE and len(back.x) == 3
     with pytest.raises(FormatError, match="7F60"):
-        profile.decode_finger(t.to_iso_card(), 0x6FF5)
+        profile.decode_finger(to_iso_card(t), 0x6FF5)
 
 
 def test_security_object():

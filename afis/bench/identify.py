@@ -175,7 +175,7 @@ class IdentifyReport:
                 else ""
             )
             lines.append(f"{100 * p:>13.2f}  {100 * h:>10.2f}{alone}")
-        from afis.index.candidate import resolve_k
+        from afis.index.candidate import resolve_k  # lazy: imports faiss and numba
 
         share = self.rerank_candidates / gallery if gallery else 0.0
         wanted = resolve_k(None, self.rerank_penetration, gallery) if gallery else 0
@@ -289,7 +289,7 @@ def synthetic_mates(
     >>> len(g), gf, len(p), pf
     (2, [0, 1], 6, [0, 0, 0, 1, 1, 1])
     """
-    from afis.synth import Population
+    from afis.synth import Population  # lazy: numba compiles its kernels
 
     if count < 1 or impressions < 1:
         raise ValueError(f"synthetic mates need count >= 1 and impressions >= 1, got {count}")
@@ -353,6 +353,7 @@ def identify_benchmark(
     """
     import faiss
 
+    # lazy, like faiss: afis.index loads faiss and numba only when the benchmark runs
     from afis.index import CandidateIndex
     from afis.index.candidate import resolve_k
 

@@ -50,7 +50,14 @@ import numpy as np
 
 from afis.errors import AfisError, FormatError
 from afis.image import FingerprintImage
-from afis.interchange._images import as_image, decode_image, encode_image, fail, uint
+from afis.interchange._images import (
+    as_image,
+    decode_image,
+    encode_image,
+    encode_pil,
+    fail,
+    uint,
+)
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __all__ = [
@@ -1432,8 +1439,6 @@ def type10_record(
     ``codec`` is "png", "jpeg" (JPEGB) or "jpeg2000" (JP2). Without ``ppi`` the scale is
     given as aspect ratio only (SLC 0, 1:1).
     """
-    from afis.interchange._images import encode_pil
-
     data, width, height, space = encode_pil(pixels, codec)
     cga = {"png": "PNG", "jpeg": "JPEGB", "jpeg2000": "JP2"}[codec]
     scale = ("0", "1", "1") if ppi is None else ("1", str(round(ppi)), str(round(ppi)))
@@ -1466,8 +1471,6 @@ def type17_record(
     date: datetime.date | None = None,
 ) -> TaggedRecord:
     """A Type-17 iris image record (eye 0 undefined, 1 right, 2 left) from a grey array."""
-    from afis.interchange._images import encode_pil
-
     if eye not in (0, 1, 2):
         raise ValueError(f"eye must be 0, 1 or 2, got {eye!r}")
     data, width, height, space = encode_pil(pixels, codec)

@@ -15,7 +15,8 @@ format name                standard                                   magic     
 =========================  =========================================  ==========  =======
 
 The card formats of ISO/IEC 19794-2 (no header at all) live in
-:mod:`afis.interchange.iso19794_2_card`.
+:mod:`afis.interchange.iso19794_2_card`. :mod:`afis.interchange.convert` reads any of these
+(``read_record``) and converts templates to and from them (``to_iso``, ``from_iso``, ...).
 
 Conventions (how record fields become template fields)
 ------------------------------------------------------
@@ -68,10 +69,9 @@ __all__ = [
     "RidgeCount",
     "detect_format",
     "keep_best",
-    "read_record",
 ]
 
-#: Names of the record formats :func:`read_record` knows.
+#: Names of the record formats :func:`afis.interchange.read_record` knows.
 FORMATS: tuple[str, ...] = ("iso19794-2:2005", "iso19794-2:2011", "ansi378:2004", "ansi378:2009")
 
 MAGIC = b"FMR\x00"
@@ -357,58 +357,3 @@ def _looks_like_iso2011(buf: memoryview) -> bool:
             return False
         pos += length
     return pos == total
-
-
-def read_record(
-    data: bytes | bytearray | memoryview,
-    *,
-    format: str | None = None,
-    resolution: float | None = None,
-    image_size: tuple[int, int] | None = None,
-    strict: bool = True,
-) -> MinutiaeRecord:
-    """Decode a finger minutiae record of any supported format.
-
-    Parameters
-    ----------
-    data : bytes-like
-    format : str, optional
-        One of :data:`FORMATS`; detected from the header by default (:func:`detect_format`).
-    resolution, image_size, strict
-        Passed to the codec (see the module docstring and the codecs).
-
-    Raises
-    ------
-    FormatError
-        If the data is no supported record or is malformed.
-
-    Examples
-    --------
-    >>> t = Template.empty(300, 400)
-    >>> record = read_record(t.to_ansi378())
-    >>> record.format, [len(view.template) for view in record.views]
-    ('ansi378:2004', [0])
-    >>> read_record(b"NAFT" + bytes(40))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    afis.errors.FormatError: finger minutiae record: format identifier and version ...
-    """
-    from afis.interchange import ansi378_2004, ansi378_2009, iso19794_2_2005, iso19794_2_2011
-
-    codecs = {
-        "iso19794-2:2005": iso19794_2_2005.decode,
-        "iso19794-2:2011": iso19794_2_2011.decode,
-        "ansi378:2004": ansi378_2004.decode,
-        "ansi378:2009": ansi378_2009.decode,
-    }
-    if format is None:
-        format = detect_format(data)
-        if format is None:
-            head = bytes(as_buffer(data, "finger minutiae record")[:8])
-            raise FormatError(
-                f"finger minutiae record: format identifier and version {head!r} (expected "
-                "b'FMR\\x00 20\\x00' or b'FMR\\x00030\\x00')"
-            )
-    if format not in codecs:
-        raise ValueError(f"unknown record format {format!r}; expected one of {', '.join(FORMATS)}")
-    return codecs[format](data, resolution=resolution, image_size=image_size, strict=strict)
