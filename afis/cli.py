@@ -30,6 +30,7 @@ from tqdm import tqdm
 from afis import interchange
 from afis.bench.identify import DEFAULT_BACKGROUND_SOURCE
 from afis.bench.verify import ScorerUnavailableError, folder_dpi, verify
+from afis.constants import INDEX_PRESETS, PROCESSING_PPI
 from afis.errors import AfisError
 from afis.extract import ExtractOptions, extract, trace
 from afis.extract.render import draw_minutiae, save_stages
@@ -186,8 +187,12 @@ def _bench_identify(args: argparse.Namespace) -> int:
         if not args.dirs and not args.synthetic_mates:
             raise ValueError("give folders of images or --synthetic-mates M")
         source = load_background_source(args.background_source) if args.background else None
-        extra = {} if args.neighbours is None else {"neighbours": args.neighbours}
-        options = IndexOptions(nlist=args.nlist, nprobe=args.nprobe, **extra)
+        overrides = {
+            name: getattr(args, name)
+            for name in ("nlist", "nprobe", "neighbours")
+            if getattr(args, name) is not None
+        }
+        options = IndexOptions.preset(args.preset, **overrides)
         report = identify_benchmark(
             args.dirs,
             background=args.background,
@@ -297,7 +302,7 @@ def _read_template(path: Path, args: argparse.Namespace) -> Template:
         return interchange.from_iso_card(
             data,
             compact=kind == "iso-card-compact",
-            resolution=args.resolution or 500.0,
+            resolution=args.resolution or PROCESSING_PPI,
             image_size=args.image_size,
         )
     return extract(load_image(path, dpi=args.dpi))
@@ -451,12 +456,19 @@ def _parser() -> argparse.ArgumentParser:
         f"templates (default {DEFAULT_BACKGROUND_SOURCE})",
     )
     b.add_argument("--seed", type=int, default=0, help="seed of the background source")
-    b.add_argument("--nlist", type=int, default=1, help="IVF lists (1: exhaustive search)")
-    b.add_argument("--nprobe", type=int, default=1, help="IVF lists visited per code")
+    b.add_argument(
+        "--preset",
+        choices=sorted(INDEX_PRESETS),
+        default="small",
+        help="index settings (afis.constants.INDEX_PRESETS; default small: exhaustive); "
+        "--nlist, --nprobe and --neighbours override its values",
+    )
+    b.add_argument("--nlist", type=int, help="IVF lists (1: exhaustive search)")
+    b.add_argument("--nprobe", type=int, help="IVF lists visited per code")
     b.add_argument(
         "--neighbours",
         type=int,
-        help="nearest stored codes retrieved per probe code, at least (default: IndexOptions')",
+        help="nearest stored codes retrieved per probe code, at least",
     )
     b.add_argument(
         "--rerank-penetration",

@@ -37,22 +37,19 @@ from PIL import Image
 
 from afis._native import _core
 from afis._wsq_protocol import DECODE, ENCODE, ENCODE_HEADER, ENCODED, ERROR, OK, REQUEST
+from afis.constants import (
+    DEFAULT_PPI,
+    MAX_FILE_PPI,
+    MAX_PPI,
+    MAX_SIDE,
+    MIN_FILE_PPI,
+    MIN_PPI,
+    MIN_SIDE,
+)
 from afis.errors import ImageError
 
 __all__ = ["FingerprintImage", "encode_wsq", "load_image"]
 
-#: Resolution assumed when neither the caller nor the file gives a plausible one.
-DEFAULT_PPI: float = 500.0
-#: Range accepted for a resolution given explicitly (``dpi`` argument, FingerprintImage.ppi).
-MIN_PPI: float = 50.0
-MAX_PPI: float = 5000.0
-#: Range within which a resolution read from a file's header is believed. Outside it the header
-#: is ignored and DEFAULT_PPI used (FVC TIFFs claim 1 dpi, many PNG/BMP writers 72 or 96 dpi).
-MIN_FILE_PPI: float = 250.0
-MAX_FILE_PPI: float = 2000.0
-#: Smallest and largest accepted width and height, in pixels.
-MIN_SIDE: int = 16
-MAX_SIDE: int = 16384
 
 #: Pillow formats tried for non-WSQ input (PPM covers PGM).
 _PILLOW_FORMATS: tuple[str, ...] = ("PNG", "BMP", "TIFF", "JPEG", "JPEG2000", "PPM")

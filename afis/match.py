@@ -26,6 +26,7 @@ import numpy as np
 
 from afis._native import _core
 from afis._threads import resolve_threads
+from afis.constants import MAX_MATCH_MINUTIAE, PROCESSING_PPI
 from afis.errors import TemplateError
 from afis.template import Template
 
@@ -43,15 +44,10 @@ def _check_template(value: object, what: str) -> Template:
     return value
 
 
-#: Most minutiae of a template the matcher uses (those of highest quality). Cylinder
-#: building is quadratic in the count: the cap keeps a hostile or degenerate template (the
-#: format allows 65,535 minutiae) from stalling a comparison. Real fingers have 20-100.
-MAX_MATCH_MINUTIAE = 200
-
-
 def _cylinders(template: Template) -> _core.Cylinders:
-    """The template's minutiae scaled to the 500 ppi grid, as cylinders."""
-    scale = 500.0 / template.resolution
+    """The template's minutiae scaled to the processing grid, as cylinders (at most
+    :data:`~afis.constants.MAX_MATCH_MINUTIAE`, those of highest quality)."""
+    scale = PROCESSING_PPI / template.resolution
     keep = slice(None)
     if len(template) > MAX_MATCH_MINUTIAE:
         keep = np.sort(

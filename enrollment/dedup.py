@@ -87,6 +87,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from afis._threads import resolve_threads
+from afis.constants import INDEX_PRESETS
 from afis.errors import AfisError, TemplateError
 from afis.match import Gallery, Matcher, Reranker
 from afis.template import FingerPosition, Template
@@ -144,9 +145,9 @@ class DedupOptions:
     shortlist_k: int = C.SHORTLIST_K
     max_candidates: int = C.MAX_CANDIDATES
     chunk_size: int = C.CHUNK_SIZE
-    index_nlist: int = C.INDEX_NLIST
-    index_nprobe: int = C.INDEX_NPROBE
-    index_neighbours: int = C.INDEX_NEIGHBOURS
+    index_nlist: int = INDEX_PRESETS[C.INDEX_PRESET]["nlist"]
+    index_nprobe: int = INDEX_PRESETS[C.INDEX_PRESET]["nprobe"]
+    index_neighbours: int = INDEX_PRESETS[C.INDEX_PRESET]["neighbours"]
 
     def __post_init__(self) -> None:
         for name in ("fpir_duplicate", "fpir_adjudicate"):
@@ -655,13 +656,12 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
         if p in options.shortlist_fingers
     ]
     per_shard = max(1, len(shortlist) // max(1, len(options.shortlist_fingers)))
-    nlist = 1
-    while nlist * 2 <= min(options.index_nlist, per_shard // 8):
-        nlist *= 2
     index = ShardedIndex(
-        IndexOptions(
-            nlist=nlist,
-            nprobe=min(options.index_nprobe, nlist),
+        IndexOptions.preset(
+            C.INDEX_PRESET,
+            fingers=per_shard,
+            nlist=options.index_nlist,
+            nprobe=options.index_nprobe,
             neighbours=options.index_neighbours,
         ),
         threads=threads,

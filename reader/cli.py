@@ -118,7 +118,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     images.setdefault(left, []).extend(args.left)
     on_issued = None
     if args.store:
-        from enrollment.store import Store
+        from enrollment import Store
         from reader.issuance import StoreIssuance
 
         on_issued = StoreIssuance(Store(args.store), actor=args.actor)

@@ -2,15 +2,16 @@
 
 :func:`reader.verify.verify` takes an ``on_issued(nik, verification)`` hook;
 :class:`StoreIssuance` is that hook for the data centre's record store
-(:class:`enrollment.store.Store`): the one record under the card's NIK that waits for
-pick-up (``CARD_SHIPPED``) moves to ``CARD_ISSUED``, with the officer's station as the actor
-and the scores in the reason, in the status history. A card whose record is not waiting for
-pick-up is refused with :class:`IssuanceError` and nothing is changed. A "gagal" outcome
-changes no status: the card goes back to the ministry and the record stays where it is.
+(:class:`enrollment.Store`, the enrolment layer's public API): the one record under the
+card's NIK that waits for pick-up (``CARD_SHIPPED``) moves to ``CARD_ISSUED``, with the
+officer's station as the actor and the scores in the reason, in the status history. A card
+whose record is not waiting for pick-up is refused with :class:`IssuanceError` and nothing
+is changed. A "gagal" outcome changes no status: the card goes back to the ministry and the
+record stays where it is.
 
 Examples
 --------
->>> from enrollment.store import Store
+>>> from enrollment import Store
 >>> hook = StoreIssuance(Store("sqlite://"), actor="pickup-desk-1")
 >>> hook.actor
 'pickup-desk-1'
@@ -21,11 +22,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from enrollment.status import Status
+from enrollment import Status
 from reader.errors import ReaderError
 
 if TYPE_CHECKING:
-    from enrollment.store import Store
+    from enrollment import Store
     from reader.verify import Verification
 
 __all__ = ["IssuanceError", "StoreIssuance"]
@@ -42,7 +43,7 @@ class StoreIssuance:
 
     Parameters
     ----------
-    store : enrollment.store.Store
+    store : enrollment.Store
         The record store (SQLite file or PostgreSQL URL).
     actor : str
         Who hands the card over (a station or officer id), kept in the status history.

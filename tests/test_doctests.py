@@ -24,7 +24,6 @@ NO_EXAMPLES = {
     "afis.cli",
     "afis.errors",
     "afis.extract",
-    "afis.extract.constants",
     "afis.index",
 }
 

@@ -17,14 +17,14 @@ import numpy as np
 
 from afis._native import _core
 from afis._threads import resolve_threads
-from afis.errors import ImageError
-from afis.extract.constants import (
+from afis.constants import (
     DEFAULT_MAX_MINUTIAE,
     MAX_IMAGE_SIDE,
-    MAX_MINUTIAE_LIMIT,
+    MAX_MINUTIAE,
     MIN_IMAGE_SIDE,
     PROCESSING_PPI,
 )
+from afis.errors import ImageError
 from afis.image import FingerprintImage, ImageSource, load_image
 from afis.template import FingerPosition, Template
 
@@ -39,7 +39,7 @@ class ExtractOptions:
     ----------
     max_minutiae : int
         Most minutiae kept per template; when an image yields more, those of highest
-        quality are kept. Between 0 and 1000.
+        quality are kept. Between 0 and :data:`afis.constants.MAX_MINUTIAE` (1000).
 
     Examples
     --------
@@ -54,9 +54,9 @@ class ExtractOptions:
             self.max_minutiae, int | np.integer
         ):
             raise TypeError(f"max_minutiae must be an int, got {type(self.max_minutiae).__name__}")
-        if not 0 <= self.max_minutiae <= MAX_MINUTIAE_LIMIT:
+        if not 0 <= self.max_minutiae <= MAX_MINUTIAE:
             raise ValueError(
-                f"max_minutiae must be within 0..{MAX_MINUTIAE_LIMIT}, got {self.max_minutiae}"
+                f"max_minutiae must be within 0..{MAX_MINUTIAE}, got {self.max_minutiae}"
             )
 
     def to_dict(self) -> dict[str, Any]:

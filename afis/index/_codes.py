@@ -23,11 +23,9 @@ import numba
 import numpy as np
 
 from afis._threads import resolve_threads
+from afis.constants import MAX_MATCH_MINUTIAE, PROCESSING_PPI
 from afis.template import Template
 
-#: Largest number of minutiae of a template used as neighbours (highest quality first),
-#: as in the matcher (``afis.match.MAX_MATCH_MINUTIAE``).
-MAX_NEIGHBOUR_MINUTIAE = 200
 #: A minutia with fewer neighbours within the radius gets no code.
 MIN_NEIGHBOURS = 2
 TWO_PI = 2 * math.pi
@@ -202,15 +200,15 @@ def template_codes(
     bits = int(bit_of.max()) + 1
     nbytes = -(-bits // 8)
     parts = [
-        t if len(t) <= MAX_NEIGHBOUR_MINUTIAE else _subset(t, MAX_NEIGHBOUR_MINUTIAE)
-        for t in templates
+        t if len(t) <= MAX_MATCH_MINUTIAE else _subset(t, MAX_MATCH_MINUTIAE) for t in templates
     ]
     counts = np.fromiter((len(t.x) for t in parts), np.int64, len(parts))
     offsets = np.zeros(len(parts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
     scale = np.repeat(
-        np.fromiter((500.0 / t.resolution for t in templates), np.float32, len(parts)), counts
+        np.fromiter((PROCESSING_PPI / t.resolution for t in templates), np.float32, len(parts)),
+        counts,
     )
     if total:
         x = np.concatenate([t.x for t in parts]).astype(np.float32) * scale

@@ -17,6 +17,7 @@ import numpy as np
 
 from afis._native import _core
 from afis._threads import ReadWriteLock, resolve_threads
+from afis.constants import INDEX_PRESETS
 from afis.errors import IndexFileError
 from afis.index import _file
 from afis.index._codes import code_bits, template_codes
@@ -49,15 +50,13 @@ class IndexOptions:
     fold : bool
         The sections at right angles to the minutia share one bit outside the central
         blocks (see :func:`afis.index._codes.bit_table`). With the defaults (12 blocks x 6
-        sections) the code has 64 bits instead of 72: one 8-byte word, for which faiss has a
-        one-popcount Hamming kernel (searching and list assignment about 3.5 times faster
-        than 9-byte codes), without the loss of coarser sections (``benchmarks/INDEX.md``).
-        Indexes saved before this option existed load with ``fold=False``.
+        sections) the code has 64 bits instead of 72: one 8-byte word, which faiss and the
+        native scan compare with one popcount (measured in ``benchmarks/INDEX.md``). Indexes
+        saved before this option existed load with ``fold=False``.
     radius : float
         Half the side of the base, pixels at 500 ppi; blocks centred beyond it are dropped.
-        85 px (was 70): the wider neighbourhood makes codes rarer, which pays as the gallery
-        grows (hit rate at 1 % +1.9 points at 10^5 fingers, +1.6 at 10^6, level at 10^4;
-        ``benchmarks/INDEX.md``, ninth round).
+        A wider neighbourhood makes codes rarer, which pays as the gallery grows (chosen at
+        10^5 fingers: ``benchmarks/INDEX.md``, ninth round).
     spread : float
         A neighbour also sets the blocks within this many pixels of it.
     angle_spread : float
@@ -104,9 +103,9 @@ class IndexOptions:
     angle_spread: float = 0.2
     fold: bool = True
     max_codes: int = 48
-    nlist: int = 1
-    nprobe: int = 1
-    neighbours: int = 2000
+    nlist: int = INDEX_PRESETS["small"]["nlist"]
+    nprobe: int = INDEX_PRESETS["small"]["nprobe"]
+    neighbours: int = INDEX_PRESETS["small"]["neighbours"]
     similarity_floor: float = 0.0
     max_rotation: float = math.pi / 3
     rotation_bin: float = math.pi / 6
@@ -160,6 +159,54 @@ class IndexOptions:
             raise ValueError(f"translation_bin must lie in 4..4096, got {self.translation_bin}")
         if not 0 <= self.seed < 1 << 31:
             raise ValueError(f"seed must lie in 0..2**31-1, got {self.seed}")
+
+    @classmethod
+    def preset(
+        cls, name: str = "small", *, fingers: int | None = None, **overrides: Any
+    ) -> IndexOptions:
+        """Options from a named preset of :data:`afis.constants.INDEX_PRESETS`.
+
+        Parameters
+        ----------
+        name : {"small", "national"}
+            ``small``: one list, searched exhaustively. ``national``: an IVF partition.
+        fingers : int, optional
+            Fingers the index will hold (per shard): an IVF preset then uses the largest
+            power of two of lists, up to its ``nlist``, that keeps at least 8 fingers a list,
+            and visits at most that many.
+        **overrides
+            Any other :class:`IndexOptions` field; ``nlist``, ``nprobe`` and ``neighbours``
+            given here replace the preset's (``nlist`` is then still the cap that
+            ``fingers`` scales down).
+
+        Examples
+        --------
+        >>> IndexOptions.preset("small") == IndexOptions()
+        True
+        >>> o = IndexOptions.preset("national", fingers=1000)
+        >>> o.nlist, o.nprobe, o.neighbours
+        (64, 16, 2000)
+        >>> IndexOptions.preset("national", fingers=10**6).nlist
+        256
+        >>> IndexOptions.preset("huge")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown index preset 'huge' (known: national, small)
+        """
+        if name not in INDEX_PRESETS:
+            known = ", ".join(sorted(INDEX_PRESETS))
+            raise ValueError(f"unknown index preset {name!r} (known: {known})")
+        settings = {**INDEX_PRESETS[name], **overrides}
+        if fingers is not None:
+            if isinstance(fingers, bool) or not isinstance(fingers, int | np.integer):
+                raise TypeError(f"fingers must be an int, got {type(fingers).__name__}")
+            cap = int(settings["nlist"])
+            nlist = 1
+            while nlist * 2 <= min(cap, int(fingers) // 8):
+                nlist *= 2
+            settings["nlist"] = nlist
+            settings["nprobe"] = min(int(settings["nprobe"]), nlist)
+        return cls(**settings)
 
     @property
     def bits(self) -> int:

@@ -1,0 +1,91 @@
+"""The engine's constants that Python code needs, in one place.
+
+Limits that the native core defines are read from it (``afis._native._core``), never
+restated; the tuned constants of the extraction stages and the matcher live in the core's
+headers (``afis/_native/include/afis/``). Index settings come as named presets
+(:data:`INDEX_PRESETS`) used by :meth:`afis.index.IndexOptions.preset`, the enrolment
+layer's de-duplication job and ``afis bench identify`` alike. How the values were chosen is
+recorded in ``benchmarks/*.md``.
+
+Examples
+--------
+>>> PROCESSING_PPI
+500.0
+>>> MAX_MATCH_MINUTIAE <= MAX_MINUTIAE
+True
+>>> sorted(INDEX_PRESETS)
+['national', 'small']
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from afis._native import _core
+
+__all__ = [
+    "DEFAULT_MAX_MINUTIAE",
+    "DEFAULT_PPI",
+    "INDEX_PRESETS",
+    "MAX_FILE_PPI",
+    "MAX_IMAGE_SIDE",
+    "MAX_MATCH_MINUTIAE",
+    "MAX_MINUTIAE",
+    "MAX_PPI",
+    "MAX_SIDE",
+    "MIN_FILE_PPI",
+    "MIN_IMAGE_SIDE",
+    "MIN_PPI",
+    "MIN_SIDE",
+    "PROCESSING_PPI",
+]
+
+#: Resolution every image is resampled to before extraction, and the grid the matcher and
+#: the index scale every template to (pixels per inch).
+PROCESSING_PPI: float = float(_core.PROCESSING_PPI)
+#: Resolution assumed when neither the caller nor the file gives a plausible one: the
+#: live-scan standard.
+DEFAULT_PPI: float = 500.0
+#: Range accepted for a resolution given explicitly (``dpi`` argument, FingerprintImage.ppi).
+MIN_PPI: float = 50.0
+MAX_PPI: float = 5000.0
+#: Range within which a resolution read from a file's header is believed. Outside it the
+#: header is ignored and DEFAULT_PPI used (FVC TIFFs claim 1 dpi, many PNG/BMP writers 72 or
+#: 96 dpi).
+MIN_FILE_PPI: float = 250.0
+MAX_FILE_PPI: float = 2000.0
+#: Smallest and largest accepted image width and height as loaded, in pixels.
+MIN_SIDE: int = 16
+MAX_SIDE: int = 16384
+#: Accepted image side, in pixels of the processing grid.
+MIN_IMAGE_SIDE: int = int(_core.MIN_IMAGE_SIDE)
+MAX_IMAGE_SIDE: int = int(_core.MAX_IMAGE_SIDE)
+#: Most minutiae a template may hand the native core (and the upper bound of
+#: ``ExtractOptions.max_minutiae``).
+MAX_MINUTIAE: int = int(_core.MAX_MINUTIAE)
+#: Most minutiae of a template the matcher and the index use (those of highest quality):
+#: cylinder building is quadratic in the count, so the cap keeps a hostile or degenerate
+#: template from stalling a comparison. Real fingers have 20-100.
+MAX_MATCH_MINUTIAE: int = int(_core.MAX_MATCH_MINUTIAE)
+#: Default cap on minutiae per extracted template (the best by quality are kept).
+DEFAULT_MAX_MINUTIAE: int = 150
+
+#: Named settings of the candidate index (:class:`afis.index.IndexOptions` fields):
+#:
+#: ``small``
+#:     One list searched exhaustively: galleries up to about 10^4 fingers, where an IVF
+#:     partition saves nothing worth its misses.
+#: ``national``
+#:     An IVF partition of at most ``nlist`` lists, fewer for a small gallery (each list
+#:     keeps at least 8 fingers), ``nprobe`` visited per probe code: the data centre's
+#:     de-duplication shards.
+#:
+#: Both retrieve 2,000 neighbours per probe code (the index's vote counting makes depth
+#: cheap; see ``benchmarks/INDEX.md``, eighth round, and the enrolment layer's demo at
+#: 50,000 people).
+INDEX_PRESETS = MappingProxyType(
+    {
+        "small": MappingProxyType({"nlist": 1, "nprobe": 1, "neighbours": 2000}),
+        "national": MappingProxyType({"nlist": 256, "nprobe": 16, "neighbours": 2000}),
+    }
+)
