@@ -43,7 +43,11 @@ if os.environ.get("AFIS_SANITIZE") == "address":
     compile_args += sanitize
     link_args += sanitize
 
-native_sources = [*sorted(glob("afis/_native/src/*.cpp")), "afis/_native/bindings.cpp"]
+# Sources grouped by concern in subfolders of src/ (see afis/_native/README.md), then the bindings.
+native_sources = [
+    *sorted(glob("afis/_native/src/**/*.cpp", recursive=True)),
+    *sorted(glob("afis/_native/bindings/*.cpp")),
+]
 
 ext_modules = [
     Pybind11Extension(

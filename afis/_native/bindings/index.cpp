@@ -1,0 +1,261 @@
+// Bindings of the candidate index: the Hamming scan over inverted lists that faiss owns, seen in
+// place, and the pose-cell vote count.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "afis/common/parallel.hpp"
+#include "afis/index/hamming.hpp"
+#include "common.hpp"
+
+namespace afis::bindings {
+namespace {
+
+// The candidate index's inverted lists, seen in place: arrays that faiss owns (numpy views of
+// its lists, which the Python side keeps alive and rebuilds after any change to the index).
+struct HammingLists {
+    afis::CodeLists lists;
+    std::vector<py::object> keep;  // the arrays the pointers point into
+};
+
+template <typename T>
+const T* aligned_vector(const py::handle& h, const char* what, std::size_t i, py::ssize_t* size) {
+    const py::array a = py::reinterpret_borrow<py::array>(h);
+    if (!py::isinstance<py::array_t<T>>(a) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
+        throw py::type_error(std::string(what) + " " + std::to_string(i) + " must be a contiguous 1-D " +
+                             (sizeof(T) == 8 && std::is_signed_v<T> ? "int64" : "uint64") + " array");
+    if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+        throw py::value_error(std::string(what) + " " + std::to_string(i) + " is not aligned");
+    *size = a.shape(0);
+    return static_cast<const T*>(a.data());
+}
+
+std::shared_ptr<HammingLists> make_hamming_lists(const py::array& centroids, const py::list& codes,
+                                                 const py::list& labels) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(centroids) || centroids.ndim() != 1 ||
+        !(centroids.flags() & py::array::c_style))
+        throw py::type_error("centroids must be a contiguous 1-D uint64 array");
+    const auto nlist = static_cast<std::size_t>(centroids.shape(0));
+    if (codes.size() != nlist || labels.size() != nlist)
+        throw py::value_error("one code array and one label array per centroid are needed, got " +
+                              std::to_string(codes.size()) + " and " + std::to_string(labels.size()) +
+                              " for " + std::to_string(nlist) + " centroids");
+    auto out = std::make_shared<HammingLists>();
+    const auto* c = static_cast<const std::uint64_t*>(centroids.data());
+    out->lists.centroids.assign(c, c + nlist);
+    out->lists.lists.resize(nlist);
+    out->keep.reserve(2 * nlist);
+    for (std::size_t i = 0; i < nlist; ++i) {
+        py::ssize_t n_codes = 0, n_labels = 0;
+        afis::CodeList& l = out->lists.lists[i];
+        l.codes = aligned_vector<std::uint64_t>(codes[i], "code array", i, &n_codes);
+        l.labels = aligned_vector<std::int64_t>(labels[i], "label array", i, &n_labels);
+        if (n_codes != n_labels)
+            throw py::value_error("list " + std::to_string(i) + " has " + std::to_string(n_codes) +
+                                  " codes but " + std::to_string(n_labels) + " labels");
+        l.size = n_codes;
+        out->keep.push_back(codes[i]);
+        out->keep.push_back(labels[i]);
+    }
+    return out;
+}
+
+py::tuple hamming_search(const HammingLists& self, const py::array& queries, int nprobe, int k, int threads) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
+        !(queries.flags() & py::array::c_style))
+        throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    if (k < 0 || k > (1 << 20)) throw py::value_error("k must be within 0..2^20, got " + std::to_string(k));
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    const py::ssize_t n = queries.shape(0);
+    const auto* q = static_cast<const std::uint64_t*>(queries.data());
+    py::array_t<std::int32_t> distances({n, static_cast<py::ssize_t>(k)});
+    py::array_t<std::int64_t> labels({n, static_cast<py::ssize_t>(k)});
+    std::int32_t* d = distances.mutable_data();
+    std::int64_t* l = labels.mutable_data();
+    const int workers = workers_for(threads, n);
+    {
+        py::gil_scoped_release release;
+        std::vector<afis::HammingScratch> scratch(static_cast<std::size_t>(workers));  // one a thread
+        afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int worker) {
+            afis::hamming_nearest(self.lists, q[i], nprobe, k, d + i * k, l + i * k,
+                                  scratch[static_cast<std::size_t>(worker)]);
+        });
+    }
+    return py::make_tuple(distances, labels);
+}
+
+afis::VoteLayout vote_layout(const py::dict& layout) {
+    afis::VoteLayout p;
+    p.slot_shift = layout["slot_shift"].cast<int>();
+    p.x_shift = layout["x_shift"].cast<int>();
+    p.y_shift = layout["y_shift"].cast<int>();
+    p.coord_mask = layout["coord_mask"].cast<std::int64_t>();
+    p.angle_mask = layout["angle_mask"].cast<std::int64_t>();
+    p.coord_step = layout["coord_step"].cast<float>();
+    p.angle_step = layout["angle_step"].cast<float>();
+    p.max_rotation = layout["max_rotation"].cast<float>();
+    p.rotation_bin = layout["rotation_bin"].cast<float>();
+    p.translation_bin = layout["translation_bin"].cast<float>();
+    const auto shift_ok = [](int v) { return v >= 0 && v <= 62; };
+    if (!shift_ok(p.slot_shift) || !shift_ok(p.x_shift) || !shift_ok(p.y_shift) || !(p.rotation_bin > 0) ||
+        !(p.translation_bin > 0))
+        throw py::value_error("invalid vote layout: shifts must lie in 0..62 and the bins be positive");
+    return p;
+}
+
+// Probe p's rows are starts[p]..starts[p + 1] (checked: from 0 to rows, non-decreasing).
+const std::int64_t* probe_starts(const py::array& starts, py::ssize_t rows, py::ssize_t* probes) {
+    if (starts.ndim() != 1 || starts.shape(0) < 1) throw py::value_error("starts must be 1-D and non-empty");
+    const py::ssize_t n = starts.shape(0) - 1;
+    const auto* st = checked<std::int64_t>(starts, n + 1, 0, "starts");
+    if (st[0] != 0 || st[n] != rows)
+        throw py::value_error("starts must run from 0 to the number of rows");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (st[i] > st[i + 1] || st[i + 1] - st[i] > (1 << 20))
+            throw py::value_error("starts must be non-decreasing, at most 2^20 rows a probe");
+    *probes = n;
+    return st;
+}
+
+// Shortlists of n probes, k candidates each: scores 0 and slots -1 until filled.
+std::pair<py::array_t<float>, py::array_t<std::int64_t>> empty_shortlists(py::ssize_t n, int k) {
+    py::array_t<float> scores({n, static_cast<py::ssize_t>(k)});
+    py::array_t<std::int64_t> slots({n, static_cast<py::ssize_t>(k)});
+    std::fill(scores.mutable_data(), scores.mutable_data() + n * k, 0.0f);
+    std::fill(slots.mutable_data(), slots.mutable_data() + n * k, std::int64_t{-1});
+    return {scores, slots};
+}
+
+// The vote count of a batch of probe fingers: rows starts[p]..starts[p+1] of the arrays are
+// probe p's codes (see afis::aggregate_votes).
+py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const py::array& geometry,
+                          const py::array& starts, const py::array& counts, const py::dict& layout, int k,
+                          int threads) {
+    if (votes.ndim() != 2) throw py::value_error("votes must be a 2-D array");
+    const py::ssize_t rows = votes.shape(0), width = votes.shape(1);
+    const auto* v = checked<float>(votes, rows, width, "votes");
+    const auto* l = checked<std::int64_t>(labels, rows, width, "labels");
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    py::ssize_t n = 0;
+    const auto* st = probe_starts(starts, rows, &n);
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    const afis::VoteLayout p = vote_layout(layout);
+    auto [scores, slots] = empty_shortlists(n, k);
+    float* so = scores.mutable_data();
+    std::int64_t* lo = slots.mutable_data();
+    const int workers = workers_for(threads, n);
+    {
+        py::gil_scoped_release release;
+        afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
+            thread_local afis::VoteScratch scratch;
+            const std::int64_t r0 = st[i], r1 = st[i + 1];
+            afis::aggregate_votes(v + r0 * width, l + r0 * width, r1 - r0, width, g + r0 * 3, c, n_slots,
+                                  static_cast<int>(r1 - r0), p, k, so + i * k, lo + i * k, scratch);
+        });
+    }
+    return py::make_tuple(scores, slots);
+}
+
+// The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
+// codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
+// geometry. Probes are shared among the threads; a batch of fewer probes than threads
+// shares each probe's codes instead.
+py::tuple hamming_search_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
+                               const py::array& geometry, const py::array& counts, const py::dict& layout,
+                               int nprobe, int neighbours, double compared, double floor, int k, int threads) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
+        !(queries.flags() & py::array::c_style))
+        throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    const py::ssize_t rows = queries.shape(0);
+    const auto* q = static_cast<const std::uint64_t*>(queries.data());
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    py::ssize_t n = 0;
+    const auto* st = probe_starts(starts, rows, &n);
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    if (neighbours < 1 || neighbours > (1 << 20))
+        throw py::value_error("neighbours must be within 1..2^20, got " + std::to_string(neighbours));
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    if (!std::isfinite(compared) || compared < 0 || !std::isfinite(floor))
+        throw py::value_error("compared must be finite and non-negative and floor finite");
+    const afis::VoteLayout p = vote_layout(layout);
+    const afis::RankVotes rank{compared, floor};
+    auto [scores, slots] = empty_shortlists(n, k);
+    float* so = scores.mutable_data();
+    std::int64_t* lo = slots.mutable_data();
+    const int workers = std::max(1, threads);
+    {
+        py::gil_scoped_release release;
+        const auto votes_of = [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
+                                  afis::HammingScratch& scratch) {
+            for (std::int64_t r = from; r < to; ++r)
+                afis::code_votes(self.lists, q[r], nprobe, neighbours, rank, static_cast<std::uint32_t>(r - r0),
+                                 n_slots, p.slot_shift, out, scratch);
+        };
+        if (n >= workers) {
+            afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
+                thread_local afis::HammingScratch scratch;
+                thread_local afis::VoteScratch counting;
+                thread_local std::vector<afis::Vote> votes;
+                votes.clear();
+                votes_of(st[i], st[i], st[i + 1], votes, scratch);
+                afis::count_votes(votes, g + st[i] * 3, c, n_slots, static_cast<int>(st[i + 1] - st[i]), p, k,
+                                  so + i * k, lo + i * k, counting);
+            });
+        } else {
+            std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
+            std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
+            afis::VoteScratch counting;
+            std::vector<afis::Vote> votes;
+            for (py::ssize_t i = 0; i < n; ++i) {
+                const std::int64_t r0 = st[i], codes = st[i + 1] - st[i];
+                afis::parallel_for(workers, workers, 1, [&](std::ptrdiff_t w, int /*worker*/) {
+                    auto& part = parts[static_cast<std::size_t>(w)];
+                    part.clear();
+                    votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
+                             scratches[static_cast<std::size_t>(w)]);
+                });
+                votes.clear();
+                for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
+                afis::count_votes(votes, g + r0 * 3, c, n_slots, static_cast<int>(codes), p, k, so + i * k,
+                                  lo + i * k, counting);
+            }
+        }
+    }
+    return py::make_tuple(scores, slots);
+}
+
+}  // namespace
+
+void bind_index(py::module_& m) {
+    py::class_<HammingLists, std::shared_ptr<HammingLists>>(m, "HammingLists",
+        "Inverted lists of 64-bit codes seen in place (the candidate index's scan).")
+        .def(py::init(&make_hamming_lists), py::arg("centroids"), py::arg("codes"), py::arg("labels"))
+        .def("search", &hamming_search, py::arg("queries"), py::arg("nprobe"), py::arg("k"),
+             py::arg("threads"),
+             "(distances int32, labels int64), each (n, k): the k nearest stored codes of each "
+             "query in the lists of its nprobe nearest centroids; 65 and -1 pad.")
+        .def("search_votes", &hamming_search_votes, py::arg("queries"), py::arg("starts"), py::arg("geometry"),
+             py::arg("counts"), py::arg("layout"), py::arg("nprobe"), py::arg("neighbours"), py::arg("compared"),
+             py::arg("floor"), py::arg("k"), py::arg("threads"),
+             "(scores, slots), each (probes, k): search, rank votes and vote count of each probe "
+             "finger in one pass (the same as search, the rank votes and aggregate_votes).");
+    m.def("aggregate_votes", &aggregate_votes, py::arg("votes"), py::arg("labels"), py::arg("geometry"),
+          py::arg("starts"), py::arg("counts"), py::arg("layout"), py::arg("k"), py::arg("threads"),
+          "The candidate index's vote count per probe finger: (scores, slots), each (probes, k).");
+    m.attr("HAMMING_BITS") = afis::HAMMING_BITS;
+}
+
+}  // namespace afis::bindings

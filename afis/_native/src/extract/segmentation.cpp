@@ -1,0 +1,137 @@
+// Foreground segmentation: blocks with enough contrast (or clearly oriented ridges) are
+// foreground; the block mask is smoothed by majority vote, specks are dropped and holes
+// filled; the pixel mask interpolates it and a chamfer transform measures distance to it.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "afis/common/util.hpp"
+#include "afis/extract/params.hpp"
+#include "afis/extract/stages.hpp"
+
+namespace afis {
+
+namespace {
+
+using Mask = BlockField<std::uint8_t>;
+
+void majority_vote(Mask& mask, int radius) {
+    Mask out = mask;
+    for (int y = 0; y < mask.height; ++y) {
+        for (int x = 0; x < mask.width; ++x) {
+            int on = 0, total = 0;
+            for (int dy = -radius; dy <= radius; ++dy)
+                for (int dx = -radius; dx <= radius; ++dx) {
+                    if (!mask.contains(x + dx, y + dy)) continue;
+                    ++total;
+                    on += mask.at(x + dx, y + dy);
+                }
+            out.at(x, y) = 2 * on > total ? 1 : 0;
+        }
+    }
+    mask = std::move(out);
+}
+
+// Labels 4-connected regions of `value`; calls keep(size, touches_border) to decide whether
+// a region keeps its value, otherwise it is flipped.
+template <typename Keep>
+void filter_regions(Mask& mask, std::uint8_t value, Keep keep) {
+    std::vector<int> label(mask.size(), -1);
+    std::vector<int> stack, members;
+    for (int start = 0; start < static_cast<int>(mask.size()); ++start) {
+        if (mask.data[start] != value || label[start] >= 0) continue;
+        members.clear();
+        stack.assign(1, start);
+        label[start] = start;
+        bool border = false;
+        while (!stack.empty()) {
+            const int i = stack.back();
+            stack.pop_back();
+            members.push_back(i);
+            const int x = i % mask.width, y = i / mask.width;
+            if (x == 0 || y == 0 || x == mask.width - 1 || y == mask.height - 1) border = true;
+            const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
+            for (int k = 0; k < 4; ++k) {
+                if (!mask.contains(nx[k], ny[k])) continue;
+                const int j = ny[k] * mask.width + nx[k];
+                if (mask.data[j] == value && label[j] < 0) {
+                    label[j] = start;
+                    stack.push_back(j);
+                }
+            }
+        }
+        if (!keep(static_cast<int>(members.size()), border))
+            for (int i : members) mask.data[i] = static_cast<std::uint8_t>(1 - value);
+    }
+}
+
+// Two-pass 3-4 chamfer distance to the nearest background pixel (outside counts as
+// background), in pixels.
+FloatGrid border_distance(const ByteGrid& fg) {
+    // Work on a grid with a one-pixel background frame so the passes need no bounds tests.
+    const int w = fg.width + 2, h = fg.height + 2;
+    const float big = 1e9f;
+    FloatGrid d(w, h, 0.0f);
+    for (int y = 0; y < fg.height; ++y)
+        for (int x = 0; x < fg.width; ++x) d.at(x + 1, y + 1) = fg.at(x, y) ? big : 0.0f;
+    for (int y = 1; y < h - 1; ++y) {
+        float* r = d.row(y);
+        const float* up = d.row(y - 1);
+        for (int x = 1; x < w - 1; ++x)
+            if (r[x] != 0)
+                r[x] = std::min({r[x], r[x - 1] + 3, up[x] + 3, up[x - 1] + 4, up[x + 1] + 4});
+    }
+    for (int y = h - 2; y >= 1; --y) {
+        float* r = d.row(y);
+        const float* down = d.row(y + 1);
+        for (int x = w - 2; x >= 1; --x)
+            if (r[x] != 0)
+                r[x] = std::min({r[x], r[x + 1] + 3, down[x] + 3, down[x + 1] + 4, down[x - 1] + 4});
+    }
+    FloatGrid out(fg.width, fg.height);
+    for (int y = 0; y < fg.height; ++y)
+        for (int x = 0; x < fg.width; ++x) out.at(x, y) = d.at(x + 1, y + 1) / 3.0f;
+    return out;
+}
+
+}  // namespace
+
+Segmentation segment(const BlockStatistics& stats, int image_width, int image_height) {
+    Segmentation seg;
+    Mask mask(image_width, image_height, stats.contrast.block);
+    std::vector<float> sorted(stats.contrast.data);
+    float threshold = params::MASK_MIN_CONTRAST;
+    if (!sorted.empty()) {
+        const std::size_t k = static_cast<std::size_t>(0.9 * (sorted.size() - 1));
+        std::nth_element(sorted.begin(), sorted.begin() + k, sorted.end());
+        threshold = std::max(threshold, params::MASK_RELATIVE_CONTRAST * sorted[k]);
+    }
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+        const float c = stats.contrast.data[i];
+        const float gxx = stats.gxx.data[i], gyy = stats.gyy.data[i], gxy = stats.gxy.data[i];
+        const float energy = gxx + gyy;
+        const float coherence =
+            energy > 0 ? std::sqrt((gxx - gyy) * (gxx - gyy) + 4 * gxy * gxy) / energy : 0.0f;
+        const bool contrasty = c > threshold;
+        const bool oriented = c > params::MASK_COHERENT_CONTRAST * threshold &&
+                              coherence > params::MASK_COHERENCE;
+        mask.data[i] = (contrasty || oriented) ? 1 : 0;
+    }
+    for (int pass = 0; pass < params::MASK_VOTE_PASSES; ++pass)
+        majority_vote(mask, params::MASK_VOTE_RADIUS);
+    filter_regions(mask, 1, [](int size, bool) { return size >= params::MASK_MIN_REGION_BLOCKS; });
+    filter_regions(mask, 0, [](int, bool border) { return border; });  // fill enclosed holes
+
+    // Pixel mask: bilinear interpolation of the block mask, cut at one half.
+    BlockField<float> soft(image_width, image_height, mask.block);
+    for (std::size_t i = 0; i < mask.size(); ++i) soft.data[i] = mask.data[i];
+    const FloatGrid interpolated = upsample_block_field(soft, image_width, image_height);
+    seg.pixels = ByteGrid(image_width, image_height);
+    for (std::size_t i = 0; i < interpolated.size(); ++i)
+        seg.pixels.data[i] = interpolated.data[i] > 0.5f ? 1 : 0;
+    seg.border_distance = border_distance(seg.pixels);
+    seg.blocks = std::move(mask);
+    return seg;
+}
+
+}  // namespace afis

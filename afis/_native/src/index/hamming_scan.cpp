@@ -1,0 +1,282 @@
+// The candidate index's scan: the k stored 64-bit codes nearest to a probe code in the lists
+// of its nprobe nearest centroids.
+//
+// faiss's binary IVF search (the faiss-cpu wheel) takes about 1.9 ns per stored code on the
+// development machine, heap or no heap (k = 1 costs the same as k = 128), and a probe finger
+// visits about 8.5 million codes at 10^6 fingers. Distances take at most 64 values, so no heap
+// is needed: one pass writes each distance as a byte (eight codes per instruction with
+// AVX-512 VPOPCNTDQ, chosen at run time); counting the bytes at most t (32 per AVX2
+// comparison) in a binary search over t finds the distance of the k-th nearest; one more pass
+// picks out the positions at most that far, and a counting sort orders them by distance, ties
+// in list order. About 2.4 times faster than faiss at 10^6 (benchmarks/INDEX.md).
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <utility>
+
+#include "afis/common/simd.hpp"
+#include "afis/common/x86.hpp"
+#include "afis/index/hamming.hpp"
+
+namespace afis {
+
+namespace {
+
+constexpr int LEVELS = HAMMING_BITS + 1;  // distances 0..64
+
+AFIS_PLAIN void distances_plain(const std::uint64_t* codes, std::int64_t n, std::uint64_t query,
+                                std::uint8_t* out) {
+    for (std::int64_t i = 0; i < n; ++i)
+        out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+}
+
+#ifdef AFIS_X86
+__attribute__((target("popcnt,avx2,avx512f,avx512vpopcntdq"))) void distances_avx512(
+    const std::uint64_t* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
+    const __m512i q = _mm512_set1_epi64(static_cast<long long>(query));
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m512i c = _mm512_loadu_si512(static_cast<const void*>(codes + i));
+        const __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(c, q));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i),
+                         _mm512_mask_cvtepi64_epi8(_mm_setzero_si128(), 0xFF, d));
+    }
+    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+}
+#endif
+
+void distances(const std::uint64_t* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
+#ifdef AFIS_X86
+    if (simd_level() == SimdLevel::AVX512) return distances_avx512(codes, n, query, out);
+#endif
+    distances_plain(codes, n, query, out);
+}
+
+// How many of the n bytes are at most t.
+AFIS_PLAIN std::int64_t count_at_most_plain(const std::uint8_t* d, std::int64_t n, int t) {
+    std::int64_t c = 0;
+    for (std::int64_t i = 0; i < n; ++i) c += d[i] <= t;
+    return c;
+}
+
+#ifdef AFIS_X86
+__attribute__((target("popcnt,avx2"))) std::int64_t count_at_most_avx2(const std::uint8_t* d, std::int64_t n,
+                                                                      int t) {
+    // distances are at most 64, so signed byte comparisons are exact
+    const __m256i limit = _mm256_set1_epi8(static_cast<char>(t + 1));
+    std::int64_t c = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+        c += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(limit, v))));
+    }
+    for (; i < n; ++i) c += d[i] <= t;
+    return c;
+}
+#endif
+
+std::int64_t count_at_most(const std::uint8_t* d, std::int64_t n, int t) {
+#ifdef AFIS_X86
+    if (simd_level() != SimdLevel::SCALAR) return count_at_most_avx2(d, n, t);
+#endif
+    return count_at_most_plain(d, n, t);
+}
+
+// The smallest distance t with at least `want` (> 0, <= n) bytes at most t, and how many
+// bytes lie strictly below it.
+std::pair<int, std::int64_t> cut_for(const std::uint8_t* d, std::int64_t n, std::int64_t want) {
+    if (simd_level() == SimdLevel::SCALAR) {  // one pass of a histogram beats seven of counting
+        std::array<std::int64_t, LEVELS> counts{};
+        for (std::int64_t i = 0; i < n; ++i) ++counts[d[i]];
+        std::int64_t below = 0;
+        for (int v = 0; v < HAMMING_BITS; ++v) {
+            if (below + counts[v] >= want) return {v, below};
+            below += counts[v];
+        }
+        return {HAMMING_BITS, below};
+    }
+    // a guess from every 16th byte, then counting passes outwards from it: usually two
+    // passes instead of the seven of a binary search
+    int t = HAMMING_BITS;
+    if (n >= 1024) {
+        std::array<std::int64_t, LEVELS> sample{};
+        for (std::int64_t i = 0; i < n; i += 16) ++sample[d[i]];
+        const std::int64_t goal = (want + 15) / 16;
+        std::int64_t seen = 0;
+        for (t = 0; t < HAMMING_BITS; ++t)
+            if ((seen += sample[static_cast<std::size_t>(t)]) >= goal) break;
+    }
+    std::int64_t at = count_at_most(d, n, t);
+    while (at < want) at = count_at_most(d, n, ++t);  // t = 64 counts all n >= want
+    std::int64_t below = t == 0 ? 0 : count_at_most(d, n, t - 1);
+    while (t > 0 && below >= want) {
+        --t;
+        below = t == 0 ? 0 : count_at_most(d, n, t - 1);
+    }
+    return {t, below};
+}
+
+// The positions (in order) of the bytes below t and of the first `room` bytes equal to t:
+// the `want` nearest when t and room come from cut_for. Written to `out` (sized to want).
+AFIS_PLAIN std::int64_t nearest_positions_plain(const std::uint8_t* d, std::int64_t from, std::int64_t n, int t,
+                                                std::int64_t room, std::int64_t* out) {
+    std::int64_t m = 0;
+    for (std::int64_t i = from; i < n; ++i)
+        if (d[i] < t || (d[i] == t && room-- > 0)) out[m++] = i;
+    return m;
+}
+
+#ifdef AFIS_X86
+__attribute__((target("popcnt,avx2,bmi"))) std::int64_t nearest_positions_avx2(const std::uint8_t* d, std::int64_t n,
+                                                                             int t, std::int64_t& room,
+                                                                             std::int64_t* out, std::int64_t& i) {
+    const __m256i cut = _mm256_set1_epi8(static_cast<char>(t));
+    std::int64_t m = 0;
+    for (i = 0; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+        auto below = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(cut, v)));
+        auto at = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(cut, v)));
+        for (; at && room > 0; --room) {  // the cut's ties, while there is room
+            below |= at & (~at + 1);
+            at &= at - 1;
+        }
+        for (; below; below &= below - 1) out[m++] = i + __builtin_ctz(below);
+    }
+    return m;
+}
+#endif
+
+void nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std::int64_t room, std::int64_t want,
+                       std::vector<std::int64_t>& out) {
+    out.resize(static_cast<std::size_t>(want));
+    std::int64_t m = 0, from = 0;
+#ifdef AFIS_X86
+    if (simd_level() != SimdLevel::SCALAR) m = nearest_positions_avx2(d, n, t, room, out.data(), from);
+#endif
+    m += nearest_positions_plain(d, from, n, t, room, out.data() + m);
+    out.resize(static_cast<std::size_t>(m));
+}
+
+}  // namespace
+
+namespace {
+
+// What one scan leaves in the scratch: the visited lists (`visit`), every visited code's
+// distance (`distance`, in scan order) and the positions of the `want` nearest (`order`, in
+// scan order: all those below the cut, then ties at it in scan order).
+struct Scan {
+    int cut = 0;
+    std::int64_t want = 0;
+};
+
+Scan scan(const CodeLists& index, std::uint64_t query, int nprobe, int k, HammingScratch& scratch) {
+    const auto nlist = static_cast<std::int64_t>(index.centroids.size());
+    scratch.visit.clear();
+    scratch.order.clear();
+    if (k <= 0 || nprobe <= 0 || nlist == 0) return {};
+
+    // the nprobe nearest centroids (ties: the lower number first), visited in number order
+    scratch.distance.resize(static_cast<std::size_t>(nlist));
+    std::uint8_t* d = scratch.distance.data();
+    distances(index.centroids.data(), nlist, query, d);
+    const std::int64_t lists = std::min<std::int64_t>(nprobe, nlist);
+    auto [list_cut, lists_below] = cut_for(d, nlist, lists);
+    nearest_positions(d, nlist, list_cut, lists - lists_below, lists, scratch.order);
+    std::vector<std::int32_t>& visit = scratch.visit;
+    for (const std::int64_t l : scratch.order) visit.push_back(static_cast<std::int32_t>(l));
+
+    // one pass: the distance of every code in those lists, as bytes
+    std::int64_t total = 0;
+    for (const std::int32_t l : visit) total += index.lists[static_cast<std::size_t>(l)].size;
+    scratch.order.clear();
+    if (total == 0) return {};
+    scratch.distance.resize(static_cast<std::size_t>(total));
+    d = scratch.distance.data();
+    std::int64_t at = 0;
+    for (const std::int32_t l : visit) {
+        const CodeList& list = index.lists[static_cast<std::size_t>(l)];
+        distances(list.codes, list.size, query, d + at);
+        at += list.size;
+    }
+
+    // the distance of the k-th nearest, and the positions of the k nearest
+    const std::int64_t want = std::min<std::int64_t>(k, total);
+    auto [cut, below] = cut_for(d, total, want);
+    nearest_positions(d, total, cut, want - below, want, scratch.order);
+    return {cut, want};
+}
+
+// Calls f(distance, label) for the scan's nearest codes in scan order. Their labels lie
+// scattered over lists far larger than the caches (a miss each): a block of them is located
+// and prefetched before any is read.
+template <typename F>
+void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
+    constexpr std::size_t BLOCK = 32;
+    std::array<const std::int64_t*, BLOCK> where{};
+    const std::uint8_t* d = scratch.distance.data();
+    const std::vector<std::int64_t>& order = scratch.order;
+    std::size_t list = 0;  // the list holding the current position, and where it starts
+    std::int64_t list_start = 0;
+    for (std::size_t first = 0; first < order.size(); first += BLOCK) {
+        const std::size_t n = std::min(BLOCK, order.size() - first);
+        for (std::size_t j = 0; j < n; ++j) {
+            const std::int64_t i = order[first + j];
+            while (i >= list_start + index.lists[static_cast<std::size_t>(scratch.visit[list])].size)
+                list_start += index.lists[static_cast<std::size_t>(scratch.visit[list++])].size;
+            where[j] = index.lists[static_cast<std::size_t>(scratch.visit[list])].labels + (i - list_start);
+            __builtin_prefetch(where[j]);
+        }
+        for (std::size_t j = 0; j < n; ++j) f(static_cast<int>(d[order[first + j]]), *where[j]);
+    }
+}
+
+}  // namespace
+
+void hamming_nearest(const CodeLists& index, std::uint64_t query, int nprobe, int k,
+                     std::int32_t* out_distances, std::int64_t* out_labels, HammingScratch& scratch) {
+    for (int i = 0; i < k; ++i) {
+        out_distances[i] = HAMMING_BITS + 1;
+        out_labels[i] = -1;
+    }
+    const Scan found = scan(index, query, nprobe, k, scratch);
+    if (found.want == 0) return;
+    // a counting sort by distance, stable (ties in scan order)
+    std::array<std::int64_t, LEVELS> start{};
+    const std::uint8_t* d = scratch.distance.data();
+    for (const std::int64_t i : scratch.order) ++start[d[i]];
+    std::int64_t sum = 0;
+    for (int v = 0; v < LEVELS; ++v) sum += std::exchange(start[static_cast<std::size_t>(v)], sum);
+    for_nearest(index, scratch, [&](int v, std::int64_t label) {
+        const std::int64_t slot = start[static_cast<std::size_t>(v)]++;
+        out_distances[slot] = v;
+        out_labels[slot] = label;
+    });
+}
+
+void code_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, const RankVotes& rank,
+                std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
+                HammingScratch& scratch) {
+    const Scan found = scan(index, query, nprobe, neighbours, scratch);
+    if (found.want == 0) return;
+    // r of each distance: the retrieved codes as near or nearer; the cut's tie group, cut at
+    // `want`, ends at want
+    std::array<std::int64_t, LEVELS> at_most{};
+    const std::uint8_t* d = scratch.distance.data();
+    for (const std::int64_t i : scratch.order) ++at_most[d[i]];
+    const double compared = std::max({rank.compared, static_cast<double>(neighbours), 2.0});
+    const double log_compared = std::log(compared);
+    std::array<float, LEVELS> vote{};
+    std::int64_t r = 0;
+    for (int v = 0; v < LEVELS; ++v) {
+        r += at_most[static_cast<std::size_t>(v)];
+        const double rv = v == found.cut ? static_cast<double>(found.want) : static_cast<double>(r);
+        if (rv > 0) vote[static_cast<std::size_t>(v)] = static_cast<float>(
+            std::max(std::log(compared / rv) / log_compared - rank.floor, 0.0));
+    }
+    for_nearest(index, scratch, [&](int v, std::int64_t label) {
+        const float w = vote[static_cast<std::size_t>(v)];
+        if (label < 0 || (label >> slot_shift) >= n_slots || !(w > 0)) return;
+        out.push_back({label, w, row});
+    });
+}
+
+}  // namespace afis
