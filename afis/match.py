@@ -2,12 +2,11 @@
 
 The scorer is Minutia Cylinder-Code (Cappelli, Ferrara & Maltoni, IEEE TPAMI 2010) in its
 bit form with LSS-R consolidation, fused with a global pairing of the minutiae under the
-alignments of the two pairs LSS-R trusts most, in C++ (``afis/_native/src/cylinders.cpp``,
-``local_similarity.cpp``, ``consolidation.cpp``, ``global_pairing.cpp``). Scores lie in
-[0, 1], are symmetric and
-comparable across pairs. Minutiae are paired only when their directions differ by at most
-90 degrees, so the rotation between two captures must stay below that (true of upright
-live-scan and card captures).
+alignments of the two pairs LSS-R trusts most, in C++ (``afis/_native/src/match/``:
+``cylinders.cpp``, ``local_similarity.cpp``, ``consolidation.cpp``, ``global_pairing.cpp``).
+Scores lie in [0, 1], are symmetric and comparable across pairs. Minutiae are paired only
+when their directions differ by at most 90 degrees, so the rotation between two captures
+must stay below that (true of upright live-scan and card captures).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The candidate index's native scan (``afis/_native/src/hamming_scan.cpp``): checked
+"""The candidate index's native scan (``afis/_native/src/index/hamming_scan.cpp``): checked
 against a brute-force reference and against faiss's own search, at every SIMD level."""
 
 from __future__ import annotations
