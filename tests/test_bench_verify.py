@@ -366,6 +366,39 @@ def test_verify_json_table_and_det(report: afis.bench.VerifyReport, tmp_path: Pa
         fvc_only.plot_det(tmp_path / "x.png", protocol="allpairs")
 
 
+def test_det_axes_are_normal_deviates(tmp_path: Path) -> None:
+    """The DET plot's axis transform is the probit Φ⁻¹(p), p in percent (ISO/IEC 19795-1)."""
+    probit = verify_module._probit
+    assert float(probit(50.0)) == 0.0
+    assert float(probit(2.275)) == pytest.approx(-2.0, abs=1e-3)
+    assert float(probit(15.866)) == pytest.approx(-1.0, abs=1e-3)
+    assert float(probit(0.1)) == pytest.approx(-3.0902, abs=1e-4)
+    assert np.all(np.diff(probit(np.array(verify_module._DET_TICKS))) > 0)
+    assert probit(0.0) == -math.inf  # why zero rates are held at the edge
+
+    # Scores normal within each class draw a straight DET line: on probit axes the
+    # FNMR deviate is the FMR deviate shifted by the separation, with slope -1.
+    rng = np.random.default_rng(5)
+    genuine, impostor = rng.normal(2.0, 1.0, 20000), rng.normal(0.0, 1.0, 20000)
+    curve = det_curve(genuine, impostor)
+    inside = (curve.fmr > 1) & (curve.fmr < 50) & (curve.fnmr > 1) & (curve.fnmr < 50)
+    slope, intercept = np.polyfit(probit(curve.fmr[inside]), probit(curve.fnmr[inside]), 1)
+    assert slope == pytest.approx(-1.0, abs=0.05) and intercept == pytest.approx(-2.0, abs=0.1)
+
+    rates = metrics_module.error_rates(genuine, impostor)
+    report = afis.bench.VerifyReport(
+        rows=[],
+        rates={("normal", "allpairs"): rates},
+        scores={("normal", "allpairs"): (genuine, impostor)},
+        protocols=("allpairs",),
+        sets=["normal"],
+    )
+    report.plot_det(tmp_path / "det.png")
+    with Image.open(tmp_path / "det.png") as im:
+        assert im.format == "PNG" and im.width > 300
+    assert metrics_module.error_rates(genuine, impostor) == rates  # the numbers stay
+
+
 def test_verify_scores_each_unordered_pair_once(fvc_like: Path) -> None:
     seen: list[frozenset[int]] = []
 

@@ -396,12 +396,20 @@ class VerifyReport:
         return curves
 
     def plot_det(self, path: StrPath, protocol: str | None = None) -> None:
-        """Draw the DET curves (FMR against FNMR, both log-scaled, in percent) of one
-        protocol, one line per set, into an image file (PNG by its extension).
+        """Draw the DET curves of one protocol, one line per set, into an image file (PNG by
+        its extension).
 
-        Zero rates cannot sit on a log axis: they are drawn at the bottom/left edge, half
-        the smallest non-zero rate any set can reach. The Agg backend is used directly, so
-        no display and no global matplotlib state are involved.
+        Both error rates sit on normal-deviate (probit) axes, x = Φ⁻¹(FMR) and
+        y = Φ⁻¹(FNMR), as in Martin et al., "The DET curve in assessment of detection task
+        performance" (Eurospeech 1997) and ISO/IEC 19795-1: scores that are normal within
+        each class then draw straight lines, and the low-error corner is spread out. Ticks
+        are labelled in percent. The axes end at 50 %, where chance lies.
+
+        Zero rates cannot sit on a probit axis (Φ⁻¹(0) = -∞): they are drawn at the
+        bottom/left edge, half the smallest non-zero rate any set can reach. Only the
+        picture is transformed; the numbers of :attr:`rows` are those of
+        :mod:`afis.bench.metrics`. The Agg backend is used directly, so no display and no
+        global matplotlib state are involved.
         """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -418,21 +426,22 @@ class VerifyReport:
         for name, (fmr, fnmr) in curves.items():
             eer = self.rates[(name, protocol)].eer
             ax.plot(
-                np.maximum(fmr, floor_x),
-                np.maximum(fnmr, floor_y),
+                _probit(np.clip(fmr, floor_x, _DET_CEILING)),
+                _probit(np.clip(fnmr, floor_y, _DET_CEILING)),
                 drawstyle="steps-post",
                 label=f"{name} (EER {eer:.2f} %)",
             )
-        lo = min(floor_x, floor_y)
-        ax.plot([lo, 100], [lo, 100], color="0.6", linestyle=":", linewidth=1, label="FMR = FNMR")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(floor_x, 100)
-        ax.set_ylim(floor_y, 100)
-        ax.set_xlabel("FMR (%)")
-        ax.set_ylabel("FNMR (%)")
+        lo = _probit(min(floor_x, floor_y))
+        ax.plot([lo, 0], [lo, 0], color="0.6", linestyle=":", linewidth=1, label="FMR = FNMR")
+        for axis, floor in ((ax.xaxis, floor_x), (ax.yaxis, floor_y)):
+            ticks = [t for t in _DET_TICKS if t >= floor]
+            axis.set_ticks(_probit(np.array(ticks)), [f"{t:g}" for t in ticks])
+        ax.set_xlim(_probit(floor_x), _probit(_DET_TOP))
+        ax.set_ylim(_probit(floor_y), _probit(_DET_TOP))
+        ax.set_xlabel("FMR (%, normal-deviate scale)")
+        ax.set_ylabel("FNMR (%, normal-deviate scale)")
         ax.set_title(f"DET, {protocol} protocol")
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
         fig.savefig(Path(path), dpi=120)
 
@@ -444,6 +453,24 @@ class VerifyReport:
                 f"protocol {protocol!r} was not run; this report has {', '.join(self.protocols)}"
             )
         return protocol
+
+
+#: DET axes: tick labels (percent), where the axes end, and where rates near 100 % are held
+#: so that a curve leaving the frame stays finite.
+_DET_TICKS = (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 40)
+_DET_TOP = 50.0
+_DET_CEILING = 99.99
+
+
+def _probit(percent: float | np.ndarray) -> Any:
+    """The normal deviate Φ⁻¹(p) of a rate ``p`` given in percent: the DET axis transform.
+
+    >>> float(_probit(50.0)), round(float(_probit(2.275)), 3)
+    (0.0, -2.0)
+    """
+    from scipy.special import ndtri
+
+    return ndtri(np.asarray(percent, dtype=float) / 100.0)
 
 
 def _fmt(value: float | None, digits: int) -> str:
