@@ -236,6 +236,30 @@ def test_render_stages_draws_every_stage_at_the_image_size(prints):
     assert all(p.size == (width, height) for p in pictures.values())
 
 
+def test_rendered_marks_sit_on_the_minutiae_and_the_mask_boundary(prints):
+    from skimage.segmentation import find_boundaries
+
+    from afis.extract import render
+
+    steps = afis.trace(prints[1])
+    pictures = render_stages(steps)
+    outline = np.asarray(pictures["02-mask"], dtype=int)
+    edge = find_boundaries(steps.mask, mode="thick")
+    assert edge.any() and (outline[edge] == render._BOUNDARY).all()
+    assert not (outline[~edge] == render._BOUNDARY).all(axis=1).any()
+
+    marks = np.asarray(pictures["08-minutiae"], dtype=int)
+    t = steps.template
+    assert len(t) > 5
+    hits = []
+    for x, y, angle, kind in zip(t.x, t.y, t.direction, t.type, strict=True):
+        # a point 7 pixels along the tail is in the minutia's colour
+        px, py = round(x + 7 * np.cos(angle)), round(y - 7 * np.sin(angle))
+        r, g, b = marks[min(max(py, 0), t.height - 1), min(max(px, 0), t.width - 1)]
+        hits.append(b - g > 60 if kind == afis.MinutiaType.BIFURCATION else r - g > 60)
+    assert np.mean(hits) > 0.9
+
+
 # --------------------------------------------------------------------------------- options
 
 
