@@ -290,11 +290,8 @@ def _rank_votes(distances: np.ndarray, scanned: float, bits: int, floor: float) 
     where ``r`` is how many codes of the row are as near or nearer (ties count to their end)
     and ``C`` how many codes the search compared. A match that few of the ``C`` codes equal
     is strong evidence; one that many equal (a sparse, common code) is weak. Rows are sorted
-    by distance, as faiss and the native scan return them.
-
-    Against votes ``1 - distance / bits`` (``benchmarks/INDEX.md``, fourth round): hit rate
-    at 0.1 % penetration +1.2 points at 10^4, +2.9 at 10^5, +3.8 at 10^6; at 1 %
-    +0.7, +2.7, 0.
+    by distance, as faiss and the native scan return them. Measured against votes
+    ``1 - distance / bits`` in ``benchmarks/INDEX.md``, fourth round.
     """
     rows, width = distances.shape
     if rows == 0 or width == 0:
