@@ -1,4 +1,4 @@
-"""``afis demo``: a synthetic enrolment day at the data centre, end to end.
+"""``afis-enrollment demo``: a synthetic enrolment day at the data centre, end to end.
 
 A seeded synthetic population (:class:`afis.synth.Population`, ten fingers a person) is
 enrolled with made-up demographics and valid NIKs; a share of the people enrol a second time
