@@ -23,6 +23,21 @@ Examples
 """
 
 from enrollment.status import IllegalTransition, Status
-from enrollment.store import Person, Sample, SampleState, Store, StoreError
+
+# The record store needs SQLAlchemy: loaded on first use, so that the parts of the layer a
+# holder's phone or an offline verifier embeds (KTP Digital's credential, wallet and
+# verifier) import no SQL toolkit.
+_STORE_NAMES = ("Person", "Sample", "SampleState", "Store", "StoreError")
+
+
+def __getattr__(name: str) -> object:
+    if name not in _STORE_NAMES:
+        raise AttributeError(f"module 'enrollment' has no attribute {name!r}")
+    import enrollment.store
+
+    value = getattr(enrollment.store, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["IllegalTransition", "Person", "Sample", "SampleState", "Status", "Store", "StoreError"]

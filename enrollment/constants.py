@@ -27,6 +27,18 @@ __all__ = [
     "FUSED_TAIL_SHARE",
     "FUSED_TAIL_START",
     "INDEX_PRESET",
+    "KTP_BIODATA_FIELDS",
+    "KTP_CLAIM",
+    "KTP_MAX_BIODATA_FIELD",
+    "KTP_MAX_INFLATED",
+    "KTP_MAX_TEXT",
+    "KTP_PIN_ATTEMPTS",
+    "KTP_PREFIX",
+    "KTP_QR_MAX_VERSION",
+    "KTP_STATUS_CLAIM",
+    "KTP_THUMBNAIL_BYTES",
+    "KTP_VALIDITY_DAYS",
+    "KTP_WALLET_SCRYPT",
     "MAX_CANDIDATES",
     "MIN_USABLE_FINGERS",
     "MIN_USABLE_MINUTIAE",
@@ -91,3 +103,55 @@ PROVINCE_CODES = frozenset(
 #: de-duplication job's shards; :class:`~enrollment.dedup.DedupOptions` may override its
 #: ``nlist``, ``nprobe`` and ``neighbours``.
 INDEX_PRESET = "national"
+
+# -- KTP Digital (enrollment.ktp_digital) ------------------------------------------------------
+
+#: The 21 biodata fields of the card (DOMAIN.md; the chip's EF 6FF1), in card order.
+KTP_BIODATA_FIELDS = (
+    "nik",
+    "address",
+    "rt",
+    "rw",
+    "place_of_birth",
+    "district",
+    "village",
+    "regency",
+    "sex",
+    "blood_type",
+    "religion",
+    "marital_status",
+    "occupation",
+    "name",
+    "date_of_birth",
+    "province",
+    "valid_until",
+    "issue_regency",
+    "issue_date",
+    "family_card",
+    "citizenship",
+)
+#: Most characters of one biodata field (as on the chip).
+KTP_MAX_BIODATA_FIELD = 128
+#: What a KTP Digital QR text starts with (the version of the encoding: CWT in COSE_Sign1,
+#: zlib, Base45, as MOSIP's Claim 169 and the EU Digital COVID Certificate do).
+KTP_PREFIX = "KTP1:"
+#: CWT private claim (below -65536, private use) holding the card's data.
+KTP_CLAIM = -70001
+#: CWT private claim of a signed revocation status list.
+KTP_STATUS_CLAIM = -70002
+#: Longest QR text accepted (a version-40 QR at error correction L holds 4,296 alphanumeric
+#: characters): longer input is refused before any decoding.
+KTP_MAX_TEXT = 4296
+#: Most bytes a credential may inflate to (zlib): a decompression bomb stops here.
+KTP_MAX_INFLATED = 16384
+#: Bytes of the face thumbnail at most (WebP, greyscale), so the QR stays scannable.
+KTP_THUMBNAIL_BYTES = 500
+#: Largest QR version a credential with its face thumbnail must fit at error correction M.
+KTP_QR_MAX_VERSION = 25
+#: Validity of a credential from its issue (five years, the card's renewal cycle for
+#: foreign residents; a citizen's card says SEUMUR HIDUP but its digital credential rotates).
+KTP_VALIDITY_DAYS = 5 * 365
+#: Wrong PINs in a row after which a wallet locks (it must be activated again).
+KTP_PIN_ATTEMPTS = 5
+#: scrypt cost of the wallet's PIN-derived key (memory-hard: 2^15 x 8 x 128 B = 32 MiB).
+KTP_WALLET_SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}
