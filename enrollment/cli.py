@@ -183,6 +183,87 @@ def _cmd_deletion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ktp(args: argparse.Namespace) -> int:
+    from enrollment.ktp_digital.keys import IssuerKey, TrustList
+
+    action = args.ktp_action
+    if action == "keygen":
+        key = IssuerKey.generate(args.kid, args.alg)
+        key.save(args.key)
+        trust_path = Path(args.trust)
+        keys = []
+        if trust_path.exists():
+            keys = TrustList.load(trust_path).keys()
+        TrustList([*keys, key.public()]).save(trust_path)
+        print(
+            f"key {key.kid} ({key.alg}) -> {args.key}; trust list {trust_path} holds "
+            f"{len(keys) + 1} key(s)"
+        )
+        return 0
+    if action == "verify":
+        from enrollment.ktp_digital.revocation import StatusList
+        from enrollment.ktp_digital.verifier import check_image, check_text, export
+
+        trust = TrustList.load(args.trust)
+        status = StatusList.load(args.status, trust) if args.status else None
+        if (args.text is None) == (args.image is None):
+            raise SystemExit("afis-enrollment ktp-digital verify: give an IMAGE or --text")
+        if args.text is not None:
+            result = check_text(args.text, trust, status_list=status)
+        else:
+            result = check_image(args.image, trust, status_list=status)
+        print(f"{result.status}: {result.message}")
+        for warning in result.warnings:
+            print(f"warning: {warning}")
+        if result.credential is not None:
+            for name, value in result.credential.biodata.items():
+                print(f"  {name:16} {value}")
+        if args.out:
+            for kind, path in export(result, args.out).items():
+                print(f"  {kind}: {path}")
+        return 0 if result.valid else 1
+    if action == "demo":
+        from enrollment.ktp_digital.demo import run_ktp_demo
+
+        report = run_ktp_demo(args.out, records=args.records, seed=args.seed)
+        print("\n".join(report.lines()))
+        return 0 if report.verified == report.records else 1
+    from enrollment.ktp_digital.issuance import Issuer
+
+    store = _store(args)
+    if action == "issue":
+        from enrollment.ktp_digital.files import atomic_write
+        from enrollment.ktp_digital.qr import save_qr
+
+        issuer = Issuer(store, IssuerKey.load(args.key))
+        photo = Path(args.photo).read_bytes() if args.photo else None
+        credential, text = issuer.issue(
+            args.record, actor=args.actor, photo=photo, fingers=args.fingers
+        )
+        stem = credential.nik
+        paths = save_qr(text, args.out, stem)
+        paths["txt"] = atomic_write(Path(args.out) / f"{stem}.txt", text.encode("ascii"))
+        print(
+            f"credential {credential.credential_id} for record {args.record} "
+            f"({len(text)} characters)"
+        )
+        for kind, path in paths.items():
+            print(f"  {kind}: {path}")
+        return 0
+    if action == "revoke":
+        from enrollment.ktp_digital.issuance import revoke
+
+        revoke(store, args.credential, actor=args.actor, reason=args.reason)
+        print(f"credential {args.credential} revoked")
+        return 0
+    # status-list
+    key = IssuerKey.load(args.key)
+    listing = Issuer(store, key).status_list(next_update_s=int(args.valid_hours * 3600))
+    listing.save(args.out, key)
+    print(f"status list of {listing.size} ids, {len(listing.revoked())} revoked -> {args.out}")
+    return 0
+
+
 def _db(p: argparse.ArgumentParser, default: str = DEFAULT_DB) -> None:
     p.add_argument(
         "--db", default=default, help=f"SQLite file or SQLAlchemy URL (default {default})"
@@ -277,6 +358,47 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--actor", required=True)
     a.add_argument("--reason", required=True)
     p.set_defaults(run=_cmd_deletion)
+
+    p = sub.add_parser(
+        "ktp-digital",
+        help="KTP Digital: keys, issuance, revocation, offline verification",
+        description="Signed identity credentials shown as QR codes and verified offline.",
+    )
+    actions = p.add_subparsers(dest="ktp_action", required=True)
+    a = actions.add_parser("keygen", help="a new issuer key, added to a trust list")
+    a.add_argument("--kid", required=True, help="key id (letters, digits, . _ -)")
+    a.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    a.add_argument("--key", required=True, help="private key file to write")
+    a.add_argument("--trust", required=True, help="trust list to create or extend")
+    a = actions.add_parser("issue", help="issue a credential for a CARD_ISSUED record")
+    _db(a)
+    a.add_argument("record", type=int)
+    a.add_argument("--key", required=True, help="issuer key file")
+    a.add_argument("--out", required=True, help="folder for the QR PNG, SVG and text")
+    a.add_argument("--photo", help="face photo (any image) for the thumbnail")
+    a.add_argument("--fingers", action="store_true", help="carry the two chip fingers")
+    a.add_argument("--actor", required=True)
+    a = actions.add_parser("revoke", help="revoke a credential")
+    _db(a)
+    a.add_argument("credential", type=int)
+    a.add_argument("--actor", required=True)
+    a.add_argument("--reason", required=True)
+    a = actions.add_parser("status-list", help="sign and write the revocation status list")
+    _db(a)
+    a.add_argument("--key", required=True, help="issuer key file")
+    a.add_argument("--out", required=True, help="file to write")
+    a.add_argument("--valid-hours", type=float, default=24.0, help="until the next update")
+    a = actions.add_parser("verify", help="verify a QR code offline (exit 0 valid, 1 refused)")
+    a.add_argument("image", nargs="?", help="camera image or PNG of the QR code")
+    a.add_argument("--text", help="the decoded QR text instead of an image")
+    a.add_argument("--trust", required=True, help="trust list of issuer keys")
+    a.add_argument("--status", help="signed revocation status list")
+    a.add_argument("--out", help="folder for the .txt, .csv, photo and .jpg preview")
+    a = actions.add_parser("demo", help="synthetic residents: issue, QR, read, verify")
+    a.add_argument("--records", type=int, default=1000)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", default="out/ktp-digital", help="folder for the demo's store")
+    p.set_defaults(run=_cmd_ktp)
     return parser
 
 

@@ -298,6 +298,20 @@ deletion_requests = sa.Table(
 )
 
 
+ktp_credentials = sa.Table(
+    "ktp_credentials",
+    metadata,
+    # the credential id: its bit in the signed revocation status list
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id"), nullable=False, index=True),
+    sa.Column("kid", sa.String(32), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_by", sa.String(100), nullable=True),
+    sa.Column("revocation_reason", sa.String(1000), nullable=True),
+)
+
 # Statements of the hot path (a status change per record), built once: SQLAlchemy's statement
 # construction and cache-key generation cost more than SQLite's execution of them.
 SELECT_STATUS = sa.select(records.c.status).where(records.c.id == sa.bindparam("record_id"))

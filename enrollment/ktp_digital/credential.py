@@ -277,7 +277,7 @@ def open_signed(data: bytes, trust: TrustList) -> tuple[str, bytes | None, str]:
     if not isinstance(protected, dict):
         return MALFORMED, None, "its protected header is not a map"
     kid_bytes, alg = protected.get(4), protected.get(1)
-    if not isinstance(kid_bytes, bytes) or alg not in _ALG_NAME:
+    if not isinstance(kid_bytes, bytes) or not isinstance(alg, int) or alg not in _ALG_NAME:
         return MALFORMED, None, "its protected header lacks a key id or a known algorithm"
     kid = kid_bytes.decode("ascii", "replace")
     key = trust.get(kid)

@@ -185,6 +185,10 @@ class TrustList:
         """The trusted key ids, sorted."""
         return sorted(self._keys)
 
+    def keys(self) -> list[PublicKey]:
+        """The trusted keys, by key id."""
+        return [self._keys[k] for k in self.kids()]
+
     def alg(self, kid: str) -> str | None:
         """The algorithm of ``kid``'s key, or None if it is not trusted."""
         key = self._keys.get(kid)
