@@ -16,7 +16,7 @@ from PIL import Image
 
 from afis._fuzz import fuzz
 from afis.synth import Population
-from afis.template import FingerPosition, Template
+from afis.template import FingerPosition
 from enrollment import constants as C
 from enrollment.cli import main
 from enrollment.ktp_digital import (
@@ -200,7 +200,9 @@ def test_trust_list_and_key_files(tmp_path) -> None:
     TRUST.save(tmp_path / "trust.json")
     assert TrustList.load(tmp_path / "trust.json").kids() == [KEY.kid]
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
-    with pytest.raises(CredentialError, match=r"bad\.json: trust list: not a KTP Digital trust list"):
+    with pytest.raises(
+        CredentialError, match=r"bad\.json: trust list: not a KTP Digital trust list"
+    ):
         TrustList.load(tmp_path / "bad.json")
     (tmp_path / "bad.pem").write_bytes(b"# kid: x\nnot a key")
     with pytest.raises(CredentialError, match=r"bad\.pem"):
