@@ -1,4 +1,10 @@
-"""Errors of KTP Digital."""
+"""Errors of KTP Digital.
+
+Examples
+--------
+>>> issubclass(WalletLocked, WalletError), issubclass(CredentialError, ValueError)
+(True, True)
+"""
 
 from __future__ import annotations
 
