@@ -75,7 +75,8 @@ def _preview(result: Verification) -> Image.Image:
     if credential is not None:
         y = 40
         for key, value in credential.biodata.items():
-            draw.text((12, y), f"{key.replace('_', ' ').title():16} {value}", (0, 0, 0), font)
+            draw.text((12, y), key.replace("_", " ").upper(), (70, 70, 90), font)
+            draw.text((140, y), value, (0, 0, 0), font)
             y += 15
         if credential.photo:
             try:
