@@ -105,11 +105,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     for name in args.names:
         start = time.perf_counter()
-        report = fuzz(TARGETS[name], seeds(name), args.count, seed=args.seed, slow_ms=args.slow_ms)
+        target = TARGETS[name]
+        report = fuzz(target, seeds(name), args.count, seed=args.seed, slow_ms=args.slow_ms)
         print(f"{report.summary()} ({time.perf_counter() - start:.1f} s)")
         for data, reason in report.failures[:5]:
             print(f"  failure: {reason} on {data[:60]!r}")
-        failed |= not report.ok()
+        # on a shared machine an input can be slow because the process waited for a core:
+        # each slow one is timed again three times, and only one slow every time counts
+        still_slow = []
+        for data, ms in report.slow:
+            again = []
+            for _ in range(3):
+                begin = time.perf_counter()
+                target(data)
+                again.append(1000 * (time.perf_counter() - begin))
+            print(f"  slow once: {ms:.1f} ms, again {', '.join(f'{t:.1f}' for t in again)} ms")
+            if min(again) > args.slow_ms:
+                still_slow.append(data)
+        failed |= bool(report.failures) or bool(still_slow)
     return 1 if failed else 0
 
 
