@@ -60,6 +60,52 @@ float compare_sets(const afis::CylinderSet& a, const afis::CylinderSet& b) {
     return afis::compare(a.view(), b.view());
 }
 
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v) {
+    py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+    if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+    return out;
+}
+
+// One comparison with what it counted (afis.explain). Indices and "a"/"b" are those of the
+// matcher's canonical order: `swapped` says whether that put b first.
+py::dict explain_sets(const afis::CylinderSet& a, const afis::CylinderSet& b) {
+    afis::ComparisonDetail d;
+    {
+        py::gil_scoped_release release;
+        afis::compare_explained(a.view(), b.view(), d);
+    }
+    py::dict local;
+    local["divisor"] = d.local.divisor;
+    local["a"] = to_array(d.local.a);
+    local["b"] = to_array(d.local.b);
+    local["weight"] = to_array(d.local.weight);
+    local["similarity"] = to_array(d.local.similarity);
+    py::dict global;
+    global["anchor"] = d.global.anchor;
+    global["anchor_a"] = d.global.anchor_a;
+    global["anchor_b"] = d.global.anchor_b;
+    global["rotation"] = d.global.rotation;
+    global["translation_x"] = d.global.translation_x;
+    global["translation_y"] = d.global.translation_y;
+    global["mates"] = d.global.mates;
+    global["score"] = d.global.score;
+    global["overlap_a"] = d.global.overlap_a;
+    global["overlap_b"] = d.global.overlap_b;
+    global["a"] = to_array(d.global.a);
+    global["b"] = to_array(d.global.b);
+    global["weight"] = to_array(d.global.weight);
+    py::dict out;
+    out["score"] = d.score;
+    out["lssr"] = d.lssr;
+    out["pairing"] = d.pairing;
+    out["swapped"] = d.swapped;
+    out["pairing_ran"] = d.pairing_ran;
+    out["local"] = local;
+    out["global"] = global;
+    return out;
+}
+
 // A gallery packed in contiguous arrays (which Python may have memory-mapped).
 struct PackedGallery {
     py::array_t<std::int64_t> offsets;  // n + 1
@@ -221,6 +267,8 @@ void bind_match(py::module_& m) {
             return static_cast<int>(std::count(s.usable.begin(), s.usable.end(), 1));
         });
     m.def("compare", &compare_sets, py::arg("a"), py::arg("b"), "Similarity of two templates in [0, 1].");
+    m.def("explain", &explain_sets, py::arg("a"), py::arg("b"),
+          "compare() recording what it counted: LSS-R's pairs and the global pairing's.");
     m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
           py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
@@ -239,6 +287,11 @@ void bind_match(py::module_& m) {
     m.attr("CYLINDER_WORDS") = afis::CYLINDER_WORDS;
     m.attr("MAX_MINUTIAE") = afis::MAX_MINUTIAE;
     m.attr("MAX_MATCH_MINUTIAE") = afis::MAX_MATCH_MINUTIAE;
+    m.attr("LSSR_WEIGHT") = afis::match_params::LSSR_WEIGHT;
+    m.attr("PAIRING_MIN_OVERLAP") = afis::match_params::PAIRING_MIN_OVERLAP;
+    m.attr("PAIRING_TOLERANCE") = afis::match_params::PAIRING_TOLERANCE;
+    m.attr("PAIRING_TOLERANCE_GROWTH") = afis::match_params::PAIRING_TOLERANCE_GROWTH;
+    m.attr("PAIRING_DISTANCE_DISCOUNT") = afis::match_params::PAIRING_DISTANCE_DISCOUNT;
 }
 
 }  // namespace afis::bindings

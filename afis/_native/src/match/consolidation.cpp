@@ -315,7 +315,7 @@ __attribute__((target("avx2"))) void compatibilities_avx2(Scratch& s, int n, int
 }  // namespace
 
 float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local,
-                  AnchorPairs* anchors) {
+                  AnchorPairs* anchors, ConsolidationDetail* detail) {
     const int na = a.size(), nb = b.size();
     if (na == 0 || nb == 0) return 0.0f;
     const int n_min = std::min(na, nb);
@@ -422,6 +422,16 @@ float consolidate(const CylinderView& a, const CylinderView& b, const std::vecto
         for (int i = 0; i < anchors->count; ++i) {
             anchors->a[i] = s.ia[s.order[i]];
             anchors->b[i] = s.ib[s.order[i]];
+        }
+    }
+    if (detail) {  // the pairs summed above, in the same order
+        detail->divisor = n_pairs;
+        for (int i = 0; i < keep; ++i) {
+            const int t = s.order[i];
+            detail->a.push_back(s.ia[t]);
+            detail->b.push_back(s.ib[t]);
+            detail->weight.push_back(lambda[t]);
+            detail->similarity.push_back(s.lambda0[t]);
         }
     }
     return sum / n_pairs;

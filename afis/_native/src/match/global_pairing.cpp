@@ -91,8 +91,10 @@ inline bool scan_pairs(const MatchMinutia& m, int p, float base, const CylinderV
 #endif
 }
 
-// Pairing score of one alignment: minutia `i` of a on minutia `j` of b.
-float pairing_score(const CylinderView& a, const CylinderView& b, int i, int j, Scratch& s) {
+// Pairing score of one alignment: minutia `i` of a on minutia `j` of b. Records the alignment
+// and its pairs in `detail` when given (explanations: the hot path passes null).
+float pairing_score(const CylinderView& a, const CylinderView& b, int i, int j, Scratch& s,
+                    PairingDetail* detail = nullptr) {
     const int na = a.size(), nb = b.size();
     const int nb_padded = (nb + 3) & ~3;
     const MatchMinutia &ai = a.minutiae[i], &bj = b.minutiae[j];
@@ -118,6 +120,14 @@ float pairing_score(const CylinderView& a, const CylinderView& b, int i, int j, 
         const float base = mp::PAIRING_TOLERANCE + growth * std::sqrt(dx * dx + dy * dy);
         overlap_a += scan_pairs(m, p, base, b, turn, nb_padded, s);
     }
+    if (detail) {
+        detail->anchor_a = i, detail->anchor_b = j;
+        detail->rotation = turn;
+        detail->translation_x = ai.x - (c * bj.x - sn * bj.y);
+        detail->translation_y = ai.y - (sn * bj.x + c * bj.y);
+        detail->overlap_a = overlap_a;
+        for (int q = 0; q < nb; ++q) detail->overlap_b += s.overlap_b[q] != 0;
+    }
     if (s.candidates.empty()) return 0;
     std::sort(s.candidates.begin(), s.candidates.end());
     std::fill(s.paired_a.begin(), s.paired_a.begin() + na, 0);
@@ -126,10 +136,17 @@ float pairing_score(const CylinderView& a, const CylinderView& b, int i, int j, 
     for (const Candidate& e : s.candidates) {
         if (s.paired_a[e.a] || s.paired_b[e.b]) continue;
         s.paired_a[e.a] = s.paired_b[e.b] = 1;
-        mates += 1.0f - mp::PAIRING_DISTANCE_DISCOUNT * std::sqrt(e.key);
+        const float weight = 1.0f - mp::PAIRING_DISTANCE_DISCOUNT * std::sqrt(e.key);
+        mates += weight;
+        if (detail) {
+            detail->a.push_back(e.a);
+            detail->b.push_back(e.b);
+            detail->weight.push_back(weight);
+        }
     }
     int overlap_b = 0;
     for (int q = 0; q < nb; ++q) overlap_b += s.overlap_b[q] != 0;
+    if (detail) detail->mates = mates;
     const float score = mates * mates / (std::max(static_cast<float>(overlap_a), mp::PAIRING_MIN_OVERLAP) *
                                          std::max(static_cast<float>(overlap_b), mp::PAIRING_MIN_OVERLAP));
     return std::min(score, 1.0f);
@@ -137,7 +154,8 @@ float pairing_score(const CylinderView& a, const CylinderView& b, int i, int j, 
 
 }  // namespace
 
-float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorPairs& anchors) {
+float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorPairs& anchors,
+                     PairingDetail* detail) {
     const int na = a.size(), nb = b.size();
     if (na == 0 || nb == 0) return 0;
     thread_local Scratch s;
@@ -147,7 +165,17 @@ float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorP
     fit(s.paired_b, nb);
     fit(s.paired_a, na);
     float best = 0;
-    for (int k = 0; k < anchors.count; ++k) best = std::max(best, pairing_score(a, b, anchors.a[k], anchors.b[k], s));
+    int best_anchor = -1;
+    for (int k = 0; k < anchors.count; ++k) {
+        const float score = pairing_score(a, b, anchors.a[k], anchors.b[k], s);
+        if (detail && (best_anchor < 0 || score > best)) best_anchor = k;  // the first of the best
+        best = std::max(best, score);
+    }
+    if (detail && best_anchor >= 0) {  // the best alignment again, recording its pairs
+        *detail = PairingDetail{};
+        detail->anchor = best_anchor;
+        detail->score = pairing_score(a, b, anchors.a[best_anchor], anchors.b[best_anchor], s, detail);
+    }
     return best;
 }
 

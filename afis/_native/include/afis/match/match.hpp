@@ -74,15 +74,51 @@ struct AnchorPairs {
     int b[match_params::PAIRING_ANCHORS] = {};
 };
 
-// consolidation.cpp: the global score from the local similarities (LSS-R); fills `anchors`
-// when given.
-float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local,
-                  AnchorPairs* anchors = nullptr);
+// What LSS-R counted (explanations only): the n_P pairs whose weight held up best, in that
+// order, with their relaxed weights; the score is the sum of the weights over `divisor` (n_P).
+struct ConsolidationDetail {
+    int divisor = 0;
+    std::vector<int> a, b;         // minutiae of the two templates
+    std::vector<float> weight;     // relaxed weight lambda
+    std::vector<float> similarity; // initial weight: the local similarity
+};
 
-// global_pairing.cpp: the pairing score of the anchors' alignments, in [0, 1].
-float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorPairs& anchors);
+// What the global pairing counted under its best alignment (explanations only): minutia q of b
+// goes to (cos r, -sin r; sin r, cos r) q + t on a (image axes); the weight of each pair, summed
+// in pair order, is `mates`; the score is min(1, mates^2 / (max(overlap_a, PAIRING_MIN_OVERLAP)
+// * max(overlap_b, PAIRING_MIN_OVERLAP))).
+struct PairingDetail {
+    int anchor = -1;               // index into the AnchorPairs of the best alignment
+    int anchor_a = -1, anchor_b = -1;
+    float rotation = 0, translation_x = 0, translation_y = 0;
+    float mates = 0, score = 0;
+    int overlap_a = 0, overlap_b = 0;
+    std::vector<int> a, b;         // paired minutiae, greedy order (closest first)
+    std::vector<float> weight;     // 1 - PAIRING_DISTANCE_DISCOUNT * distance / tolerance
+};
+
+// consolidation.cpp: the global score from the local similarities (LSS-R); fills `anchors`
+// and `detail` when given.
+float consolidate(const CylinderView& a, const CylinderView& b, const std::vector<float>& local,
+                  AnchorPairs* anchors = nullptr, ConsolidationDetail* detail = nullptr);
+
+// global_pairing.cpp: the pairing score of the anchors' alignments, in [0, 1]; fills `detail`
+// (the best alignment's pairs, the first anchor on ties) when given.
+float global_pairing(const CylinderView& a, const CylinderView& b, const AnchorPairs& anchors,
+                     PairingDetail* detail = nullptr);
 
 // matcher.cpp: the whole comparison, symmetric, in [0, 1].
 float compare(const CylinderView& a, const CylinderView& b);
+
+// The same comparison (the same code, the same score bit for bit) recording what it counted.
+// The stages see the templates in the canonical order: `swapped` when that put b first, and
+// then the details' "a" is b. `pairing_ran` is false when LSS-R scored 0 (pairing skipped).
+struct ComparisonDetail {
+    float score = 0, lssr = 0, pairing = 0;
+    bool swapped = false, pairing_ran = false;
+    ConsolidationDetail local;
+    PairingDetail global;
+};
+float compare_explained(const CylinderView& a, const CylinderView& b, ComparisonDetail& detail);
 
 }  // namespace afis
