@@ -23,7 +23,15 @@ from afis.extract import (
     trace,
 )
 from afis.image import FingerprintImage, load_image
-from afis.match import Gallery, Matcher, Reranker, compare, threshold_for_fmr
+from afis.match import (
+    Explanation,
+    Gallery,
+    Matcher,
+    Reranker,
+    compare,
+    explain,
+    threshold_for_fmr,
+)
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
 
 __version__ = "0.1.0"
@@ -50,6 +58,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AfisError",
+    "Explanation",
     "ExtractOptions",
     "ExtractionTrace",
     "FingerPosition",
@@ -66,6 +75,7 @@ __all__ = [
     "TemplateError",
     "__version__",
     "compare",
+    "explain",
     "extract",
     "extract_many",
     "identify",

@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,15 @@ from afis.constants import MAX_MATCH_MINUTIAE, PROCESSING_PPI
 from afis.errors import TemplateError
 from afis.template import Template
 
-__all__ = ["Gallery", "Matcher", "Reranker", "compare", "threshold_for_fmr"]
+__all__ = [
+    "Explanation",
+    "Gallery",
+    "Matcher",
+    "Reranker",
+    "compare",
+    "explain",
+    "threshold_for_fmr",
+]
 
 #: Format version of a saved gallery folder.
 GALLERY_FORMAT_VERSION = 1
@@ -43,15 +52,21 @@ def _check_template(value: object, what: str) -> Template:
     return value
 
 
+def _kept(template: Template) -> np.ndarray | slice:
+    """The minutiae the matcher uses: all, or the :data:`~afis.constants.MAX_MATCH_MINUTIAE`
+    of highest quality (in template order)."""
+    if len(template) > MAX_MATCH_MINUTIAE:
+        return np.sort(
+            np.argsort(-template.quality.astype(np.int32), kind="stable")[:MAX_MATCH_MINUTIAE]
+        )
+    return slice(None)
+
+
 def _cylinders(template: Template) -> _core.Cylinders:
     """The template's minutiae scaled to the processing grid, as cylinders (at most
     :data:`~afis.constants.MAX_MATCH_MINUTIAE`, those of highest quality)."""
     scale = PROCESSING_PPI / template.resolution
-    keep = slice(None)
-    if len(template) > MAX_MATCH_MINUTIAE:
-        keep = np.sort(
-            np.argsort(-template.quality.astype(np.int32), kind="stable")[:MAX_MATCH_MINUTIAE]
-        )
+    keep = _kept(template)
     return _core.Cylinders(
         template.x[keep].astype(np.float32) * np.float32(scale),
         template.y[keep].astype(np.float32) * np.float32(scale),
@@ -83,6 +98,169 @@ def compare(a: Template, b: Template) -> float:
     a = _check_template(a, "a")
     b = _check_template(b, "b")
     return float(_core.compare(_cylinders(a), _cylinders(b)))
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """What :func:`compare` counted for one pair of templates (made by :func:`explain`).
+
+    The score fuses two stages (``afis/_native/src/match/``): LSS-R consolidation of the
+    cylinders' local similarities (``consolidation.cpp``) and a global pairing of all the
+    minutiae under the alignments of the two pairs LSS-R trusts most
+    (``global_pairing.cpp``). Both pair minutiae; both are exposed. Minutia indices are
+    into ``a.x``/``b.x`` etc., the templates' own order (the matcher's cap of
+    :data:`~afis.constants.MAX_MATCH_MINUTIAE` minutiae by quality is undone), column 0
+    for ``a`` and column 1 for ``b`` whichever order the matcher used internally.
+
+    Attributes
+    ----------
+    score : float
+        ``compare(a, b)``, bit for bit.
+    pairs : numpy.ndarray
+        ``int64`` (k, 2): the global pairing's one-to-one minutia pairs under its best
+        alignment (the pairs behind ``parts["pairing"]``), closest pairs first. Empty when
+        the pairing did not run (LSS-R scored 0) or found nothing.
+    pair_scores : numpy.ndarray
+        ``float32`` (k,): each pair's contribution to ``parts["mates"]``:
+        ``1 - PAIRING_DISTANCE_DISCOUNT * distance / tolerance``, in (0.5, 1].
+    local_pairs : numpy.ndarray
+        ``int64`` (n, 2): the n_P pairs LSS-R kept (highest efficiency after relaxation
+        first), whose weights make ``parts["lssr"]``.
+    local_pair_scores : numpy.ndarray
+        ``float32`` (n,): their relaxed weights (their sum over ``parts["lssr_divisor"]``
+        is ``parts["lssr"]``).
+    parts : dict of str to float
+        ``lssr`` (LSS-R score), ``lssr_divisor`` (n_P), ``pairing`` (global pairing score),
+        ``mates`` (sum of ``pair_scores``), ``overlap_a``/``overlap_b`` (minutiae of each
+        template within reach of the other under the alignment), ``min_overlap``
+        (PAIRING_MIN_OVERLAP) and ``lssr_weight`` (LSSR_WEIGHT, w). They recombine as::
+
+            lssr    = sum(local_pair_scores) / lssr_divisor             (0 if no divisor)
+            pairing = min(1, mates**2 / (max(overlap_a, min_overlap)
+                                         * max(overlap_b, min_overlap)))
+            score   = lssr**w * pairing**(1 - w)   (0 when lssr or pairing is 0)
+
+        to float32 rounding (the engine sums in float32); ``score`` itself is exact.
+    alignment : dict of str to float or None
+        The global pairing's best alignment, mapping ``b`` onto ``a`` in the processing
+        grid (template pixels times ``500 / resolution``; image axes, y down): a point
+        ``(x, y)`` of ``b`` goes to ``(cos r * x - sin r * y + dx, sin r * x + cos r * y +
+        dy)`` with ``r = alignment["rotation"]`` (radians; a minutia's template direction,
+        counter-clockwise, changes by ``-r``), ``dx``, ``dy`` (pixels). None when the
+        pairing did not run.
+    anchor : tuple of int or None
+        The pair (index in ``a``, index in ``b``) whose superposition defines the alignment;
+        pairs may lie ``PAIRING_TOLERANCE + PAIRING_TOLERANCE_GROWTH / 2 * (distance of the
+        ``a`` minutia to the anchor's + distance of the ``b`` minutia to the anchor's)``
+        apart after alignment.
+    swapped : bool
+        The matcher compares templates in a canonical order (fewer minutiae first, then by
+        coordinates) so that ``compare`` is symmetric; True when it put ``b`` first. Then
+        the pairing aligned ``a`` onto ``b`` and ``alignment`` is its exact inverse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import afis
+    >>> r = np.random.default_rng(1)
+    >>> t = afis.Template(width=300, height=300, resolution=500, source_resolution=500,
+    ...                   x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
+    ...                   direction=r.uniform(0, 6.28, 40), type=np.ones(40),
+    ...                   quality=np.full(40, 60), image_quality=60)
+    >>> e = afis.explain(t, t)
+    >>> e.score == afis.compare(t, t)
+    True
+    >>> len(e.pairs), bool((e.pairs[:, 0] == e.pairs[:, 1]).all())
+    (40, True)
+    >>> sorted(e.parts)  # doctest: +NORMALIZE_WHITESPACE
+    ['lssr', 'lssr_divisor', 'lssr_weight', 'mates', 'min_overlap', 'overlap_a',
+     'overlap_b', 'pairing']
+    """
+
+    score: float
+    pairs: np.ndarray
+    pair_scores: np.ndarray
+    local_pairs: np.ndarray
+    local_pair_scores: np.ndarray
+    parts: dict[str, float]
+    alignment: dict[str, float] | None
+    anchor: tuple[int, int] | None
+    swapped: bool
+
+
+def explain(a: Template, b: Template) -> Explanation:
+    """:func:`compare` with what it counted: the minutiae it paired and each part's score.
+
+    Runs the engine's own comparison (same code, ``score == compare(a, b)`` bit for bit)
+    recording the pairs; deterministic. See :class:`Explanation` for the fields.
+
+    Parameters
+    ----------
+    a, b : Template
+        As for :func:`compare`.
+
+    Returns
+    -------
+    Explanation
+
+    Examples
+    --------
+    >>> from afis.template import Template
+    >>> e = explain(Template.empty(100, 100), Template.empty(100, 100))
+    >>> e.score, e.pairs.shape, e.alignment
+    (0.0, (0, 2), None)
+    """
+    a = _check_template(a, "a")
+    b = _check_template(b, "b")
+    d = _core.explain(_cylinders(a), _cylinders(b))
+    swapped = bool(d["swapped"])
+    index_a = np.arange(len(a), dtype=np.int64)[_kept(a)]
+    index_b = np.arange(len(b), dtype=np.int64)[_kept(b)]
+    first, second = (index_b, index_a) if swapped else (index_a, index_b)
+
+    def pairs(stage: dict) -> np.ndarray:
+        p, q = first[stage["a"]], second[stage["b"]]
+        return _frozen(np.stack([q, p] if swapped else [p, q], axis=1).reshape(-1, 2))
+
+    local, pairing = d["local"], d["global"]
+    overlaps = (float(pairing["overlap_a"]), float(pairing["overlap_b"]))
+    if swapped:
+        overlaps = overlaps[::-1]
+    parts = {
+        "lssr": float(d["lssr"]),
+        "lssr_divisor": float(local["divisor"]),
+        "pairing": float(d["pairing"]),
+        "mates": float(pairing["mates"]),
+        "overlap_a": overlaps[0],
+        "overlap_b": overlaps[1],
+        "min_overlap": float(_core.PAIRING_MIN_OVERLAP),
+        "lssr_weight": float(_core.LSSR_WEIGHT),
+    }
+    alignment = anchor = None
+    if pairing["anchor"] >= 0:
+        r, dx, dy = (float(pairing[k]) for k in ("rotation", "translation_x", "translation_y"))
+        if swapped:  # the pairing mapped a onto b: invert it
+            c, s = math.cos(r), math.sin(r)
+            r, dx, dy = -r, -(c * dx + s * dy), -(-s * dx + c * dy)
+        alignment = {"rotation": r, "dx": dx, "dy": dy}
+        i, j = int(first[pairing["anchor_a"]]), int(second[pairing["anchor_b"]])
+        anchor = (j, i) if swapped else (i, j)
+    return Explanation(
+        score=float(d["score"]),
+        pairs=pairs(pairing),
+        pair_scores=_frozen(np.asarray(pairing["weight"], dtype=np.float32)),
+        local_pairs=pairs(local),
+        local_pair_scores=_frozen(np.asarray(local["weight"], dtype=np.float32)),
+        parts=parts,
+        alignment=alignment,
+        anchor=anchor,
+        swapped=swapped,
+    )
 
 
 class Gallery:
