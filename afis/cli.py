@@ -37,7 +37,7 @@ from afis.extract.render import draw_minutiae, save_stages
 from afis.image import FingerprintImage, load_image
 from afis.template import Template
 
-__all__ = ["main"]
+__all__ = ["main", "run_command"]
 
 log = logging.getLogger("afis")
 
@@ -536,9 +536,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``afis`` console script."""
-    args = _parser().parse_args(argv)
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the chosen subcommand's ``run`` with logging set up; an
+    :class:`~afis.errors.AfisError` becomes a one-line message and exit status 2. Shared by
+    the console scripts of every layer (``afis``, ``afis-enrollment``)."""
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
@@ -547,8 +549,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except AfisError as exc:
-        print(f"afis: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``afis`` console script."""
+    return run_command(_parser(), argv)
 
 
 if __name__ == "__main__":

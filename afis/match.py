@@ -544,17 +544,12 @@ class Reranker:
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from afis.template import Template
-    >>> def finger(seed):
-    ...     r = np.random.default_rng(seed)
-    ...     return Template(width=300, height=300, resolution=500, source_resolution=500,
-    ...                     x=r.integers(20, 280, 40), y=r.integers(20, 280, 40),
-    ...                     direction=r.uniform(0, 6.28, 40), type=np.ones(40),
-    ...                     quality=np.full(40, 60), image_quality=60)
-    >>> reranker = Reranker(Gallery.from_templates([finger(s) for s in range(5)]),
-    ...                     ids=[50, 51, 52, 53, 54])
-    >>> ids, scores = reranker.rank(finger(3), [50, 53, 99])  # 99 is not enrolled
+    >>> from afis.synth import Population
+    >>> people = Population(seed=1)
+    >>> enrolled = people.impressions(range(5), impression=0).templates()
+    >>> reranker = Reranker(Gallery.from_templates(enrolled), ids=[50, 51, 52, 53, 54])
+    >>> probe = people.impressions([3], impression=1).templates()[0]  # finger 3 again
+    >>> ids, scores = reranker.rank(probe, [50, 53, 99])  # 99 is not enrolled
     >>> ids.tolist(), bool(scores[0] > scores[1])
     ([53, 50], True)
     """

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from afis.cli import run_command
 
 __all__ = ["build_parser", "main"]
 
@@ -404,19 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``afis-enrollment`` console script."""
-    from afis.errors import AfisError
-
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
-    )
-    if not args.verbose:  # faiss reports at INFO every CPU variant it fails to load
-        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    try:
-        return int(args.run(args))
-    except AfisError as exc:
-        print(f"afis-enrollment: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":
