@@ -123,7 +123,11 @@ def make_case(
                     "rank": rank,
                     "fused_score": f,
                     "finger_scores": [float(s) for s in scores],
-                    "verdict": "grey" if f >= THRESHOLDS["adjudicate"] else "below",
+                    "verdict": "match"
+                    if f >= THRESHOLDS["duplicate"]
+                    else "grey"
+                    if f >= THRESHOLDS["adjudicate"]
+                    else "below",
                     "same_nik": False,
                 },
             )
