@@ -81,7 +81,9 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
             "8",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # a file, not a pipe: an unread pipe fills up with waitress's queue-depth warnings
+        # and blocks the server's logging
+        stderr=(tmp_path / "server.log").open("wb"),
         env={**os.environ, "AFIS_WORKSTATION_SECRET": "load-test"},
     )
     try:
@@ -92,11 +94,13 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(server.stderr.read().decode()) from None
+                    raise AssertionError((tmp_path / "server.log").read_text()) from None
                 time.sleep(0.2)
         times: list[float] = []
         errors: list[str] = []
         lock = threading.Lock()
+        # the logins (Argon2, memory-hard on purpose) come first; browsing starts together
+        ready = threading.Barrier(SESSIONS)
 
         def session(n: int) -> None:
             jar = http.cookiejar.CookieJar()
@@ -115,7 +119,9 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
             except Exception as exc:  # counted, the test fails below
                 with lock:
                     errors.append(f"login {n}: {exc!r}")
+                ready.wait()
                 return
+            ready.wait()
             k = n
             stop = time.monotonic() + SECONDS
             while time.monotonic() < stop:
