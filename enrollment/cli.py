@@ -1,5 +1,6 @@
 """The ``afis-enrollment`` command line (also ``python -m enrollment``): the e-KTP enrolment
-layer's ``demo``, ``checks``, ``dedup``, ``status``, ``adjudicate`` and ``deletion``.
+layer's ``demo``, ``checks``, ``dedup``, ``status``, ``adjudicate``, ``deletion``,
+``ktp-digital`` and ``workstation``.
 
 The engine's own command line (``afis``) knows nothing of this layer; this one is built on
 the engine's public API.
@@ -184,6 +185,26 @@ def _cmd_deletion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_workstation(args: argparse.Namespace) -> int:
+    if args.ws_action == "add-user":
+        from enrollment.workstation.users import add_user
+
+        if args.password_file:
+            text = Path(args.password_file).read_text()
+        else:
+            text = sys.stdin.readline()
+        password = text.rstrip("\r\n")
+        uid = add_user(_store(args), args.username, password, role=args.role, region=args.region)
+        print(f"user {args.username} ({args.role}) added, id {uid}")
+        return 0
+    from enrollment.workstation import create_app, serve
+
+    app = create_app(_store(args), secure_cookies=args.secure_cookies)
+    print(f"workstation on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
 def _cmd_ktp(args: argparse.Namespace) -> int:
     from enrollment.ktp_digital.keys import IssuerKey, TrustList
 
@@ -359,6 +380,32 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--actor", required=True)
     a.add_argument("--reason", required=True)
     p.set_defaults(run=_cmd_deletion)
+
+    p = sub.add_parser(
+        "workstation",
+        help="the adjudication workstation (web application) and its users",
+        description="Serve the adjudication workstation with waitress, or add a user.",
+    )
+    actions = p.add_subparsers(dest="ws_action", required=True)
+    a = actions.add_parser("serve", help="serve the web application")
+    _db(a)
+    a.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    a.add_argument("--port", type=int, default=8080, help="port (8080)")
+    a.add_argument("--threads", type=int, default=8, help="waitress worker threads (8)")
+    a.add_argument(
+        "--secure-cookies", action="store_true", help="session cookie over HTTPS only"
+    )
+    a = actions.add_parser("add-user", help="add a user (password from stdin or a file)")
+    _db(a)
+    a.add_argument("username")
+    a.add_argument(
+        "--role",
+        required=True,
+        choices=("adjudicator", "supervisor", "regional_officer", "auditor"),
+    )
+    a.add_argument("--region", default="", help="six-digit region (regional officers)")
+    a.add_argument("--password-file", help="read the password from this file's first line")
+    p.set_defaults(run=_cmd_workstation)
 
     p = sub.add_parser(
         "ktp-digital",

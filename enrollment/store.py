@@ -58,6 +58,10 @@ __all__ = [
     "Store",
     "StoreError",
     "metadata",
+    "workstation_audit",
+    "workstation_claims",
+    "workstation_users",
+    "workstation_votes",
 ]
 
 #: Statuses a record may be created in: known to SIAK only, or a packet arriving at the centre.
@@ -310,6 +314,57 @@ ktp_credentials = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_by", sa.String(100), nullable=True),
     sa.Column("revocation_reason", sa.String(1000), nullable=True),
+)
+
+# -- the adjudication workstation (enrollment.workstation) -----------------------------------
+
+workstation_users = sa.Table(
+    "workstation_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),  # adjudicator / supervisor / ...
+    sa.Column("region", sa.String(6), nullable=False),  # a regional officer's region, else ""
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("username", name="uq_workstation_users_username"),
+)
+
+workstation_audit = sa.Table(
+    "workstation_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("detail", sa.String(2000), nullable=False),
+    sa.Column("remote_addr", sa.String(64), nullable=False),
+)
+
+workstation_claims = sa.Table(
+    "workstation_claims",
+    metadata,
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id"), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+workstation_votes = sa.Table(
+    "workstation_votes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id"), nullable=False, index=True),
+    sa.Column("result_id", sa.Integer, sa.ForeignKey("dedup_results.id"), nullable=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # primary / secondary / supervisor
+    sa.Column("decision", sa.String(32), nullable=False),  # same_person / different / inconclusive
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("record_id", "result_id", "role", name="uq_workstation_votes_role"),
 )
 
 # Statements of the hot path (a status change per record), built once: SQLAlchemy's statement

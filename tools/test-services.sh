@@ -2,6 +2,8 @@
 # The services the test suite talks to, installed from Debian's packages and started:
 #   - the PC/SC stack of the card-reader tests (pcscd + vsmartcard-vpcd; swig and
 #     libpcsclite-dev, with which pip then builds pyscard, the `reader` extra);
+#   - headless Chromium and its chromedriver for the workstation's browser tests
+#     (tools/install-browser.sh);
 #   - a throwaway PostgreSQL server for the record store's tests (tools/start-postgres.sh, on
 #     its default port, where the tests look for it).
 # Installing needs root. Without it, or without the package archive, this says what is missing
@@ -19,6 +21,11 @@ if bash tools/install-pcsc.sh; then
     fi
 else
     echo "test-services: no PC/SC stack: the card-reader tests will skip" >&2
+    status=1
+fi
+
+if ! bash tools/install-browser.sh; then
+    echo "test-services: no chromium/chromedriver: the workstation's browser tests will skip" >&2
     status=1
 fi
 
