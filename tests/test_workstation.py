@@ -30,7 +30,6 @@ from enrollment.store import (
     workstation_votes,
 )
 from enrollment.workstation import create_app
-from enrollment.workstation.viewer import NO_PAIRS_NOTE
 
 NIKS = ("3171014501900001", "3171014501900002", "3171010501910004", "3171010501910005")
 NAMES = ("SITI AMINAH", "SITI AMINA", "BUDI SANTOSO", "BUDI SANTOSA")
@@ -502,21 +501,12 @@ def test_finger_viewer_without_images(env) -> None:
 
 
 def test_finger_viewer_pairs(env) -> None:
-    if not hasattr(afis, "explain"):
-        pytest.skip(NO_PAIRS_NOTE)
     rid, (cid,), _ = env["case1"]
     store = env["store"]
     a = afis.Template.from_bytes(store.samples(rid)[0].template)
     b = afis.Template.from_bytes(store.samples(cid)[0].template)
     page = _client(env, "ana").get(f"/case/{rid}/finger/{cid}/1").text
     assert len(re.findall(r'class="pair"', page)) == len(afis.explain(a, b).pairs)
-
-
-def test_pairs_note_without_explain(env, monkeypatch) -> None:
-    monkeypatch.delattr(afis, "explain", raising=False)
-    rid, (cid,), _ = env["case1"]
-    page = _client(env, "ana").get(f"/case/{rid}/finger/{cid}/1").text
-    assert NO_PAIRS_NOTE in page and 'class="pair"' not in page
 
 
 def test_queue_filter_sort_and_reports(env) -> None:

@@ -37,7 +37,6 @@ from PIL import Image
 import afis
 
 __all__ = [
-    "NO_PAIRS_NOTE",
     "VIEWS",
     "blank_png",
     "matched_pairs",
@@ -48,23 +47,23 @@ __all__ = [
 
 #: The image views of the viewer.
 VIEWS = ("original", "enhanced", "skeleton")
-#: Shown when this engine build has no explanation API.
-NO_PAIRS_NOTE = "pairs unavailable in this engine build"
 #: Length of a minutia's direction line, pixels.
 DIRECTION_LENGTH = 12.0
 
 
 def matched_pairs(a: afis.Template, b: afis.Template) -> tuple[list[tuple[int, int]], str]:
-    """The minutiae the matcher paired: ``[(index in a, index in b), ...]`` and a note.
-
-    Calls ``afis.explain(a, b)`` (``.pairs``: int64 array (k, 2)). An engine build without
-    it gives no pairs and the note :data:`NO_PAIRS_NOTE`.
-    """
-    if not hasattr(afis, "explain"):
-        return [], NO_PAIRS_NOTE
+    """The minutiae the matcher paired, ``[(index in a, index in b), ...]``, and a line saying
+    what each part of the score contributed (from :func:`afis.explain`, whose score is
+    :func:`afis.compare`'s)."""
     explanation = afis.explain(a, b)
     pairs = np.asarray(explanation.pairs, dtype=np.int64).reshape(-1, 2)
-    return [(int(i), int(j)) for i, j in pairs], ""
+    parts = explanation.parts
+    weight = parts["lssr_weight"]
+    note = (
+        f"score {explanation.score:.4f} = local similarity {parts['lssr']:.4f}^{weight:g} x "
+        f"pairing {parts['pairing']:.4f}^{1 - weight:g} ({parts['mates']:.1f} mates)"
+    )
+    return [(int(i), int(j)) for i, j in pairs], note
 
 
 def minutiae(t: afis.Template) -> list[dict[str, Any]]:
