@@ -3,13 +3,17 @@ browse the queue and case pages for a bounded time against waitress on 127.0.0.1
 (``afis-enrollment workstation serve`` in its own process). No request may fail; the 95th
 percentile page time is printed (and kept in ``benchmarks/WORKSTATION.md``), never asserted.
 
-``AFIS_WS_LOAD_SECONDS`` (default 60) and ``AFIS_WS_LOAD_SESSIONS`` (default 50) set the size.
+``AFIS_WS_LOAD_SECONDS`` (default 60) and ``AFIS_WS_LOAD_SESSIONS`` (default 50) set the size;
+``AFIS_WS_LOAD_THINK`` (default 1.0) the mean pause in seconds a session takes between pages
+(drawn uniformly from 0.5 to 1.5 times it, seeded per session), as a person browsing looks at
+a page before the next; 0 asks without pause (the server's capacity, a stress test).
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 import os
+import random
 import re
 import socket
 import subprocess
@@ -29,6 +33,7 @@ pytestmark = pytest.mark.load
 
 SECONDS = float(os.environ.get("AFIS_WS_LOAD_SECONDS", "60"))
 SESSIONS = int(os.environ.get("AFIS_WS_LOAD_SESSIONS", "50"))
+THINK = float(os.environ.get("AFIS_WS_LOAD_THINK", "1.0"))
 CASES = 40
 
 
@@ -123,6 +128,7 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
                 return
             ready.wait()
             k = n
+            pauses = random.Random(n)
             stop = time.monotonic() + SECONDS
             while time.monotonic() < stop:
                 k += 1
@@ -143,6 +149,8 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
                     times.append(took)
                     if not ok:
                         errors.append(f"{url}: {body[:200]!r}")
+                if THINK:
+                    time.sleep(THINK * pauses.uniform(0.5, 1.5))
 
         threads = [threading.Thread(target=session, args=(n,)) for n in range(SESSIONS)]
         for t in threads:
@@ -156,7 +164,8 @@ def test_fifty_sessions_browse_queue_and_cases(tmp_path) -> None:
     p95 = times[int(0.95 * (len(times) - 1))] if times else float("nan")
     p50 = times[len(times) // 2] if times else float("nan")
     print(
-        f"\nworkstation load: {SESSIONS} sessions x {SECONDS:.0f} s: {len(times)} pages, "
+        f"\nworkstation load: {SESSIONS} sessions x {SECONDS:.0f} s, think {THINK:g} s: "
+        f"{len(times)} pages, "
         f"{len(times) / SECONDS:.1f} pages/s, p50 {p50 * 1000:.0f} ms, "
         f"p95 {p95 * 1000:.0f} ms, {len(errors)} errors"
     )
