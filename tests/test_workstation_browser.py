@@ -144,6 +144,8 @@ def test_case_viewer_and_two_adjudicators(driver, site, artefacts) -> None:
     ]
     assert "rotate(15)" in transforms[0] and "scale(1.25)" in transforms[0]
     driver.find_element(By.ID, "view-enhanced").click()
+    kept = driver.find_elements(By.CSS_SELECTOR, "g.view")[0].get_attribute("transform")
+    assert "rotate(15)" in kept and "scale(1.25)" in kept  # the view survives the switch
     driver.find_element(By.CSS_SELECTOR, "[data-act=zoom-in]").click()
     driver.save_screenshot(str(artefacts / "04-viewer-enhanced-zoomed.png"))
     driver.find_element(By.ID, "view-skeleton").click()

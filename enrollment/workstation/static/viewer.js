@@ -1,15 +1,27 @@
-// The finger viewer: zoom, pan and rotate both sides in step; pair lines follow.
+// The finger viewer: zoom, pan and rotate both sides in step; pair lines follow. The view
+// (zoom, pan, rotation) is kept per case and finger in sessionStorage, so switching between
+// original, enhanced and skeleton keeps it.
 (function () {
   "use strict";
   var svg = document.getElementById("viewer");
   if (!svg) { return; }
   var views = svg.querySelectorAll("g.view");
   var pairs = svg.querySelectorAll("line.pair");
+  var key = "afis-viewer:" + window.location.pathname;
   var state = { zoom: 1, angle: 0, x: 0, y: 0 };
+  try {
+    var kept = JSON.parse(window.sessionStorage.getItem(key) || "null");
+    if (kept && isFinite(kept.zoom) && isFinite(kept.angle) && isFinite(kept.x) &&
+        isFinite(kept.y)) {
+      state = { zoom: Math.max(0.25, Math.min(8, kept.zoom)), angle: kept.angle % 360,
+                x: kept.x, y: kept.y };
+    }
+  } catch (e) { /* no storage, or a damaged entry: start from the plain view */ }
 
   function centre(el, name) { return parseFloat(el.getAttribute(name)) || 0; }
 
   function apply() {
+    try { window.sessionStorage.setItem(key, JSON.stringify(state)); } catch (e) { /* none */ }
     views.forEach(function (v) {
       var cx = centre(v, "data-cx"), cy = centre(v, "data-cy");
       v.setAttribute("transform",
