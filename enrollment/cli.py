@@ -197,6 +197,18 @@ def _cmd_workstation(args: argparse.Namespace) -> int:
         uid = add_user(_store(args), args.username, password, role=args.role, region=args.region)
         print(f"user {args.username} ({args.role}) added, id {uid}")
         return 0
+    if args.ws_action == "set-user":
+        from enrollment.workstation.users import update_user
+
+        password = None
+        if args.password_file:
+            password = Path(args.password_file).read_text().splitlines()[0]
+        elif args.password:
+            password = sys.stdin.readline().rstrip("\r\n")
+        active = {"activate": True, "deactivate": False}.get(args.state or "")
+        update_user(_store(args), args.username, actor=args.actor, active=active, password=password)
+        print(f"user {args.username} updated")
+        return 0
     from enrollment.workstation import create_app, serve
 
     app = create_app(_store(args), secure_cookies=args.secure_cookies)
@@ -392,9 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     a.add_argument("--port", type=int, default=8080, help="port (8080)")
     a.add_argument("--threads", type=int, default=8, help="waitress worker threads (8)")
-    a.add_argument(
-        "--secure-cookies", action="store_true", help="session cookie over HTTPS only"
-    )
+    a.add_argument("--secure-cookies", action="store_true", help="session cookie over HTTPS only")
     a = actions.add_parser("add-user", help="add a user (password from stdin or a file)")
     _db(a)
     a.add_argument("username")
@@ -405,6 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--region", default="", help="six-digit region (regional officers)")
     a.add_argument("--password-file", help="read the password from this file's first line")
+    a = actions.add_parser(
+        "set-user", help="deactivate or reactivate a user, or set a new password (unlocks)"
+    )
+    _db(a)
+    a.add_argument("username")
+    a.add_argument("state", nargs="?", choices=("activate", "deactivate"))
+    a.add_argument("--password", action="store_true", help="read a new password from stdin")
+    a.add_argument("--password-file", help="read a new password from this file's first line")
+    a.add_argument("--actor", required=True, help="who makes the change (audited)")
     p.set_defaults(run=_cmd_workstation)
 
     p = sub.add_parser(

@@ -578,3 +578,36 @@ def test_cli_add_user(tmp_path, monkeypatch, capsys) -> None:
 
     args = build_parser().parse_args(["workstation", "serve", "--db", str(db), "--port", "9"])
     assert (args.host, args.port) == ("127.0.0.1", 9)
+
+
+def test_cli_set_user_deactivates_and_resets_a_password(tmp_path, monkeypatch, capsys) -> None:
+    from enrollment.workstation.users import LoginRefused, authenticate
+
+    db = tmp_path / "ws.db"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a fine passphrase\n"))
+    assert (
+        cli_main(["workstation", "add-user", "ana", "--role", "adjudicator", "--db", str(db)]) == 0
+    )
+    store = Store(db)
+    for _ in range(5):
+        with pytest.raises(LoginRefused):
+            authenticate(store, "ana", "wrong password")
+    with pytest.raises(LoginRefused, match="locked"):
+        authenticate(store, "ana", "a fine passphrase")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a new passphrase\n"))
+    args = ["workstation", "set-user", "ana", "--password", "--actor", "sue", "--db", str(db)]
+    assert cli_main(args) == 0
+    assert authenticate(store, "ana", "a new passphrase").username == "ana"  # unlocked
+    args = ["workstation", "set-user", "ana", "deactivate", "--actor", "sue", "--db", str(db)]
+    assert cli_main(args) == 0
+    with pytest.raises(LoginRefused):
+        authenticate(store, "ana", "a new passphrase")
+    assert (
+        cli_main(
+            ["workstation", "set-user", "nobody", "activate", "--actor", "sue", "--db", str(db)]
+        )
+        == 2
+    )
+    assert "no user 'nobody'" in capsys.readouterr().err
+    assert cli_main(["workstation", "set-user", "ana", "--actor", "sue", "--db", str(db)]) == 2
+    assert "nothing to change" in capsys.readouterr().err

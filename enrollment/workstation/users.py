@@ -55,6 +55,7 @@ __all__ = [
     "audit",
     "authenticate",
     "get_user",
+    "update_user",
 ]
 
 #: The roles and what they are called on the pages.
@@ -139,6 +140,46 @@ def add_user(store: Store, username: str, password: str, *, role: str, region: s
             },
         ).scalar_one()
     return int(uid)
+
+
+def update_user(
+    store: Store,
+    username: str,
+    *,
+    actor: str,
+    active: bool | None = None,
+    password: str | None = None,
+) -> None:
+    """Deactivate or reactivate a user, or set a new password (which also lifts a lock after
+    failed logins); audited under ``actor``.
+
+    Raises
+    ------
+    StoreError
+        Unknown user, a short password, or nothing to change.
+    """
+    if active is None and password is None:
+        raise StoreError("nothing to change: give active and/or password")
+    values: dict[str, object] = {}
+    if active is not None:
+        values["active"] = bool(active)
+    if password is not None:
+        if len(password) < 8:
+            raise StoreError("a password has at least 8 characters")
+        values.update(password_hash=_hasher.hash(password), failed_logins=0, locked_until=None)
+    with store.begin() as conn:
+        done = conn.execute(
+            workstation_users.update()
+            .where(workstation_users.c.username == username)
+            .values(**values)
+        ).rowcount
+        if not done:
+            raise StoreError(f"no user {username!r}")
+    changed = ", ".join(
+        (["activated" if active else "deactivated"] if active is not None else [])
+        + (["password set"] if password is not None else [])
+    )
+    audit(store, actor, "user-update", username, changed)
 
 
 def get_user(store: Store, user_id: int, conn: sa.Connection | None = None) -> User | None:
