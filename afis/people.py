@@ -223,8 +223,12 @@ class PeopleGallery:
     segments' arrays and **rebuilds the candidate index** from the stored templates of the
     searched positions (:data:`SEARCHED_POSITIONS`): a cost linear in the gallery, about
     what inserting everyone again costs in the index (no matcher work; persisting index
-    codes per segment is a later step). Inserts then add only the new fingers to the index;
-    an IVF partition (``options.nlist > 1``) is trained on the first fingers added.
+    codes per segment is a later step). Measured on 2,000 synthetic people (8,000 indexed
+    fingers, 6.6 MB on disk, 2 busy shared cores): 1.7 s, two thirds of it parsing the
+    stored templates (``Template.from_bytes``), a quarter encoding them for the index;
+    each insert of 500 people took 0.26 s whatever the gallery's size. Inserts add only the
+    new fingers to the index; an IVF partition (``options.nlist > 1``) is trained on the
+    first fingers added (on open: on the whole stored gallery, seeded by ``options.seed``).
 
     Examples
     --------
