@@ -274,3 +274,53 @@ def test_bad_input(small: Path, tmp_path: Path, enrolled: list) -> None:
     gallery.insert([20], [unknown])
     assert gallery.fingers(20)[1].finger_position == FingerPosition.RIGHT_THUMB
     assert PeopleGallery.open(gallery.path).count() == 7
+
+
+LOOP = textwrap.dedent(
+    """
+    import sys
+    from afis.people import PeopleGallery
+    from afis.synth import Population
+    gallery = PeopleGallery.open(sys.argv[1])
+    fingers = Population(SEED).impressions(range(1000, 1200), 0).templates()
+    print("ready", flush=True)
+    for n in range(20):
+        gallery.insert([100 + n], [dict(zip(range(1, 11), fingers[n * 10 : n * 10 + 10]))])
+        if n % 3 == 2:
+            gallery.delete([100 + n])
+    print("done", flush=True)
+    """
+).replace("SEED", str(SEED))
+
+
+def test_kill_9_after_random_delays(small: Path, tmp_path: Path) -> None:
+    """Kill a loop of inserts and deletes at seeded random moments after it starts: what
+    survives is a prefix of the loop's commits, every person whole, and the gallery still
+    takes inserts."""
+    script = tmp_path / "loop.py"
+    script.write_text(LOOP)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    delays = np.random.default_rng(SEED).uniform(0.05, 0.6, size=3)
+    for n, delay in enumerate(delays):
+        folder = tmp_path / f"gallery-{n}"
+        shutil.copytree(small, folder)
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(folder)], env=env, stdout=subprocess.PIPE
+        )
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        try:
+            child.wait(timeout=float(delay))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        gallery = PeopleGallery.open(folder)
+        extra = sorted(set(gallery.person_ids.tolist()) - set(range(6)))
+        assert set(range(6)) <= set(gallery.person_ids.tolist())
+        last = max(extra, default=99)
+        # a prefix of the loop: every inserted id up to the last, less the committed deletes
+        # (the last id's own delete may or may not have been committed)
+        wanted = {100 + i for i in range(last - 99) if i % 3 != 2}
+        assert set(extra) - {last} == wanted - {last}
+        assert all(len(gallery.fingers(p)) == 10 for p in extra)
+        gallery.insert([50], people_of([50]))
+        assert PeopleGallery.open(folder).count() == gallery.count()
