@@ -41,6 +41,7 @@ _LAZY = {
     "identify": ("afis.identification", "identify"),
     "Identification": ("afis.identification", "Identification"),
     "index": ("afis.index", None),
+    "PeopleGallery": ("afis.people", "PeopleGallery"),
 }
 
 
@@ -69,6 +70,7 @@ __all__ = [
     "ImageError",
     "Matcher",
     "MinutiaType",
+    "PeopleGallery",
     "Reranker",
     "SingularType",
     "Template",

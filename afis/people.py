@@ -1,0 +1,665 @@
+"""A durable, incremental gallery of people: up to ten fingers each, searched as a whole.
+
+:class:`PeopleGallery` keeps people (an integer id and a template per finger position 1..10,
+any subset) in a folder that only ever grows by whole files, committed through one manifest::
+
+    gallery/
+        manifest.json           format, version, index options, next segment number, the
+                                live segments with each file's CRC32, the tombstones, and
+                                the CRC32 of all that
+        segments/000001/        one folder per insert (or compaction):
+            templates.npy       uint8: every finger's Template.to_bytes(), concatenated
+            offsets.npy         int64 (fingers + 1,): where each finger's bytes start
+            people.npy          int64 (fingers,): the person id of each finger
+            positions.npy       uint8 (fingers,): its finger position, 1..10
+
+An insert writes its segment, fsyncs it, then replaces the manifest atomically (temporary file
+in the same folder, ``fsync``, ``os.replace``, ``fsync`` of the folder): a crash at any point
+leaves the gallery exactly as the last replaced manifest says. A segment the manifest does not
+name is garbage, ignored on open and removed by :meth:`PeopleGallery.compact`. A delete only
+records tombstones (person id, and the segment number from which the id may live again) in
+the manifest; compaction rewrites the live people into one segment.
+
+Identification follows the data centre: the probe's thumbs and index fingers (positions 1, 2,
+6 and 7, :data:`SEARCHED_POSITIONS`) shortlist fingers through a candidate index
+(:class:`afis.index.ShardedIndex`, one shard per position); the index scores are summed per
+person *before* the cut, the best ``k`` people are re-ranked on every finger the probe has with
+the matcher (:class:`afis.match.Reranker`), and a candidate's fused score is the sum of its
+per-finger matcher scores.
+
+Examples
+--------
+>>> import tempfile
+>>> from afis.synth import Population
+>>> population = Population(seed=3)
+>>> def person(p, impression=0):
+...     templates = population.impressions(range(10 * p, 10 * p + 10), impression).templates()
+...     return {position: t for position, t in zip(range(1, 11), templates)}
+>>> folder = tempfile.mkdtemp()
+>>> gallery = PeopleGallery.create(folder)
+>>> gallery.insert([0, 1, 2], [person(0), person(1), person(2)])
+>>> gallery.count(), 1 in gallery
+(3, True)
+>>> gallery.close()
+>>> gallery = PeopleGallery.open(folder)
+>>> best = gallery.identify([person(1, impression=1)], k=3)[0][0]
+>>> best.person_id, best.scores.shape, bool(best.fused > 1)
+(1, (10,), True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from afis.errors import AfisError
+from afis.index import IndexOptions, ShardedIndex
+from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
+from afis.template import FingerPosition, Template
+
+__all__ = ["SEARCHED_POSITIONS", "GalleryFileError", "PeopleCandidate", "PeopleGallery"]
+
+#: Finger positions searched through the candidate index (both thumbs and index fingers).
+SEARCHED_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
+#: Format name and version of ``manifest.json``.
+FORMAT = "nusafis-people"
+VERSION = 1
+MANIFEST = "manifest.json"
+SEGMENTS = "segments"
+_FILES = ("templates.npy", "offsets.npy", "people.npy", "positions.npy")
+#: Person ids lie in 0 .. MAX_PERSON_ID (a finger's index id is ``person * 10 + position - 1``).
+MAX_PERSON_ID = (1 << 62) // 10
+#: Fewest people the default shortlist keeps (it grows as the square root of the gallery).
+MIN_SHORTLIST = 32
+
+
+class GalleryFileError(AfisError, ValueError):
+    """A people gallery's manifest or segment file is missing, truncated, altered or foreign;
+    the message names the file."""
+
+
+def _checkpoint(stage: str) -> None:
+    """Called at each step of a commit (``segment-written``, ``before-replace``,
+    ``after-replace``); does nothing. Crash tests replace it to kill the process there."""
+
+
+@dataclass(frozen=True, eq=False)
+class PeopleCandidate:
+    """One candidate person of :meth:`PeopleGallery.identify`.
+
+    Attributes
+    ----------
+    person_id : int
+    scores : numpy.ndarray
+        ``float32`` (10,): matcher score of finger position ``p`` at ``scores[p - 1]``; 0 where
+        the probe or the person lacks the finger.
+    fused : float
+        ``scores.sum()``.
+    match : bool
+        Some finger scored at least ``threshold_for_fmr(fmr)`` (False when no ``fmr`` given).
+    """
+
+    person_id: int
+    scores: np.ndarray
+    fused: float
+    match: bool
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_array(path: Path, array: np.ndarray) -> int:
+    with open(path, "wb") as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    return _crc(path)
+
+
+def _body_crc(body: Mapping[str, Any]) -> int:
+    return zlib.crc32(json.dumps(body, sort_keys=True).encode())
+
+
+def _segment_name(number: int) -> str:
+    return f"{number:06d}"
+
+
+def _check_person_id(value: object, what: str = "person id") -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not 0 <= int(value) <= MAX_PERSON_ID:
+        raise ValueError(f"{what} must lie in 0..{MAX_PERSON_ID}, got {int(value)}")
+    return int(value)
+
+
+def _check_ids(person_ids: object) -> list[int]:
+    if isinstance(person_ids, str | bytes) or not isinstance(person_ids, Sequence | np.ndarray):
+        raise TypeError(f"person_ids must be a sequence of ints, got {type(person_ids).__name__}")
+    ids = [_check_person_id(i) for i in person_ids]
+    if len(set(ids)) != len(ids):
+        seen: set[int] = set()
+        twice = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate person ids in one call: {twice[:5]}")
+    return ids
+
+
+def _check_fingers(value: object, what: str) -> dict[int, Template]:
+    """A person's or probe's fingers: position 1..10 -> Template (position 0 templates are
+    given the key's position)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{what} must be a mapping of finger position to Template, got {type(value).__name__}"
+        )
+    fingers: dict[int, Template] = {}
+    for key, template in value.items():
+        if isinstance(key, bool) or not isinstance(key, int | np.integer):
+            raise TypeError(f"{what}: finger positions must be ints, got {type(key).__name__}")
+        position = int(key)
+        if not 1 <= position <= 10:
+            raise ValueError(f"{what}: finger position must lie in 1..10, got {position}")
+        if not isinstance(template, Template):
+            raise TypeError(
+                f"{what}: finger {position} must be an afis.Template, got {type(template).__name__}"
+            )
+        if int(template.finger_position) == 0:
+            template = dataclasses.replace(template, finger_position=FingerPosition(position))
+        elif int(template.finger_position) != position:
+            raise ValueError(
+                f"{what}: the template under position {position} says finger position "
+                f"{int(template.finger_position)}"
+            )
+        fingers[position] = template
+    if not fingers:
+        raise ValueError(f"{what} has no fingers")
+    return fingers
+
+
+@dataclass
+class _Segment:
+    number: int
+    templates: np.ndarray
+    offsets: np.ndarray
+    people: np.ndarray
+    positions: np.ndarray
+
+    def template(self, row: int) -> Template:
+        start, stop = int(self.offsets[row]), int(self.offsets[row + 1])
+        return Template.from_bytes(self.templates[start:stop].tobytes())
+
+
+class PeopleGallery:
+    """A durable, append-only gallery of people, ten finger positions each (any subset).
+
+    Make one with :meth:`create` or :meth:`open`; not for concurrent writers (one process
+    writes a gallery folder at a time; readers of a committed manifest are safe).
+
+    Opening reads the manifest, verifies the CRC32 of every file it names, memory-maps the
+    segments' arrays and **rebuilds the candidate index** from the stored templates of the
+    searched positions (:data:`SEARCHED_POSITIONS`): a cost linear in the gallery, about
+    what inserting everyone again costs in the index (no matcher work; persisting index
+    codes per segment is a later step). Measured on 2,000 synthetic people (8,000 indexed
+    fingers, 6.6 MB on disk, 2 busy shared cores): 1.7 s, two thirds of it parsing the
+    stored templates (``Template.from_bytes``), a quarter encoding them for the index;
+    each insert of 500 people took 0.26 s whatever the gallery's size. Inserts add only the
+    new fingers to the index; an IVF partition (``options.nlist > 1``) is trained on the
+    first fingers added (on open: on the whole stored gallery, seeded by ``options.seed``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> gallery = PeopleGallery.create(tempfile.mkdtemp())
+    >>> gallery.count(), 5 in gallery
+    (0, False)
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], *, threads: int | None) -> None:
+        self.path = path
+        self._threads = threads
+        self._manifest = manifest
+        self.options = IndexOptions(**manifest["options"])
+        self._segments: dict[int, _Segment] = {}
+        #: person id -> [(segment number, row), ...] of its live fingers
+        self._people: dict[int, list[tuple[int, int]]] = {}
+        self._index = ShardedIndex(self.options, threads=threads)
+
+    # -- creating and opening -----------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        options: IndexOptions | None = None,
+        *,
+        threads: int | None = None,
+    ) -> PeopleGallery:
+        """A new, empty gallery in folder ``path`` (created; it must not hold a gallery).
+
+        ``options`` default to ``IndexOptions.preset("small")``.
+        """
+        if options is None:
+            options = IndexOptions.preset("small")
+        if not isinstance(options, IndexOptions):
+            raise TypeError(f"options must be IndexOptions, got {type(options).__name__}")
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / MANIFEST).exists():
+            raise FileExistsError(f"{folder / MANIFEST}: a gallery is already there")
+        (folder / SEGMENTS).mkdir(exist_ok=True)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "options": dataclasses.asdict(options),
+            "next_segment": 1,
+            "segments": [],
+            "tombstones": [],
+        }
+        gallery = cls(folder, manifest, threads=threads)
+        gallery._commit(manifest)
+        return gallery
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> PeopleGallery:
+        """Open a gallery folder written by :meth:`create` and later calls.
+
+        Raises
+        ------
+        GalleryFileError
+            The manifest or a segment file it names is missing, truncated or altered (the
+            message names the file).
+        """
+        folder = Path(path)
+        manifest = _read_manifest(folder / MANIFEST)
+        gallery = cls(folder, manifest, threads=threads)
+        dead = {int(p): int(s) for p, s in manifest["tombstones"]}
+        for entry in manifest["segments"]:
+            segment = _read_segment(folder / SEGMENTS / entry["name"], entry)
+            gallery._attach(segment, dead)
+        gallery._index_rows([(n, r) for rows in gallery._people.values() for n, r in rows])
+        return gallery
+
+    def close(self) -> None:
+        """Drop the memory maps and the index (the folder stays as committed)."""
+        self._segments.clear()
+        self._people.clear()
+        self._index = ShardedIndex(self.options, threads=self._threads)
+
+    def __enter__(self) -> PeopleGallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """People held."""
+        return len(self._people)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def __contains__(self, person_id: object) -> bool:
+        return isinstance(person_id, int | np.integer) and int(person_id) in self._people
+
+    @property
+    def person_ids(self) -> np.ndarray:
+        """The ids of the people held, ascending (``int64``)."""
+        return np.array(sorted(self._people), dtype=np.int64)
+
+    def fingers(self, person_id: int) -> dict[int, Template]:
+        """One person's stored templates by finger position (``KeyError`` if unknown)."""
+        pid = _check_person_id(person_id)
+        if pid not in self._people:
+            raise KeyError(f"person {pid} is not in the gallery")
+        out = {}
+        for number, row in self._people[pid]:
+            segment = self._segments[number]
+            out[int(segment.positions[row])] = segment.template(row)
+        return dict(sorted(out.items()))
+
+    # -- writing ------------------------------------------------------------------------
+
+    def insert(self, person_ids: Sequence[int], people: Sequence[Mapping[int, Template]]) -> None:
+        """Add people: ``people[i]`` maps finger position (1..10) to the template of person
+        ``person_ids[i]``. Writes one segment and commits it; ids must be new.
+
+        Raises
+        ------
+        ValueError
+            Duplicate ids, ids already held, a person without fingers, a template whose
+            ``finger_position`` disagrees with its key, lengths that differ.
+        TypeError
+            Wrong types.
+        """
+        ids = _check_ids(person_ids)
+        if isinstance(people, Mapping) or not isinstance(people, Sequence):
+            raise TypeError(f"people must be a sequence of mappings, got {type(people).__name__}")
+        if len(people) != len(ids):
+            raise ValueError(f"got {len(ids)} person ids but {len(people)} people")
+        held = [i for i in ids if i in self._people]
+        if held:
+            raise ValueError(f"person ids already in the gallery: {held[:5]}")
+        fingers = [_check_fingers(p, f"person {i}") for i, p in zip(ids, people, strict=True)]
+        if not ids:
+            return
+        rows_people, rows_positions, blobs = [], [], []
+        for pid, person in zip(ids, fingers, strict=True):
+            for position, template in sorted(person.items()):
+                rows_people.append(pid)
+                rows_positions.append(position)
+                blobs.append(template.to_bytes())
+        manifest = self._next_manifest()
+        number = manifest["next_segment"]
+        entry = self._write_segment(number, rows_people, rows_positions, blobs)
+        manifest["next_segment"] = number + 1
+        manifest["segments"].append(entry)
+        self._commit(manifest)
+        segment = _read_segment(self.path / SEGMENTS / entry["name"], entry, verify=False)
+        dead = {int(p): int(s) for p, s in manifest["tombstones"]}
+        rows = self._attach(segment, dead)
+        self._index_rows(rows, templates=[t for p in fingers for _, t in sorted(p.items())])
+
+    def delete(self, person_ids: Sequence[int]) -> None:
+        """Remove people (tombstones in the manifest; their segment files stay until
+        :meth:`compact`). Unknown ids raise ``KeyError`` and delete nothing."""
+        ids = _check_ids(person_ids)
+        unknown = [i for i in ids if i not in self._people]
+        if unknown:
+            raise KeyError(f"person ids not in the gallery: {unknown[:5]}")
+        if not ids:
+            return
+        manifest = self._next_manifest()
+        stones = {int(p): int(s) for p, s in manifest["tombstones"]}
+        for pid in ids:
+            stones[pid] = manifest["next_segment"]
+        manifest["tombstones"] = sorted([p, s] for p, s in stones.items())
+        self._commit(manifest)
+        fingers = [
+            pid * 10 + int(self._segments[n].positions[r]) - 1
+            for pid in ids
+            for n, r in self._people[pid]
+        ]
+        self._index.remove(np.array(fingers, dtype=np.int64))
+        for pid in ids:
+            del self._people[pid]
+
+    def compact(self) -> None:
+        """Rewrite the live people into one new segment, drop the tombstones, and remove
+        every segment folder the new manifest does not name. A crash before the manifest is
+        replaced leaves the old state (the half-written segment is garbage)."""
+        manifest = self._next_manifest()
+        number = manifest["next_segment"]
+        rows_people, rows_positions, blobs = [], [], []
+        for pid in sorted(self._people):
+            for n, r in sorted(
+                self._people[pid], key=lambda nr: self._segments[nr[0]].positions[nr[1]]
+            ):
+                segment = self._segments[n]
+                rows_people.append(pid)
+                rows_positions.append(int(segment.positions[r]))
+                start, stop = int(segment.offsets[r]), int(segment.offsets[r + 1])
+                blobs.append(segment.templates[start:stop].tobytes())
+        entry = self._write_segment(number, rows_people, rows_positions, blobs)
+        manifest["next_segment"] = number + 1
+        manifest["segments"] = [entry]
+        manifest["tombstones"] = []
+        self._commit(manifest)
+        segment = _read_segment(self.path / SEGMENTS / entry["name"], entry, verify=False)
+        self._segments.clear()
+        self._people.clear()
+        self._attach(segment, {})  # same people and fingers: the index stays as it is
+        for child in (self.path / SEGMENTS).iterdir():
+            if child.name != entry["name"]:
+                shutil.rmtree(child, ignore_errors=True)
+
+    # -- searching ----------------------------------------------------------------------
+
+    def identify(
+        self,
+        probes: Sequence[Mapping[int, Template]],
+        *,
+        k: int | None = None,
+        fmr: float | None = None,
+    ) -> list[list[PeopleCandidate]]:
+        """Candidate people for each probe (a mapping of finger position to Template), best
+        fused score first (ties by person id).
+
+        Parameters
+        ----------
+        probes : sequence of mapping of int to Template
+            Each needs at least one finger at a searched position (1, 2, 6 or 7).
+        k : int, optional
+            People re-ranked and returned per probe; default
+            ``max(32, ceil(sqrt(count())))``.
+        fmr : float, optional
+            Sets each candidate's ``match``: some finger scores at least
+            ``afis.threshold_for_fmr(fmr)``.
+
+        Returns
+        -------
+        list of list of PeopleCandidate
+            At most ``k`` per probe: the people the index shortlisted, re-ranked.
+        """
+        if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
+            raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
+        checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
+        for n, probe in enumerate(checked):
+            if not any(p in probe for p in SEARCHED_POSITIONS):
+                raise ValueError(
+                    f"probe {n} has no searchable finger (positions {SEARCHED_POSITIONS})"
+                )
+        if k is None:
+            k = max(MIN_SHORTLIST, math.ceil(math.sqrt(self.count())))
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        threshold = math.inf if fmr is None else threshold_for_fmr(fmr)
+        if not checked or not self._people or len(self._index) == 0:
+            return [[] for _ in checked]
+        # one batched index search over every searched finger of every probe
+        queries, owners = [], []
+        for n, probe in enumerate(checked):
+            for position in SEARCHED_POSITIONS:
+                if position in probe:
+                    queries.append(probe[position])
+                    owners.append(n)
+        index_scores, finger_ids = self._index.search(queries, k=2 * int(k))
+        evidence: list[dict[int, float]] = [{} for _ in checked]
+        for q, n in enumerate(owners):
+            for score, fid in zip(index_scores[q], finger_ids[q], strict=True):
+                if fid >= 0:
+                    pid = int(fid) // 10
+                    evidence[n][pid] = evidence[n].get(pid, 0.0) + float(score)
+        results = []
+        for probe, votes in zip(checked, evidence, strict=True):
+            # fused per person before the cut; ties by id
+            short = sorted(votes, key=lambda p: (-votes[p], p))[: int(k)]
+            results.append(self._rerank(probe, short, threshold))
+        return results
+
+    def _rerank(
+        self, probe: dict[int, Template], people: list[int], threshold: float
+    ) -> list[PeopleCandidate]:
+        if not people:
+            return []
+        scores = np.zeros((len(people), 10), np.float32)
+        for position, template in probe.items():
+            ids, templates = [], []
+            for pid in people:
+                for n, r in self._people[pid]:
+                    segment = self._segments[n]
+                    if int(segment.positions[r]) == position:
+                        ids.append(pid)
+                        templates.append(segment.template(r))
+            if not ids:
+                continue
+            reranker = Reranker(Gallery.from_templates(templates, threads=self._threads), ids)
+            scores[:, position - 1] = reranker.scores(
+                Matcher(template), people, threads=self._threads
+            )
+        fused = scores.sum(axis=1, dtype=np.float64)
+        order = np.lexsort((np.array(people), -fused))
+        return [
+            PeopleCandidate(
+                person_id=people[i],
+                scores=scores[i],
+                fused=float(fused[i]),
+                match=bool((scores[i] >= threshold).any()),
+            )
+            for i in order
+        ]
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _next_manifest(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._manifest))
+
+    def _write_segment(
+        self, number: int, people: list[int], positions: list[int], blobs: list[bytes]
+    ) -> dict[str, Any]:
+        name = _segment_name(number)
+        folder = self.path / SEGMENTS / name
+        if folder.exists():  # garbage of an interrupted commit: the manifest never named it
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        offsets = np.zeros(len(blobs) + 1, np.int64)
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+        arrays = {
+            "templates.npy": np.frombuffer(b"".join(blobs), dtype=np.uint8),
+            "offsets.npy": offsets,
+            "people.npy": np.array(people, dtype=np.int64),
+            "positions.npy": np.array(positions, dtype=np.uint8),
+        }
+        files = {file: _write_array(folder / file, arrays[file]) for file in _FILES}
+        _fsync_dir(folder)
+        _fsync_dir(self.path / SEGMENTS)
+        _checkpoint("segment-written")
+        return {"name": name, "number": number, "fingers": len(blobs), "files": files}
+
+    def _commit(self, manifest: dict[str, Any]) -> None:
+        body = {k: v for k, v in manifest.items() if k != "crc32"}
+        text = json.dumps({**body, "crc32": _body_crc(body)}, indent=1, sort_keys=True)
+        tmp = self.path / f".{MANIFEST}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        _checkpoint("before-replace")
+        os.replace(tmp, self.path / MANIFEST)
+        _fsync_dir(self.path)
+        _checkpoint("after-replace")
+        self._manifest = body
+
+    def _attach(self, segment: _Segment, dead: dict[int, int]) -> list[tuple[int, int]]:
+        """Record a segment's live fingers; returns their (segment, row)."""
+        self._segments[segment.number] = segment
+        rows = []
+        for row, pid in enumerate(segment.people.tolist()):
+            if dead.get(pid, -1) > segment.number:
+                continue
+            self._people.setdefault(pid, []).append((segment.number, row))
+            rows.append((segment.number, row))
+        return rows
+
+    def _index_rows(
+        self, rows: list[tuple[int, int]], templates: list[Template] | None = None
+    ) -> None:
+        """Add the searched-position fingers among ``rows`` to the candidate index."""
+        items, ids = [], []
+        for i, (n, r) in enumerate(rows):
+            segment = self._segments[n]
+            position = int(segment.positions[r])
+            if position in SEARCHED_POSITIONS:
+                items.append(templates[i] if templates is not None else segment.template(r))
+                ids.append(int(segment.people[r]) * 10 + position - 1)
+        if items:
+            self._index.add(items, np.array(ids, dtype=np.int64))
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise GalleryFileError(f"{path}: no gallery manifest") from exc
+    except (OSError, ValueError) as exc:
+        raise GalleryFileError(f"{path}: unreadable manifest ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise GalleryFileError(f"{path}: not a people gallery manifest")
+    if data.get("version") != VERSION:
+        raise GalleryFileError(f"{path}: unsupported version {data.get('version')!r}")
+    body = {k: v for k, v in data.items() if k != "crc32"}
+    if data.get("crc32") != _body_crc(body):
+        raise GalleryFileError(f"{path}: checksum mismatch (the manifest was altered)")
+    try:
+        IndexOptions(**body["options"])
+        for entry in body["segments"]:
+            if set(entry["files"]) != set(_FILES) or entry["name"] != _segment_name(
+                entry["number"]
+            ):
+                raise ValueError(f"bad segment entry {entry['name']!r}")
+        for p, s in body["tombstones"]:
+            int(p), int(s)
+        int(body["next_segment"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GalleryFileError(f"{path}: invalid manifest ({exc!r})") from exc
+    return body
+
+
+def _read_segment(folder: Path, entry: Mapping[str, Any], *, verify: bool = True) -> _Segment:
+    arrays = {}
+    for file in _FILES:
+        path = folder / file
+        if verify:
+            try:
+                crc = _crc(path)
+            except OSError as exc:
+                raise GalleryFileError(f"{path}: unreadable ({exc})") from exc
+            if crc != entry["files"][file]:
+                raise GalleryFileError(f"{path}: checksum mismatch (truncated or altered)")
+        try:
+            arrays[file] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise GalleryFileError(f"{path}: unreadable ({exc})") from exc
+    fingers = int(entry["fingers"])
+    offsets = arrays["offsets.npy"]
+    if (
+        offsets.shape != (fingers + 1,)
+        or arrays["people.npy"].shape != (fingers,)
+        or arrays["positions.npy"].shape != (fingers,)
+        or int(offsets[-1]) != len(arrays["templates.npy"])
+    ):
+        raise GalleryFileError(f"{folder}: segment arrays disagree with the manifest")
+    return _Segment(
+        number=int(entry["number"]),
+        templates=arrays["templates.npy"],
+        offsets=offsets,
+        people=arrays["people.npy"],
+        positions=arrays["positions.npy"],
+    )

@@ -1,0 +1,326 @@
+"""afis.people.PeopleGallery: durable, append-only, incremental; identification fused per
+person; kill -9 at each commit step leaves the last committed manifest's people."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afis.errors import AfisError
+from afis.people import MANIFEST, SEGMENTS, GalleryFileError, PeopleGallery
+from afis.synth import Population
+from afis.template import FingerPosition, Template
+
+SEED = 11
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def people_of(ids: list[int], impression: int = 0) -> list[dict[int, Template]]:
+    """Ten-finger people of the synthetic population (finger id = person * 10 + position - 1)."""
+    fingers = [10 * p + f for p in ids for f in range(10)]
+    templates = Population(SEED).impressions(fingers, impression).templates()
+    return [
+        dict(zip(range(1, 11), templates[10 * n : 10 * n + 10], strict=True))
+        for n in range(len(ids))
+    ]
+
+
+@pytest.fixture(scope="module")
+def enrolled() -> list[dict[int, Template]]:
+    return people_of(list(range(60)))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory, enrolled: list) -> Path:
+    """A committed gallery of people 0..59 inserted in two batches (copy it before writing)."""
+    folder = tmp_path_factory.mktemp("people") / "gallery"
+    with PeopleGallery.create(folder) as gallery:
+        gallery.insert(list(range(30)), enrolled[:30])
+        gallery.insert(list(range(30, 60)), enrolled[30:])
+    return folder
+
+
+def copy_of(base: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "gallery"
+    shutil.copytree(base, target)
+    return target
+
+
+def ids_of(result: list) -> list[int]:
+    return [c.person_id for c in result]
+
+
+def test_round_trip(base: Path) -> None:
+    gallery = PeopleGallery.open(base)
+    assert gallery.count() == 60 and len(gallery) == 60
+    assert all(p in gallery for p in range(60)) and 60 not in gallery and "3" not in gallery
+    manifest = json.loads((base / MANIFEST).read_text())
+    assert [s["name"] for s in manifest["segments"]] == ["000001", "000002"]
+    assert sorted(p.name for p in (base / SEGMENTS).iterdir()) == ["000001", "000002"]
+    assert len(gallery._index) == 60 * 4  # only the searched positions are indexed
+    assert gallery.fingers(7)[3] == people_of([7])[0][3]
+
+    probes = people_of([3, 31, 50], impression=1)
+    results = gallery.identify(probes, k=8, fmr=1e-4)
+    for pid, result in zip([3, 31, 50], results, strict=True):
+        best, second = result[0], result[1]
+        assert best.person_id == pid
+        assert best.fused > 3 * second.fused
+        assert best.scores.shape == (10,) and best.scores.dtype == np.float32
+        assert best.fused == pytest.approx(float(best.scores.sum()), rel=1e-6)
+        assert len(result) <= 8 and len(set(ids_of(result))) == len(result)
+        assert [c.fused for c in result] == sorted((c.fused for c in result), reverse=True)
+    # only some fingers in the probe: scores elsewhere are 0
+    partial = {1: probes[0][1], 7: probes[0][7]}
+    best = gallery.identify([partial], k=4)[0][0]
+    assert best.person_id == 3 and best.scores[[1, 2, 3, 4, 5, 7, 8, 9]].sum() == 0
+    # never enrolled
+    stranger = gallery.identify(people_of([80]))[0]
+    assert stranger and stranger[0].fused < 0.6 and not stranger[0].match
+
+
+def test_insert_is_incremental(base: Path, tmp_path: Path) -> None:
+    gallery = PeopleGallery.open(copy_of(base, tmp_path))
+    before = len(gallery._index)
+    newcomers = people_of([61, 62])
+    del newcomers[1][6]  # any subset of positions
+    gallery.insert([61, 62], newcomers)
+    assert len(gallery._index) == before + 4 + 3
+    assert gallery.identify(people_of([62], impression=1), k=4)[0][0].person_id == 62
+    reopened = PeopleGallery.open(gallery.path)
+    assert reopened.count() == 62 and sorted(reopened.fingers(62)) == [1, 2, 3, 4, 5, 7, 8, 9, 10]
+
+
+def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
+    folder = copy_of(base, tmp_path)
+    gallery = PeopleGallery.open(folder)
+    gallery.delete([31, 5])
+    gallery = PeopleGallery.open(folder)
+    assert gallery.count() == 58 and 31 not in gallery and 5 not in gallery
+    probes = people_of([31, 12, 5, 44], impression=1)
+    before = gallery.identify(probes, k=10)
+    assert all(31 not in ids_of(r) and 5 not in ids_of(r) for r in before)
+    assert before[1][0].person_id == 12 and before[3][0].person_id == 44
+
+    (folder / SEGMENTS / "000077").mkdir()  # garbage: named by no manifest
+    gallery.compact()
+    gallery = PeopleGallery.open(folder)
+    assert sorted(p.name for p in (folder / SEGMENTS).iterdir()) == ["000003"]
+    assert json.loads((folder / MANIFEST).read_text())["tombstones"] == []
+    after = gallery.identify(probes, k=10)
+    assert [ids_of(r) for r in after] == [ids_of(r) for r in before]
+    for a, b in zip(after, before, strict=True):
+        assert [c.fused for c in a] == pytest.approx([c.fused for c in b])
+    # a deleted id may come back, and only the new one is found
+    gallery.insert([5], people_of([5]))
+    assert PeopleGallery.open(folder).identify(probes[2:3], k=3)[0][0].person_id == 5
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    import afis.people
+    from afis.synth import Population
+    folder, operation, stage = sys.argv[1:4]
+
+    def checkpoint(name):
+        if name == stage:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    afis.people._checkpoint = checkpoint
+    gallery = afis.people.PeopleGallery.open(folder)
+    if operation == "insert":
+        fingers = Population(SEED).impressions(range(900, 920), 0).templates()
+        people = [dict(zip(range(1, 11), fingers[n * 10 : n * 10 + 10])) for n in range(2)]
+        gallery.insert([90, 91], people)
+    elif operation == "delete":
+        gallery.delete([3, 4])
+    else:
+        gallery.compact()
+    """
+).replace("SEED", str(SEED))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory, enrolled: list) -> Path:
+    folder = tmp_path_factory.mktemp("small") / "gallery"
+    with PeopleGallery.create(folder) as gallery:
+        gallery.insert(list(range(6)), enrolled[:6])
+    return folder
+
+
+STAGES = ("segment-written", "before-replace", "after-replace")  # a delete writes no segment
+CASES = [
+    (o, s)
+    for o in ("insert", "delete", "compact")
+    for s in STAGES
+    if (o, s) != ("delete", STAGES[0])
+]
+
+
+@pytest.mark.parametrize(("operation", "stage"), CASES)
+def test_kill_9_leaves_the_last_commit(
+    small: Path, tmp_path: Path, operation: str, stage: str, enrolled: list
+) -> None:
+    folder = copy_of(small, tmp_path)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    if operation == "compact":  # commit a delete first, kill during the compaction
+        PeopleGallery.open(folder).delete([3])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(folder), operation, stage],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    committed = stage == "after-replace"
+    expected = {
+        "insert": set(range(6)) | ({90, 91} if committed else set()),
+        "delete": set(range(6)) - ({3, 4} if committed else set()),
+        "compact": set(range(6)) - {3},
+    }[operation]
+    gallery = PeopleGallery.open(folder)
+    assert set(gallery.person_ids.tolist()) == expected
+    assert all(len(gallery.fingers(p)) == 10 for p in expected)  # none lost, none doubled
+    gallery.insert([50], people_of([50]))  # a further insert works over any garbage
+    reopened = PeopleGallery.open(folder)
+    assert set(reopened.person_ids.tolist()) == expected | {50}
+    assert reopened.identify(people_of([50], impression=1), k=3)[0][0].person_id == 50
+    if operation == "compact" and committed:
+        assert len(json.loads((folder / MANIFEST).read_text())["segments"]) == 2
+
+
+def test_corrupt_files_are_refused(small: Path, tmp_path: Path) -> None:
+    folder = copy_of(small, tmp_path)
+    templates = folder / SEGMENTS / "000001" / "templates.npy"
+    data = templates.read_bytes()
+    templates.write_bytes(data[: len(data) // 2])
+    with pytest.raises(GalleryFileError, match=r"templates\.npy") as info:
+        PeopleGallery.open(folder)
+    assert isinstance(info.value, AfisError)
+
+    folder = tmp_path / "altered"
+    shutil.copytree(small, folder)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["tombstones"] = [[2, 99]]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(GalleryFileError, match=r"manifest\.json"):
+        PeopleGallery.open(folder)
+    (folder / MANIFEST).write_text('{"format": "nusafis-peo')
+    with pytest.raises(GalleryFileError, match=r"manifest\.json"):
+        PeopleGallery.open(folder)
+    (folder / MANIFEST).unlink()
+    with pytest.raises(GalleryFileError, match=r"manifest\.json"):
+        PeopleGallery.open(folder)
+    with pytest.raises(FileExistsError):
+        PeopleGallery.create(small)
+
+
+def test_bad_input(small: Path, tmp_path: Path, enrolled: list) -> None:
+    gallery = PeopleGallery.open(copy_of(small, tmp_path))
+    one = enrolled[10]
+    with pytest.raises(ValueError, match="already in the gallery"):
+        gallery.insert([2], [one])
+    with pytest.raises(ValueError, match="duplicate"):
+        gallery.insert([20, 20], [one, enrolled[11]])
+    with pytest.raises(ValueError, match="2 person ids but 1"):
+        gallery.insert([20, 21], [one])
+    with pytest.raises(TypeError, match="person id must be an int"):
+        gallery.insert(["20"], [one])
+    with pytest.raises(ValueError, match=r"0\.\."):
+        gallery.insert([-1], [one])
+    with pytest.raises(TypeError, match="sequence of mappings"):
+        gallery.insert([20], one)
+    with pytest.raises(TypeError, match="mapping of finger position"):
+        gallery.insert([20], [list(one.values())])
+    with pytest.raises(TypeError, match=r"afis\.Template"):
+        gallery.insert([20], [{1: b"template"}])
+    with pytest.raises(ValueError, match=r"1\.\.10"):
+        gallery.insert([20], [{11: one[1]}])
+    with pytest.raises(TypeError, match="positions must be ints"):
+        gallery.insert([20], [{"1": one[1]}])
+    with pytest.raises(ValueError, match="says finger position 2"):
+        gallery.insert([20], [{1: one[2]}])
+    with pytest.raises(ValueError, match="no fingers"):
+        gallery.insert([20], [{}])
+    with pytest.raises(KeyError, match="not in the gallery"):
+        gallery.delete([2, 40])
+    assert gallery.count() == 6 and 2 in gallery  # a refused call changes nothing
+    with pytest.raises(ValueError, match="no searchable finger"):
+        gallery.identify([{3: one[3], 8: one[8]}])
+    with pytest.raises(TypeError, match="sequence of mappings"):
+        gallery.identify(one)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        gallery.identify([one], k=0)
+    with pytest.raises(ValueError, match="fmr"):
+        gallery.identify([one], fmr=0.5)
+    with pytest.raises(KeyError):
+        gallery.fingers(40)
+    # a template of unknown position takes its key's position
+    unknown = {1: Template.empty(100, 100)}
+    assert unknown[1].finger_position == FingerPosition.UNKNOWN
+    gallery.insert([20], [unknown])
+    assert gallery.fingers(20)[1].finger_position == FingerPosition.RIGHT_THUMB
+    assert PeopleGallery.open(gallery.path).count() == 7
+
+
+LOOP = textwrap.dedent(
+    """
+    import sys
+    from afis.people import PeopleGallery
+    from afis.synth import Population
+    gallery = PeopleGallery.open(sys.argv[1])
+    fingers = Population(SEED).impressions(range(1000, 1200), 0).templates()
+    print("ready", flush=True)
+    for n in range(20):
+        gallery.insert([100 + n], [dict(zip(range(1, 11), fingers[n * 10 : n * 10 + 10]))])
+        if n % 3 == 2:
+            gallery.delete([100 + n])
+    print("done", flush=True)
+    """
+).replace("SEED", str(SEED))
+
+
+def test_kill_9_after_random_delays(small: Path, tmp_path: Path) -> None:
+    """Kill a loop of inserts and deletes at seeded random moments after it starts: what
+    survives is a prefix of the loop's commits, every person whole, and the gallery still
+    takes inserts."""
+    script = tmp_path / "loop.py"
+    script.write_text(LOOP)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    delays = np.random.default_rng(SEED).uniform(0.05, 0.6, size=3)
+    for n, delay in enumerate(delays):
+        folder = tmp_path / f"gallery-{n}"
+        shutil.copytree(small, folder)
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(folder)], env=env, stdout=subprocess.PIPE
+        )
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        try:
+            child.wait(timeout=float(delay))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        gallery = PeopleGallery.open(folder)
+        extra = sorted(set(gallery.person_ids.tolist()) - set(range(6)))
+        assert set(range(6)) <= set(gallery.person_ids.tolist())
+        last = max(extra, default=99)
+        # a prefix of the loop: every inserted id up to the last, less the committed deletes
+        # (the last id's own delete may or may not have been committed)
+        wanted = {100 + i for i in range(last - 99) if i % 3 != 2}
+        assert set(extra) - {last} == wanted - {last}
+        assert all(len(gallery.fingers(p)) == 10 for p in extra)
+        gallery.insert([50], people_of([50]))
+        assert PeopleGallery.open(folder).count() == gallery.count()
