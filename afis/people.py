@@ -12,17 +12,21 @@ any subset) in a folder that only ever grows by whole files, committed through o
             offsets.npy         int64 (fingers + 1,): where each finger's bytes start
             people.npy          int64 (fingers,): the person id of each finger
             positions.npy       uint8 (fingers,): its finger position, 1..10
+            index/              the segment's candidate index (ShardedIndex.save) over its
+                                fingers at the searched positions, memory-mapped on open
 
-An insert writes its segment, fsyncs it, then replaces the manifest atomically (temporary file
-in the same folder, ``fsync``, ``os.replace``, ``fsync`` of the folder): a crash at any point
-leaves the gallery exactly as the last replaced manifest says. A segment the manifest does not
-name is garbage, ignored on open and removed by :meth:`PeopleGallery.compact`. A delete only
-records tombstones (person id, and the segment number from which the id may live again) in
-the manifest; compaction rewrites the live people into one segment.
+An insert writes its segment (index included), fsyncs it, then replaces the manifest
+atomically (temporary file in the same folder, ``fsync``, ``os.replace``, ``fsync`` of the
+folder): a crash at any point leaves the gallery exactly as the last replaced manifest says.
+A segment the manifest does not name is garbage, ignored on open and removed by
+:meth:`PeopleGallery.compact`. A delete only records tombstones (person id, and the segment
+number from which the id may live again) in the manifest; compaction rewrites the live people
+into one segment.
 
 Identification follows the data centre: the probe's thumbs and index fingers (positions 1, 2,
-6 and 7, :data:`SEARCHED_POSITIONS`) shortlist fingers through a candidate index
-(:class:`afis.index.ShardedIndex`, one shard per position); the index scores are summed per
+6 and 7, :data:`SEARCHED_POSITIONS`) shortlist fingers through the candidate index of every
+segment (:class:`afis.index.ShardedIndex`, one shard per position, all built with the
+gallery's options; their shortlists merged by score); the index scores are summed per
 person *before* the cut, the best ``k`` people are re-ranked on every finger the probe has with
 the matcher (:class:`afis.match.Reranker`), and a candidate's fused score is the sum of its
 per-finger matcher scores.
@@ -62,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from afis.errors import AfisError
+from afis.errors import AfisError, IndexFileError
 from afis.index import IndexOptions, ShardedIndex
 from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
 from afis.template import FingerPosition, Template
@@ -73,10 +77,13 @@ __all__ = ["SEARCHED_POSITIONS", "GalleryFileError", "PeopleCandidate", "PeopleG
 SEARCHED_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
 #: Format name and version of ``manifest.json``.
 FORMAT = "nusafis-people"
-VERSION = 1
+VERSION = 2  # 2: each segment carries its candidate index (index/)
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
 _FILES = ("templates.npy", "offsets.npy", "people.npy", "positions.npy")
+#: Sub-folder of a segment holding its candidate index; its files are listed in the manifest
+#: as ``index/...`` with their CRC32s.
+INDEX = "index"
 #: Person ids lie in 0 .. MAX_PERSON_ID (a finger's index id is ``person * 10 + position - 1``).
 MAX_PERSON_ID = (1 << 62) // 10
 #: Fewest people the default shortlist keeps (it grows as the square root of the gallery).
@@ -200,6 +207,19 @@ def _check_fingers(value: object, what: str) -> dict[int, Template]:
     return fingers
 
 
+class _Indexes:
+    """Bookkeeping of the live segments' candidate indexes: ``len`` is the number of live
+    indexed fingers (a tombstoned person's fingers stay in their read-only segment index and
+    are dropped from its shortlists); ``dead`` counts them per segment number."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.dead: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self.live
+
+
 @dataclass
 class _Segment:
     number: int
@@ -207,6 +227,8 @@ class _Segment:
     offsets: np.ndarray
     people: np.ndarray
     positions: np.ndarray
+    #: candidate index over the segment's fingers at the searched positions (memory-mapped)
+    index: ShardedIndex
 
     def template(self, row: int) -> Template:
         start, stop = int(self.offsets[row]), int(self.offsets[row + 1])
@@ -246,7 +268,9 @@ class PeopleGallery:
         self._segments: dict[int, _Segment] = {}
         #: person id -> [(segment number, row), ...] of its live fingers
         self._people: dict[int, list[tuple[int, int]]] = {}
-        self._index = ShardedIndex(self.options, threads=threads)
+        #: person id -> segment number from which the id lives again (the tombstones)
+        self._dead: dict[int, int] = {}
+        self._index = _Indexes()
 
     # -- creating and opening -----------------------------------------------------------
 
@@ -296,18 +320,18 @@ class PeopleGallery:
         folder = Path(path)
         manifest = _read_manifest(folder / MANIFEST)
         gallery = cls(folder, manifest, threads=threads)
-        dead = {int(p): int(s) for p, s in manifest["tombstones"]}
+        gallery._dead = {int(p): int(s) for p, s in manifest["tombstones"]}
         for entry in manifest["segments"]:
-            segment = _read_segment(folder / SEGMENTS / entry["name"], entry)
-            gallery._attach(segment, dead)
-        gallery._index_rows([(n, r) for rows in gallery._people.values() for n, r in rows])
+            segment = _read_segment(folder / SEGMENTS / entry["name"], entry, threads=threads)
+            gallery._attach(segment)
         return gallery
 
     def close(self) -> None:
         """Drop the memory maps and the index (the folder stays as committed)."""
         self._segments.clear()
         self._people.clear()
-        self._index = ShardedIndex(self.options, threads=self._threads)
+        self._dead.clear()
+        self._index = _Indexes()
 
     def __enter__(self) -> PeopleGallery:
         return self
@@ -368,22 +392,21 @@ class PeopleGallery:
         fingers = [_check_fingers(p, f"person {i}") for i, p in zip(ids, people, strict=True)]
         if not ids:
             return
-        rows_people, rows_positions, blobs = [], [], []
+        rows_people, rows_positions, blobs, templates = [], [], [], []
         for pid, person in zip(ids, fingers, strict=True):
             for position, template in sorted(person.items()):
                 rows_people.append(pid)
                 rows_positions.append(position)
                 blobs.append(template.to_bytes())
+                templates.append(template)
         manifest = self._next_manifest()
         number = manifest["next_segment"]
-        entry = self._write_segment(number, rows_people, rows_positions, blobs)
+        entry = self._write_segment(number, rows_people, rows_positions, blobs, templates)
         manifest["next_segment"] = number + 1
         manifest["segments"].append(entry)
         self._commit(manifest)
-        segment = _read_segment(self.path / SEGMENTS / entry["name"], entry, verify=False)
-        dead = {int(p): int(s) for p, s in manifest["tombstones"]}
-        rows = self._attach(segment, dead)
-        self._index_rows(rows, templates=[t for p in fingers for _, t in sorted(p.items())])
+        folder = self.path / SEGMENTS / entry["name"]
+        self._attach(_read_segment(folder, entry, verify=False, threads=self._threads))
 
     def delete(self, person_ids: Sequence[int]) -> None:
         """Remove people (tombstones in the manifest; their segment files stay until
@@ -400,14 +423,12 @@ class PeopleGallery:
             stones[pid] = manifest["next_segment"]
         manifest["tombstones"] = sorted([p, s] for p, s in stones.items())
         self._commit(manifest)
-        fingers = [
-            pid * 10 + int(self._segments[n].positions[r]) - 1
-            for pid in ids
-            for n, r in self._people[pid]
-        ]
-        self._index.remove(np.array(fingers, dtype=np.int64))
         for pid in ids:
-            del self._people[pid]
+            for n, r in self._people.pop(pid):
+                if int(self._segments[n].positions[r]) in SEARCHED_POSITIONS:
+                    self._index.live -= 1
+                    self._index.dead[n] = self._index.dead.get(n, 0) + 1
+            self._dead[pid] = manifest["next_segment"]
 
     def compact(self) -> None:
         """Rewrite the live people into one new segment, drop the tombstones, and remove
@@ -415,7 +436,7 @@ class PeopleGallery:
         replaced leaves the old state (the half-written segment is garbage)."""
         manifest = self._next_manifest()
         number = manifest["next_segment"]
-        rows_people, rows_positions, blobs = [], [], []
+        rows_people, rows_positions, blobs, templates = [], [], [], []
         for pid in sorted(self._people):
             for n, r in sorted(
                 self._people[pid], key=lambda nr: self._segments[nr[0]].positions[nr[1]]
@@ -425,15 +446,21 @@ class PeopleGallery:
                 rows_positions.append(int(segment.positions[r]))
                 start, stop = int(segment.offsets[r]), int(segment.offsets[r + 1])
                 blobs.append(segment.templates[start:stop].tobytes())
-        entry = self._write_segment(number, rows_people, rows_positions, blobs)
+                # only the searched positions are parsed, for the new segment's index
+                searched = int(segment.positions[r]) in SEARCHED_POSITIONS
+                templates.append(Template.from_bytes(blobs[-1]) if searched else None)
+        entry = self._write_segment(number, rows_people, rows_positions, blobs, templates)
         manifest["next_segment"] = number + 1
         manifest["segments"] = [entry]
         manifest["tombstones"] = []
         self._commit(manifest)
-        segment = _read_segment(self.path / SEGMENTS / entry["name"], entry, verify=False)
+        folder = self.path / SEGMENTS / entry["name"]
+        segment = _read_segment(folder, entry, verify=False, threads=self._threads)
         self._segments.clear()
         self._people.clear()
-        self._attach(segment, {})  # same people and fingers: the index stays as it is
+        self._dead.clear()
+        self._index = _Indexes()
+        self._attach(segment)
         for child in (self.path / SEGMENTS).iterdir():
             if child.name != entry["name"]:
                 shutil.rmtree(child, ignore_errors=True)
@@ -490,7 +517,7 @@ class PeopleGallery:
                 if position in probe:
                     queries.append(probe[position])
                     owners.append(n)
-        index_scores, finger_ids = self._index.search(queries, k=2 * int(k))
+        index_scores, finger_ids = self._search(queries, 2 * int(k))
         evidence: list[dict[int, float]] = [{} for _ in checked]
         for q, n in enumerate(owners):
             for score, fid in zip(index_scores[q], finger_ids[q], strict=True):
@@ -503,6 +530,36 @@ class PeopleGallery:
             short = sorted(votes, key=lambda p: (-votes[p], p))[: int(k)]
             results.append(self._rerank(probe, short, threshold))
         return results
+
+    def _search(self, queries: list[Template], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best live fingers per query over every segment's index, merged by score
+        as :meth:`ShardedIndex.search` merges shards (best first, ties by finger id).
+
+        Each segment is asked for ``k`` plus the number of its tombstoned indexed fingers, so
+        that its ``k`` best live fingers survive the tombstone filter: the merged list is then
+        the ``k`` best live fingers over all segments, each scored by its own segment's index.
+        """
+        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
+        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        scores, found = [], []
+        for number, segment in sorted(self._segments.items()):
+            if len(segment.index) == 0:
+                continue
+            s, i = segment.index.search(queries, k=k + self._index.dead.get(number, 0))
+            gone = dead_ids[dead_from > number]
+            if gone.size:
+                drop = (i >= 0) & np.isin(i // 10, gone)
+                i = np.where(drop, -1, i)
+                s = np.where(drop, np.float32(0), s)
+            scores.append(s)
+            found.append(i)
+        if not scores:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        s_all = np.concatenate(scores, axis=1)
+        i_all = np.concatenate(found, axis=1)
+        order = np.lexsort((i_all, -np.where(i_all >= 0, s_all, -np.inf)), axis=1)[:, :k]
+        rows = np.arange(len(queries))[:, None]
+        return s_all[rows, order], i_all[rows, order]
 
     def _rerank(
         self, probe: dict[int, Template], people: list[int], threshold: float
@@ -542,8 +599,16 @@ class PeopleGallery:
         return json.loads(json.dumps(self._manifest))
 
     def _write_segment(
-        self, number: int, people: list[int], positions: list[int], blobs: list[bytes]
+        self,
+        number: int,
+        people: list[int],
+        positions: list[int],
+        blobs: list[bytes],
+        templates: Sequence[Template | None],
     ) -> dict[str, Any]:
+        """Write segment ``number``: its arrays, and its candidate index built from
+        ``templates`` (row-aligned; only those at a searched position are read). Everything
+        is fsynced before the caller replaces the manifest."""
         name = _segment_name(number)
         folder = self.path / SEGMENTS / name
         if folder.exists():  # garbage of an interrupted commit: the manifest never named it
@@ -558,10 +623,41 @@ class PeopleGallery:
             "positions.npy": np.array(positions, dtype=np.uint8),
         }
         files = {file: _write_array(folder / file, arrays[file]) for file in _FILES}
+        files.update(self._write_index(folder, people, positions, templates))
         _fsync_dir(folder)
         _fsync_dir(self.path / SEGMENTS)
         _checkpoint("segment-written")
         return {"name": name, "number": number, "fingers": len(blobs), "files": files}
+
+    def _write_index(
+        self,
+        folder: Path,
+        people: list[int],
+        positions: list[int],
+        templates: Sequence[Template | None],
+    ) -> dict[str, int]:
+        """Build and save the segment's index in ``folder/index``; fsync it; return the CRC32
+        of each of its files by path relative to ``folder``."""
+        index = ShardedIndex(self.options, threads=self._threads)
+        items, ids = [], []
+        for pid, position, template in zip(people, positions, templates, strict=True):
+            if position in SEARCHED_POSITIONS:
+                assert template is not None
+                items.append(template)
+                ids.append(pid * 10 + position - 1)
+        if items:
+            index.add(items, np.array(ids, dtype=np.int64))
+        index.save(folder / INDEX)
+        files = {}
+        for path in sorted((folder / INDEX).rglob("*")):
+            if path.is_file():
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+                files[path.relative_to(folder).as_posix()] = _crc(path)
+        for sub in sorted((p for p in (folder / INDEX).rglob("*") if p.is_dir()), reverse=True):
+            _fsync_dir(sub)
+        _fsync_dir(folder / INDEX)
+        return files
 
     def _commit(self, manifest: dict[str, Any]) -> None:
         body = {k: v for k, v in manifest.items() if k != "crc32"}
@@ -577,30 +673,21 @@ class PeopleGallery:
         _checkpoint("after-replace")
         self._manifest = body
 
-    def _attach(self, segment: _Segment, dead: dict[int, int]) -> list[tuple[int, int]]:
-        """Record a segment's live fingers; returns their (segment, row)."""
-        self._segments[segment.number] = segment
-        rows = []
+    def _attach(self, segment: _Segment) -> None:
+        """Record a segment's live fingers (from people.npy, positions.npy and the
+        tombstones; no template is read) and count its live and dead indexed fingers."""
+        number = segment.number
+        self._segments[number] = segment
+        searched = np.isin(segment.positions, SEARCHED_POSITIONS).tolist()
+        dead = 0
         for row, pid in enumerate(segment.people.tolist()):
-            if dead.get(pid, -1) > segment.number:
+            if self._dead.get(pid, -1) > number:
+                dead += searched[row]
                 continue
-            self._people.setdefault(pid, []).append((segment.number, row))
-            rows.append((segment.number, row))
-        return rows
-
-    def _index_rows(
-        self, rows: list[tuple[int, int]], templates: list[Template] | None = None
-    ) -> None:
-        """Add the searched-position fingers among ``rows`` to the candidate index."""
-        items, ids = [], []
-        for i, (n, r) in enumerate(rows):
-            segment = self._segments[n]
-            position = int(segment.positions[r])
-            if position in SEARCHED_POSITIONS:
-                items.append(templates[i] if templates is not None else segment.template(r))
-                ids.append(int(segment.people[r]) * 10 + position - 1)
-        if items:
-            self._index.add(items, np.array(ids, dtype=np.int64))
+            self._people.setdefault(pid, []).append((number, row))
+            self._index.live += searched[row]
+        if dead:
+            self._index.dead[number] = dead
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -620,8 +707,13 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         IndexOptions(**body["options"])
         for entry in body["segments"]:
-            if set(entry["files"]) != set(_FILES) or entry["name"] != _segment_name(
-                entry["number"]
+            names = set(entry["files"])
+            index_files = names - set(_FILES)
+            if (
+                not names >= set(_FILES)
+                or f"{INDEX}/header.json" not in index_files
+                or not all(_is_index_file(name) for name in index_files)
+                or entry["name"] != _segment_name(entry["number"])
             ):
                 raise ValueError(f"bad segment entry {entry['name']!r}")
         for p, s in body["tombstones"]:
@@ -632,17 +724,34 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return body
 
 
-def _read_segment(folder: Path, entry: Mapping[str, Any], *, verify: bool = True) -> _Segment:
-    arrays = {}
-    for file in _FILES:
-        path = folder / file
-        if verify:
+def _is_index_file(name: object) -> bool:
+    """A manifest file name inside the segment's index folder (no way out of it)."""
+    if not isinstance(name, str):
+        return False
+    parts = name.split("/")
+    return parts[0] == INDEX and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts)
+
+
+def _read_segment(
+    folder: Path,
+    entry: Mapping[str, Any],
+    *,
+    verify: bool = True,
+    threads: int | None = None,
+) -> _Segment:
+    """Memory-map a segment's arrays and its index (CRC32s checked when ``verify``)."""
+    if verify:
+        for file in sorted(entry["files"]):
+            path = folder / file
             try:
                 crc = _crc(path)
             except OSError as exc:
                 raise GalleryFileError(f"{path}: unreadable ({exc})") from exc
             if crc != entry["files"][file]:
                 raise GalleryFileError(f"{path}: checksum mismatch (truncated or altered)")
+    arrays = {}
+    for file in _FILES:
+        path = folder / file
         try:
             arrays[file] = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -656,10 +765,19 @@ def _read_segment(folder: Path, entry: Mapping[str, Any], *, verify: bool = True
         or int(offsets[-1]) != len(arrays["templates.npy"])
     ):
         raise GalleryFileError(f"{folder}: segment arrays disagree with the manifest")
+    try:
+        # the manifest's CRC32s were checked above; the index's own digests are not re-read
+        index = ShardedIndex.load(folder / INDEX, mmap=True, verify=False, threads=threads)
+    except (OSError, IndexFileError) as exc:
+        raise GalleryFileError(f"{folder / INDEX}: unreadable index ({exc})") from exc
+    searched = int(np.isin(arrays["positions.npy"], SEARCHED_POSITIONS).sum())
+    if len(index) != searched:
+        raise GalleryFileError(f"{folder / INDEX}: holds {len(index)} fingers, not {searched}")
     return _Segment(
         number=int(entry["number"]),
         templates=arrays["templates.npy"],
         offsets=offsets,
         people=arrays["people.npy"],
         positions=arrays["positions.npy"],
+        index=index,
     )

@@ -59,6 +59,22 @@ def ids_of(result: list) -> list[int]:
     return [c.person_id for c in result]
 
 
+def assert_same_ranking(after: list, before: list) -> None:
+    """Same best candidate, and the people both shortlists hold in the same order with the
+    same fused scores. Each segment's index votes by rank among its own codes, so the tail
+    of a shortlist (people with little index evidence) may differ between a gallery in
+    several segments and the same people compacted into one."""
+    for a, b in zip(after, before, strict=True):
+        assert a[0].person_id == b[0].person_id
+        assert a[0].fused == pytest.approx(b[0].fused)
+        both = set(ids_of(a)) & set(ids_of(b))
+        assert [c.person_id for c in a if c.person_id in both] == [
+            c.person_id for c in b if c.person_id in both
+        ]
+        fused = {c.person_id: c.fused for c in b}
+        assert all(c.fused == pytest.approx(fused[c.person_id]) for c in a if c.person_id in both)
+
+
 def test_round_trip(base: Path) -> None:
     gallery = PeopleGallery.open(base)
     assert gallery.count() == 60 and len(gallery) == 60
@@ -117,9 +133,7 @@ def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (folder / SEGMENTS).iterdir()) == ["000003"]
     assert json.loads((folder / MANIFEST).read_text())["tombstones"] == []
     after = gallery.identify(probes, k=10)
-    assert [ids_of(r) for r in after] == [ids_of(r) for r in before]
-    for a, b in zip(after, before, strict=True):
-        assert [c.fused for c in a] == pytest.approx([c.fused for c in b])
+    assert_same_ranking(after, before)
     # a deleted id may come back, and only the new one is found
     gallery.insert([5], people_of([5]))
     assert PeopleGallery.open(folder).identify(probes[2:3], k=3)[0][0].person_id == 5
@@ -324,3 +338,59 @@ def test_kill_9_after_random_delays(small: Path, tmp_path: Path) -> None:
         assert all(len(gallery.fingers(p)) == 10 for p in extra)
         gallery.insert([50], people_of([50]))
         assert PeopleGallery.open(folder).count() == gallery.count()
+
+
+def test_open_maps_segment_indexes(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open() reads manifests and maps each segment's saved index: no template is parsed and
+    nothing is added to an index."""
+    import afis.people
+    from afis.index import ShardedIndex
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("open() must not parse templates or build an index")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Template, "from_bytes", refuse)
+        patch.setattr(ShardedIndex, "add", refuse)
+        patch.setattr(afis.people.Template, "from_bytes", refuse)
+        gallery = PeopleGallery.open(base)
+        assert gallery.count() == 60 and 59 in gallery and len(gallery.person_ids) == 60
+        assert len(gallery._index) == 60 * 4
+    for segment in gallery._segments.values():
+        assert segment.index.shard(1).read_only  # memory-mapped, not rebuilt
+    assert gallery.identify(people_of([44], impression=1), k=4)[0][0].person_id == 44
+
+
+def test_corrupt_segment_index_is_refused(small: Path, tmp_path: Path) -> None:
+    folder = copy_of(small, tmp_path)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    names = [n for n in manifest["segments"][0]["files"] if n.startswith("index/")]
+    assert "index/header.json" in names and any(n.endswith("faiss.index") for n in names)
+    for name in names:
+        target = tmp_path / name.replace("/", "-")
+        shutil.copytree(small, target)
+        path = target / SEGMENTS / "000001" / name
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        with pytest.raises(GalleryFileError, match=name.rsplit("/", 1)[-1].replace(".", r"\.")):
+            PeopleGallery.open(target)
+    (folder / SEGMENTS / "000001" / "index" / "shard-01" / "faiss.index").unlink()
+    with pytest.raises(GalleryFileError, match=r"faiss\.index"):
+        PeopleGallery.open(folder)
+
+
+def test_batches_rank_as_compacted(tmp_path: Path, enrolled: list) -> None:
+    """Inserted in several batches (one segment index each), then compacted into one: the
+    probes of the tests above rank their people alike."""
+    gallery = PeopleGallery.create(tmp_path / "gallery")
+    for start in range(0, 60, 15):
+        gallery.insert(list(range(start, start + 15)), enrolled[start : start + 15])
+    probes = people_of([3, 31, 50, 12, 44, 62], impression=1)
+    probes.append({1: probes[0][1], 7: probes[0][7]})
+    before = gallery.identify(probes, k=8)
+    assert [r[0].person_id for r in before[:5]] == [3, 31, 50, 12, 44]
+    assert before[-1][0].person_id == 3
+    gallery.compact()
+    after = PeopleGallery.open(gallery.path).identify(probes, k=8)
+    assert_same_ranking(after[:5] + after[-1:], before[:5] + before[-1:])

@@ -456,6 +456,10 @@ class CandidateIndex:
             self._table = None
 
     def _train_codes(self, codes: np.ndarray) -> None:
+        if len(codes) == 0 and self.options.nlist == 1:
+            # one list puts every code in it, whatever its centroid: a batch of fingers
+            # without codes (templates without minutiae) still leaves the index trained
+            codes = np.zeros((1, self.options.code_bytes), np.uint8)
         if len(codes) < self.options.nlist:
             raise ValueError(
                 f"training needs at least nlist={self.options.nlist} codes, got {len(codes)}"
