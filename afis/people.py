@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from afis.errors import AfisError, IndexFileError
-from afis.index import IndexOptions, ShardedIndex
+from afis.index import IndexOptions, ShardedIndex, shared_encoding
 from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
 from afis.template import FingerPosition, Template
 
@@ -555,10 +555,17 @@ class PeopleGallery:
         dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
         dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
         scores, found = [], []
-        for number, segment in sorted(self._segments.items()):
-            if len(segment.index) == 0:
-                continue
-            s, i = segment.index.search(queries, k=k + self._index.dead.get(number, 0))
+        searched = [
+            (number, segment)
+            for number, segment in sorted(self._segments.items())
+            if len(segment.index)
+        ]
+        with shared_encoding():  # the probes are encoded once, not once per segment
+            results = [
+                segment.index.search(queries, k=k + self._index.dead.get(number, 0))
+                for number, segment in searched
+            ]
+        for (number, _), (s, i) in zip(searched, results, strict=True):
             gone = dead_ids[dead_from > number]
             if gone.size:
                 drop = (i >= 0) & np.isin(i // 10, gone)

@@ -769,3 +769,39 @@ def test_rank_votes() -> None:
     # never more codes compared than retrieved; empty input
     assert _rank_votes(distances, scanned=1.0, bits=64, floor=0.0).min() >= 0.0
     assert _rank_votes(np.zeros((0, 3), np.int32), 10.0, 64, 0.0).shape == (0, 3)
+
+
+def test_shared_encoding_gives_the_same_shortlists_and_encodes_once(monkeypatch) -> None:
+    """Probes searched in several indexes inside ``shared_encoding`` are encoded once per
+    template, and every index returns exactly what it returns without sharing."""
+    from afis.index import CandidateIndex, ShardedIndex, shared_encoding
+    from afis.index import candidate as candidate_module
+    from afis.synth import Population
+
+    people = Population(seed=4)
+    enrolled = people.impressions(np.arange(120), np.zeros(120, np.int64)).templates()
+    probes = people.impressions(np.arange(0, 120, 7), np.ones(18, np.int64)).templates()
+    halves = []
+    for part in (slice(0, 60), slice(60, 120)):
+        index = ShardedIndex()
+        index.add(enrolled[part], ids=np.arange(120)[part])
+        halves.append(index)
+    plain = [h.search(probes, k=12) for h in halves]
+    real = candidate_module.template_codes
+    calls: list[int] = []
+
+    def counting(templates, **kwargs):
+        calls.append(len(templates))
+        return real(templates, **kwargs)
+
+    monkeypatch.setattr(candidate_module, "template_codes", counting)
+    with shared_encoding():
+        shared = [h.search(probes, k=12) for h in halves]
+        again = halves[0].search(probes, k=12)
+    assert sum(calls) == len(probes)  # each probe template encoded once for both indexes
+    for (s1, i1), (s2, i2) in zip(plain, shared, strict=True):
+        assert np.array_equal(i1, i2) and np.array_equal(s1, s2)
+    assert np.array_equal(again[1], plain[0][1])
+    calls.clear()
+    CandidateIndex().search(probes[:2], k=3)  # outside the block nothing is cached
+    assert calls == []  # an empty index encodes nothing

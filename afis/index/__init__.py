@@ -6,7 +6,7 @@ per finger position, each in its own folder. :func:`afis.identify` re-ranks a sh
 the matcher.
 """
 
-from afis.index.candidate import CandidateIndex, IndexOptions
+from afis.index.candidate import CandidateIndex, IndexOptions, shared_encoding
 from afis.index.sharded import ShardedIndex
 
-__all__ = ["CandidateIndex", "IndexOptions", "ShardedIndex"]
+__all__ = ["CandidateIndex", "IndexOptions", "ShardedIndex", "shared_encoding"]

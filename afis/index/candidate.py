@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from afis.index import _file
 from afis.index._codes import code_bits, template_codes
 from afis.template import Template
 
-__all__ = ["CandidateIndex", "IndexOptions"]
+__all__ = ["CandidateIndex", "IndexOptions", "shared_encoding"]
 
 _FAISS_NAME = "faiss.index"
 _SLOTS_NAME = "slots.npz"
@@ -35,6 +37,34 @@ _MAX_NEIGHBOURS = 2048
 #: Most neighbours per probe code of the native scan (8-byte codes): its votes are counted
 #: as they come, a probe finger at a time, so depth costs time, not a (codes, k) array.
 _MAX_SCAN_NEIGHBOURS = 65536
+
+
+_ENCODINGS: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "afis_index_encodings", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_encoding() -> Iterator[None]:
+    """Within the block, each probe template is encoded once per set of code settings, however
+    many indexes search it (the segments of a :class:`afis.PeopleGallery`, shards searched in
+    turn): the codes are the same bytes a fresh encoding gives, so results do not change.
+
+    Examples
+    --------
+    >>> from afis.template import Template
+    >>> index = CandidateIndex()
+    >>> with shared_encoding():
+    ...     a = index._encode([Template.empty(50, 50)])
+    ...     b = index._encode([Template.empty(50, 50)])
+    >>> len(a[0]) == len(b[0]) == 0
+    True
+    """
+    token = _ENCODINGS.set({})
+    try:
+        yield
+    finally:
+        _ENCODINGS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -423,6 +453,32 @@ class CandidateIndex:
     # -- building -------------------------------------------------------------------------
 
     def _encode(self, templates: Sequence[Template]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cache = _ENCODINGS.get()
+        if cache is None:
+            return self._encode_now(templates)
+        o = self.options
+        settings = (o.grid, o.sections, o.radius, o.spread, o.angle_spread, o.max_codes, o.fold)
+        missing = list({id(t): t for t in templates if (id(t), settings) not in cache}.values())
+        if missing:
+            codes, owner, geometry = self._encode_now(missing)
+            bounds = np.searchsorted(owner, np.arange(len(missing) + 1))
+            for n, t in enumerate(missing):
+                rows = slice(bounds[n], bounds[n + 1])
+                # the template is kept with its codes: its id cannot be reused meanwhile
+                cache[(id(t), settings)] = (t, codes[rows], geometry[rows])
+        parts = [cache[(id(t), settings)] for t in templates]
+        counts = np.fromiter((len(p[1]) for p in parts), np.int64, len(parts))
+        owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+        width = self.options.code_bytes
+        codes = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, width), np.uint8)
+        geometry = (
+            np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 3), np.float32)
+        )
+        return codes, owner, geometry
+
+    def _encode_now(
+        self, templates: Sequence[Template]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         o = self.options
         return template_codes(
             templates,
