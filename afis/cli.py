@@ -219,6 +219,30 @@ def _bench_identify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_dedup(args: argparse.Namespace) -> int:
+    from afis.bench.dedup import dedup_benchmark  # faiss and numba load only for this command
+
+    try:
+        report = dedup_benchmark(
+            args.people,
+            args.batch,
+            duplicate_share=args.duplicates,
+            seed=args.seed,
+            folder=args.dir,
+            k=args.k,
+            threshold=args.threshold,
+            progress=True,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        log.debug("details", exc_info=True)
+        print(f"afis bench dedup: error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    if args.json:
+        report.to_json(args.json)
+    return 0
+
+
 #: Output formats of ``afis convert``.
 CONVERT_TO = ("nusafis", "iso2005", "ansi378", "iso-card-compact", "iso-card-normal")
 #: Input formats of ``afis convert`` (``auto`` detects from the data).
@@ -493,6 +517,33 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="also write the report as JSON here")
     b.add_argument("--plot", help="also draw the hit rate against penetration into this PNG")
     b.set_defaults(run=_bench_identify)
+
+    b = bench.add_parser(
+        "dedup",
+        help="de-duplication at scale against a persistent people gallery",
+        description="Build a people gallery of N synthetic people (ten fingers each), search "
+        "a batch of B new people (a share of them planted duplicates of gallery people) and "
+        "insert its unique people. Prints FNIR, FPIR, time per record (index search, "
+        "re-rank, bookkeeping), records/s, build and insert rates, peak RSS, disk per person.",
+    )
+    b.add_argument("--people", type=int, required=True, metavar="N", help="gallery people")
+    b.add_argument("--batch", type=int, required=True, metavar="B", help="people searched")
+    b.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.05,
+        help="share of the batch planted as duplicates, in [0, 1] (default 0.05)",
+    )
+    b.add_argument("--seed", type=int, default=0, help="seed of the population (default 0)")
+    b.add_argument("--dir", help="folder to build the gallery in (default: a temporary one)")
+    b.add_argument("--k", type=int, help="people re-ranked per probe (default max(32, sqrt N))")
+    b.add_argument(
+        "--threshold",
+        type=float,
+        help="fused score from which a probe is flagged (default 10 x threshold_for_fmr(1e-3))",
+    )
+    b.add_argument("--json", help="also write the report as JSON here")
+    b.set_defaults(run=_bench_dedup)
 
     p = sub.add_parser(
         "convert",

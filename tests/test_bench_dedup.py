@@ -1,0 +1,61 @@
+"""The de-duplication benchmark of the people gallery (afis.bench.dedup, afis bench dedup)."""
+
+import json
+
+import pytest
+
+from afis.bench.dedup import dedup_benchmark
+from afis.cli import main
+
+
+def test_tiny_run_finds_planted_duplicates_and_flags_no_unique(tmp_path):
+    report = dedup_benchmark(40, 10, duplicate_share=0.2, seed=5, folder=tmp_path / "g")
+    assert (report.planted, report.unique) == (2, 8)
+    assert report.missed == 0 and report.fnir == 0.0  # synthetic duplicates are found
+    assert report.false_flags == 0 and report.fpir == 0.0
+    assert report.k == 32 and report.threshold > 0
+    for seconds in (report.build_s, report.search_s, report.rerank_s, report.insert_s):
+        assert 0 < seconds < 120
+    assert report.bookkeeping_s >= 0
+    stages = report.search_s + report.rerank_s + report.bookkeeping_s
+    assert stages == pytest.approx(report.identify_s, rel=0.2)
+    assert report.records_per_s > 0 and report.insert_rate > 0 and report.build_rate > 0
+    assert report.disk_bytes > 0 and report.disk_per_person > 0
+    assert report.peak_rss > 2**20
+    assert len(report.lines()) >= 6
+    assert (tmp_path / "g" / "manifest.json").exists()
+
+
+def test_cli_writes_json(tmp_path, capsys):
+    out = tmp_path / "dedup.json"
+    code = main(
+        ["bench", "dedup", "--people", "8", "--batch", "2", "--duplicates", "0.5",
+         "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["gallery_people"] == 8 and data["batch"] == 2 and data["planted"] == 1
+    assert data["missed"] == 0 and data["disk_bytes"] > 0
+    assert "FNIR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"gallery_people": -1, "batch": 2}, "gallery_people must not be negative"),
+        ({"gallery_people": 4, "batch": -2}, "batch must not be negative"),
+        ({"gallery_people": 4, "batch": 2, "duplicate_share": 1.5}, r"\[0, 1\]"),
+        ({"gallery_people": 4, "batch": 2, "duplicate_share": -0.1}, r"\[0, 1\]"),
+        ({"gallery_people": 0, "batch": 2, "duplicate_share": 0.5}, "need a gallery"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dedup_benchmark(**kwargs)
+
+
+def test_cli_bad_arguments(capsys):
+    assert main(["bench", "dedup", "--people", "-3", "--batch", "2"]) == 2
+    assert "must not be negative" in capsys.readouterr().err
+    assert main(["bench", "dedup", "--people", "3", "--batch", "2", "--duplicates", "2"]) == 2
+    assert "[0, 1]" in capsys.readouterr().err
