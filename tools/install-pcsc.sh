@@ -9,33 +9,7 @@ set -euo pipefail
 PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev swig)
 VPCD_CONF=/etc/reader.conf.d/vpcd
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-
-apt_retry() {
-    # Another process may hold dpkg's lock: wait and retry (up to ~10 minutes).
-    local i
-    for i in $(seq 1 60); do
-        if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=10 "$@"; then
-            return 0
-        fi
-        echo "install-pcsc: apt-get $1 failed (dpkg lock busy?), retry $i" >&2
-        sleep 10
-    done
-    return 1
-}
-
-if ((${#missing[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "install-pcsc: missing ${missing[*]} and not root: cannot install" >&2
-        exit 1
-    fi
-    echo "install-pcsc: installing ${missing[*]}"
-    apt_retry update -q >/dev/null
-    apt_retry install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/apt-install.sh" install-pcsc "${PACKAGES[@]}"
 
 # vpcd: one DEVICENAME gives VPCD_MAXSLOTS (2) slots, "Virtual PCD 00 00" on port 0x8C7B
 # (35963) and "Virtual PCD 00 01" on 0x8C7C (35964). Write the configuration if it is absent.

@@ -13,13 +13,7 @@ PORT="${AFIS_PG_PORT:-55432}"
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 BIN="$(find_bin)"
 if [ -z "$BIN" ]; then
-    if [ "$(id -u)" != 0 ]; then
-        echo "start-postgres: PostgreSQL is not installed and installing it needs root" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends postgresql >&2
+    bash "$(dirname "$0")/apt-install.sh" start-postgres postgresql >&2
     BIN="$(find_bin)"
 fi
 
