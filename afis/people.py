@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from afis.atomic import fsync_folder
 from afis.errors import AfisError, IndexFileError
 from afis.index import IndexOptions, ShardedIndex, shared_encoding
 from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
@@ -132,14 +133,6 @@ def _crc(path: Path) -> int:
         while chunk := f.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
     return crc
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_array(path: Path, array: np.ndarray) -> int:
@@ -664,8 +657,8 @@ class PeopleGallery:
         }
         files = {file: _write_array(folder / file, arrays[file]) for file in _FILES}
         files.update(self._write_index(folder, people, positions, templates))
-        _fsync_dir(folder)
-        _fsync_dir(self.path / SEGMENTS)
+        fsync_folder(folder)
+        fsync_folder(self.path / SEGMENTS)
         _checkpoint("segment-written")
         return {"name": name, "number": number, "fingers": len(blobs), "files": files}
 
@@ -695,8 +688,8 @@ class PeopleGallery:
                     os.fsync(f.fileno())
                 files[path.relative_to(folder).as_posix()] = _crc(path)
         for sub in sorted((p for p in (folder / INDEX).rglob("*") if p.is_dir()), reverse=True):
-            _fsync_dir(sub)
-        _fsync_dir(folder / INDEX)
+            fsync_folder(sub)
+        fsync_folder(folder / INDEX)
         return files
 
     def _commit(self, manifest: dict[str, Any]) -> None:
@@ -709,7 +702,7 @@ class PeopleGallery:
             os.fsync(f.fileno())
         _checkpoint("before-replace")
         os.replace(tmp, self.path / MANIFEST)
-        _fsync_dir(self.path)
+        fsync_folder(self.path)
         _checkpoint("after-replace")
         self._manifest = body
 

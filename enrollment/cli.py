@@ -266,7 +266,7 @@ def _cmd_ktp(args: argparse.Namespace) -> int:
 
     store = _store(args)
     if action == "issue":
-        from enrollment.ktp_digital.files import atomic_write
+        from afis.atomic import atomic_write
         from enrollment.ktp_digital.qr import save_qr
 
         issuer = Issuer(store, IssuerKey.load(args.key))

@@ -2,8 +2,9 @@
 signature (.bmp), a preview of the card as read (.jpg), and a log worksheet (.xlsx) with one
 row per read. Works offline.
 
-Every file is written to a temporary file in the same folder and moved into place with
-:func:`os.replace`, so a failure never leaves a half-written export or log behind.
+Every file is written with :func:`afis.atomic.atomic_write` (a temporary file in the same
+folder, fsynced and moved into place), so a failure never leaves a half-written export or log
+behind.
 
 Examples
 --------
@@ -22,8 +23,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -31,29 +30,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from afis.atomic import atomic_write
 from reader.session import CardData
 from reader.verify import Verification, mask
 
-__all__ = ["LogRow", "append_log", "atomic_write", "export_card", "log_row", "read_log"]
+__all__ = ["LogRow", "append_log", "export_card", "log_row", "read_log"]
 
 LOG_SHEET = "reads"
-
-
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Write ``path`` through a temporary file in its folder, then :func:`os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _text(card: CardData) -> str:

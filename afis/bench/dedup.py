@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from afis.atomic import atomic_write
 from afis.bench.verify import _Progress
 from afis.match import threshold_for_fmr
 from afis.people import PeopleGallery
@@ -135,11 +136,8 @@ class DedupReport:
         return out
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_dict` as JSON atomically (temporary file, then ``os.replace``)."""
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, target)
+        """Write :meth:`to_dict` as JSON with :func:`afis.atomic.atomic_write`."""
+        atomic_write(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     def lines(self) -> list[str]:
         """The report for a terminal, one line each."""

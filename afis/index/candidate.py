@@ -471,9 +471,7 @@ class CandidateIndex:
         owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
         width = self.options.code_bytes
         codes = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, width), np.uint8)
-        geometry = (
-            np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 3), np.float32)
-        )
+        geometry = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 3), np.float32)
         return codes, owner, geometry
 
     def _encode_now(

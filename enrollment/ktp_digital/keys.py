@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cwt import COSEKey
 
+from afis.atomic import atomic_write
 from enrollment.ktp_digital.errors import CredentialError
-from enrollment.ktp_digital.files import atomic_write
 
 __all__ = ["ALGORITHMS", "IssuerKey", "PublicKey", "TrustList"]
 

@@ -21,9 +21,9 @@ import segno
 import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from afis.atomic import atomic_write
 from enrollment import constants as C
 from enrollment.ktp_digital.errors import CredentialError
-from enrollment.ktp_digital.files import atomic_write
 
 __all__ = ["face_thumbnail", "make_qr", "png_bytes", "read_qr", "save_qr"]
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import cbor2
 import numpy as np
 
+from afis.atomic import atomic_write
 from enrollment import constants as C
 from enrollment.ktp_digital.credential import VALID, open_signed, sign
 from enrollment.ktp_digital.errors import CredentialError
-from enrollment.ktp_digital.files import atomic_write
 from enrollment.ktp_digital.keys import IssuerKey, TrustList
 
 __all__ = ["MAX_STATUS_BITS", "StatusList"]

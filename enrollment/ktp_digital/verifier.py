@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from afis.atomic import atomic_write
 from enrollment.ktp_digital.credential import Verification, verify
 from enrollment.ktp_digital.errors import CredentialError
-from enrollment.ktp_digital.files import atomic_write
 from enrollment.ktp_digital.keys import TrustList
 from enrollment.ktp_digital.qr import read_qr
 from enrollment.ktp_digital.revocation import StatusList

@@ -6,7 +6,7 @@ from the holder's six-digit PIN with scrypt (memory-hard:
 up its PIN to a fast guesser). :data:`~enrollment.constants.KTP_PIN_ATTEMPTS` wrong PINs in
 a row lock it: the credential is erased and the holder activates again (NIK + PIN + a
 biometric check at the issuer). Every change of the file (credential, PIN, failed attempts)
-is written whole or not at all (:func:`~enrollment.ktp_digital.files.atomic_write`), and a
+is written whole or not at all (:func:`afis.atomic.atomic_write`), and a
 wrong PIN is counted on disk before the answer comes back.
 
 Examples
@@ -35,10 +35,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from afis.atomic import atomic_write
 from enrollment import constants as C
 from enrollment.ktp_digital.credential import Credential, verify
 from enrollment.ktp_digital.errors import WalletError, WalletLocked
-from enrollment.ktp_digital.files import atomic_write
 from enrollment.ktp_digital.keys import TrustList
 from enrollment.ktp_digital.qr import make_qr, png_bytes
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from cryptography import x509
 
+from afis.atomic import atomic_write
 from reader import constants as c
 from reader.emulator.card import EmulatedCard
 from reader.emulator.sam import EmulatedSam
 from reader.emulator.vpcd import VpcdLink
-from reader.export import atomic_write
 from reader.sm import AES, TDES
 
 
