@@ -37,6 +37,20 @@ __all__ = ["ALGORITHMS", "IssuerKey", "PublicKey", "TrustList"]
 ALGORITHMS = ("ES256", "EdDSA")
 _KID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _MAX_TRUST_FILE = 1 << 20
+_MAX_KEY_FILE = 1 << 16
+
+
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """A file of at most ``limit`` bytes, refused (naming the file and ``what`` it should
+    be) when it is larger or cannot be read; never more than ``limit + 1`` bytes are read."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise CredentialError(f"{path}: cannot read the {what} ({exc})") from None
+    if len(data) > limit:
+        raise CredentialError(f"{path}: {what} larger than {limit} bytes")
+    return data
 
 
 def _check_kid(kid: object) -> str:
@@ -145,10 +159,7 @@ class IssuerKey:
     def load(cls, path: str | Path) -> IssuerKey:
         """Read a key written by :meth:`save`."""
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CredentialError(f"{path}: cannot read the issuer key ({exc})") from None
+        data = read_limited(path, _MAX_KEY_FILE, "issuer key")
         first, _, pem = data.partition(b"\n")
         if not first.startswith(b"# kid: "):
             raise CredentialError(f"{path}: not an issuer key file (no '# kid:' line)")
@@ -237,13 +248,7 @@ class TrustList:
     def load(cls, path: str | Path) -> TrustList:
         """Read a trust list file."""
         path = Path(path)
-        try:
-            with path.open("rb") as f:
-                data = f.read(_MAX_TRUST_FILE + 1)
-        except OSError as exc:
-            raise CredentialError(f"{path}: cannot read the trust list ({exc})") from None
-        if len(data) > _MAX_TRUST_FILE:
-            raise CredentialError(f"{path}: trust list larger than {_MAX_TRUST_FILE} bytes")
+        data = read_limited(path, _MAX_TRUST_FILE, "trust list")
         try:
             return cls.from_json(data.decode("utf-8"))
         except (CredentialError, UnicodeDecodeError) as exc:

@@ -10,7 +10,7 @@ are revoked.
 
 Examples
 --------
->>> from enrollment.ktp_digital.keys import IssuerKey, TrustList
+>>> from enrollment.ktp_digital.keys import IssuerKey, TrustList, read_limited
 >>> key = IssuerKey.generate("ktp-test")
 >>> status = StatusList("KEMENDAGRI", 10, revoked=[3], issued_at=0, next_update=86400)
 >>> data = status.sign(key)
@@ -32,7 +32,7 @@ from afis.atomic import atomic_write
 from enrollment import constants as C
 from enrollment.ktp_digital.credential import VALID, open_signed, sign
 from enrollment.ktp_digital.errors import CredentialError
-from enrollment.ktp_digital.keys import IssuerKey, TrustList
+from enrollment.ktp_digital.keys import IssuerKey, TrustList, read_limited
 
 __all__ = ["MAX_STATUS_BITS", "StatusList"]
 
@@ -147,13 +147,7 @@ class StatusList:
     def load(cls, path: str | Path, trust: TrustList) -> StatusList:
         """Read and verify a list written by :meth:`save` (or downloaded)."""
         path = Path(path)
-        try:
-            with path.open("rb") as f:
-                data = f.read(_MAX_FILE + 1)
-        except OSError as exc:
-            raise CredentialError(f"{path}: cannot read the status list ({exc})") from None
-        if len(data) > _MAX_FILE:
-            raise CredentialError(f"{path}: status list larger than {_MAX_FILE} bytes")
+        data = read_limited(path, _MAX_FILE, "status list")
         try:
             return cls.from_bytes(data, trust)
         except CredentialError as exc:
