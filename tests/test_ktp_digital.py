@@ -174,7 +174,14 @@ def test_decompression_bomb_stops_at_the_limit() -> None:
 
 
 def test_signed_garbage_claims_are_malformed_not_crashes() -> None:
-    for claims in ({}, [1, 2], {7: b"12345678", C.KTP_CLAIM: {1: ["x"] * 21}}, b"\xff"):
+    fields = list(CRED.biodata.values())
+    for claims in (
+        {},
+        [1, 2],
+        {7: b"12345678", C.KTP_CLAIM: {1: ["x"] * 21}},
+        {7: b"12345678", C.KTP_CLAIM: {1: fields, 3: [b"not a map"]}},
+        b"\xff",
+    ):
         payload = cbor2.dumps(claims) if not isinstance(claims, bytes) else claims
         result = verify(_reencode(sign(payload, KEY)), TRUST, now=NOW)
         assert result.status == "malformed", claims

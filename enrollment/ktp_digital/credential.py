@@ -62,7 +62,6 @@ __all__ = [
     "Credential",
     "Verification",
     "encode",
-    "inspect",
     "verify",
 ]
 
@@ -336,6 +335,8 @@ def _credential(claims: object) -> Credential:
     if not isinstance(values, list) or len(values) != len(C.KTP_BIODATA_FIELDS):
         raise CredentialError(f"the card data must hold {len(C.KTP_BIODATA_FIELDS)} fields")
     fingers = body.get(3, {})
+    if not isinstance(fingers, dict):
+        raise CredentialError("the card data's fingers must map positions to templates")
     return Credential(
         credential_id=int.from_bytes(cti, "big"),
         issuer=claims.get(1),  # type: ignore[arg-type]
@@ -344,21 +345,8 @@ def _credential(claims: object) -> Credential:
         not_before=claims.get(5),  # type: ignore[arg-type]
         expires=claims.get(4),  # type: ignore[arg-type]
         photo=body.get(2),
-        fingers=fingers if isinstance(fingers, dict) else {0: b""},
+        fingers=fingers,
     )
-
-
-def inspect(text: str | bytes) -> Credential:
-    """Decode a QR text WITHOUT checking its signature (for showing what a refused code
-    claims); raises :class:`CredentialError` on malformed input. Use :func:`verify` to
-    decide anything."""
-    data = inflate(text, C.KTP_PREFIX)
-    try:
-        message = cbor2.loads(data)
-        claims = cbor2.loads(message.value[2])
-    except Exception:
-        raise CredentialError("not a signed KTP Digital credential") from None
-    return _credential(claims)
 
 
 def verify(
