@@ -560,7 +560,7 @@ class Reranker:
         if ids is None:
             ids = np.arange(len(gallery), dtype=np.int64)
         ids = np.asarray(ids)
-        if ids.dtype.kind not in "iu":
+        if ids.dtype.kind not in "iu" and ids.size:
             raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
         ids = ids.astype(np.int64, copy=False)
         if ids.shape != (len(gallery),):
@@ -579,6 +579,8 @@ class Reranker:
     def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """The gallery row of each id (``int64``), -1 where the id is not enrolled."""
         wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if not len(self._sorted_ids):
+            return np.full(len(wanted), -1, np.int64)
         at = np.searchsorted(self._sorted_ids, wanted)
         inside = at < len(self._sorted_ids)
         found = np.zeros(len(wanted), dtype=bool)

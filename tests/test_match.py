@@ -301,3 +301,56 @@ def test_matcher_from_gallery_scores_like_one_built_from_the_template():
     corrupt["minutiae"][int(corrupt["offsets"][3])] = (np.nan, 1.0, 0.0)
     with pytest.raises(TemplateError, match="gallery template 3: minutiae out of bounds"):
         Matcher.from_gallery(Gallery(corrupt), 3)
+
+
+def test_gallery_subset_copies_exactly_the_rows_asked_for() -> None:
+    templates = [_random_template(s, n=20 + s) for s in range(6)]
+    gallery = Gallery.from_templates(templates)
+    probe = Matcher(_random_template(99))
+    full = probe.compare_many(gallery)
+    rows = [4, 0, 4, 2]  # any order, repeats allowed
+    subset = gallery.subset(rows)
+    assert len(subset) == 4 and subset.minutiae == sum(len(templates[r]) for r in rows)
+    assert np.array_equal(probe.compare_many(subset), full[rows])
+    assert len(gallery.subset([])) == 0
+    with pytest.raises(IndexError, match="6 templates"):
+        gallery.subset([6])
+    with pytest.raises(IndexError):
+        gallery.subset([-1])
+
+
+def test_reranker_scores_and_ranks_by_id() -> None:
+    templates = [_random_template(s) for s in range(8)]
+    gallery = Gallery.from_templates(templates)
+    ids = [70, 10, 50, 30, 60, 20, 40, 80]  # unsorted on purpose
+    reranker = afis.Reranker(gallery, ids)
+    assert reranker.rows([30, 99, 70, -5]).tolist() == [3, -1, 0, -1]
+    probe = _random_template(3)  # template of id 30
+    scores = reranker.scores(probe, [30, 99, 10])
+    expected = Matcher(probe).compare_many(gallery)
+    assert scores[0] == expected[3] and scores[1] == 0.0 and scores[2] == expected[1]
+    ranked, ranked_scores = reranker.rank(probe, [10, 99, 30, 20])
+    assert ranked[0] == 30 and 99 not in ranked.tolist() and len(ranked) == 3
+    assert np.all(np.diff(ranked_scores) <= 0)
+    same = afis.Reranker(Gallery.from_templates([templates[0]] * 3), [5, 3, 4])
+    assert same.rank(probe, [5, 4, 3])[0].tolist() == [3, 4, 5]  # ties by id
+    from_gallery = reranker.matcher(probe, probe_id=30)
+    assert from_gallery.probe is None  # cylinders taken from the gallery, not rebuilt
+    assert np.array_equal(from_gallery.compare_many(gallery), expected)
+    assert reranker.matcher(probe, probe_id=99).probe is probe
+
+
+def test_reranker_refuses_bad_ids_and_handles_an_empty_gallery() -> None:
+    gallery = Gallery.from_templates([_random_template(s) for s in range(3)])
+    with pytest.raises(ValueError, match="unique"):
+        afis.Reranker(gallery, [1, 1, 2])
+    with pytest.raises(ValueError, match="3 ids"):
+        afis.Reranker(gallery, [1, 2])
+    with pytest.raises(TypeError, match="integers"):
+        afis.Reranker(gallery, [1.5, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"afis\.Gallery"):
+        afis.Reranker([_random_template(0)], [0])  # type: ignore[arg-type]
+    empty = afis.Reranker(Gallery.from_templates([]), [])
+    assert empty.rows([5]).tolist() == [-1]
+    ids, scores = empty.rank(_random_template(1), [5, 6])
+    assert ids.size == 0 and scores.size == 0
