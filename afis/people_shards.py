@@ -242,6 +242,16 @@ class ShardedPeopleGallery:
             return False
         return person_id in self._shards[int(shard_of(person_id, self.shards)[0])]
 
+    @property
+    def person_ids(self) -> np.ndarray:
+        """The ids of the people held, ascending (``int64``)."""
+        return np.sort(np.concatenate([part.person_ids for part in self._shards]))
+
+    @property
+    def options(self) -> IndexOptions:
+        """The index options every shard was created with."""
+        return self._shards[0].options
+
     def missing(self, person_ids: Sequence[int]) -> list[int]:
         """Those of ``person_ids`` not held, in the given order."""
         return [int(p) for p in _check_ids(person_ids) if int(p) not in self]
