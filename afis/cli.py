@@ -220,15 +220,26 @@ def _bench_identify(args: argparse.Namespace) -> int:
 
 
 def _bench_dedup(args: argparse.Namespace) -> int:
-    from afis.bench.dedup import dedup_benchmark  # faiss and numba load only for this command
+    from afis.bench.dedup import bench_index_options, dedup_growth  # faiss loads only here
+    from afis.index import IndexOptions
 
     try:
-        report = dedup_benchmark(
-            args.people,
+        sizes = [int(n) for n in str(args.people).split(",")]
+        options = None
+        if args.nlist is not None or args.nprobe is not None:
+            base = bench_index_options(max(sizes), args.shards)
+            nlist = args.nlist if args.nlist is not None else base.nlist
+            nprobe = args.nprobe if args.nprobe is not None else min(base.nprobe, nlist)
+            options = IndexOptions.preset("national", nlist=nlist, nprobe=nprobe)
+        run = dedup_growth(
+            sizes,
             args.batch,
             duplicate_share=args.duplicates,
             seed=args.seed,
             folder=args.dir,
+            shards=args.shards,
+            options=options,
+            depth=args.depth,
             k=args.k,
             threshold=args.threshold,
             progress=True,
@@ -237,9 +248,12 @@ def _bench_dedup(args: argparse.Namespace) -> int:
         log.debug("details", exc_info=True)
         print(f"afis bench dedup: error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(report.lines()))
+    print("\n".join(run.lines()))
     if args.json:
-        report.to_json(args.json)
+        data = run.reports[0] if len(run.reports) == 1 else run
+        data.to_json(args.json)
+    if args.plot:
+        run.plot(args.plot)
     return 0
 
 
@@ -526,7 +540,13 @@ def _parser() -> argparse.ArgumentParser:
         "insert its unique people. Prints FNIR, FPIR, time per record (index search, "
         "re-rank, bookkeeping), records/s, build and insert rates, peak RSS, disk per person.",
     )
-    b.add_argument("--people", type=int, required=True, metavar="N", help="gallery people")
+    b.add_argument(
+        "--people",
+        required=True,
+        metavar="N[,N2,...]",
+        help="gallery people; several ascending sizes (comma-separated) grow one gallery and "
+        "measure a batch at each",
+    )
     b.add_argument("--batch", type=int, required=True, metavar="B", help="people searched")
     b.add_argument(
         "--duplicates",
@@ -536,13 +556,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--seed", type=int, default=0, help="seed of the population (default 0)")
     b.add_argument("--dir", help="folder to build the gallery in (default: a temporary one)")
-    b.add_argument("--k", type=int, help="people re-ranked per probe (default max(32, sqrt N))")
+    b.add_argument("--shards", type=int, default=1, help="gallery shards (default 1)")
+    b.add_argument("--nlist", type=int, help="coarse lists of the index (default: by size)")
+    b.add_argument("--nprobe", type=int, help="coarse lists visited per probe code")
+    b.add_argument(
+        "--depth", type=int, help="people shortlisted per probe (default: the gallery's rule)"
+    )
+    b.add_argument("--k", type=int, help="people re-ranked on ten fingers (default min(depth, 8))")
     b.add_argument(
         "--threshold",
         type=float,
         help="fused score from which a probe is flagged (default 10 x threshold_for_fmr(1e-3))",
     )
     b.add_argument("--json", help="also write the report as JSON here")
+    b.add_argument("--plot", help="also draw the cost against the gallery size into this PNG")
     b.set_defaults(run=_bench_dedup)
 
     p = sub.add_parser(

@@ -34,7 +34,7 @@ segment (:class:`afis.index.ShardedIndex`, one shard per position, all built wit
 gallery's options and centroids; their shortlists merged by score); the index scores are
 summed per person *before* the cut, and the best ``depth`` people (:func:`shortlist_depth`:
 it grows as the fourth root of the gallery) are compared by the matcher
-(:class:`afis.match.Reranker`) on the probe's searched fingers; the best ``k`` of those on all
+(:class:`afis.match.Matcher`) on the probe's searched fingers; the best ``k`` of those on all
 ten. A candidate's fused score is the sum of its per-finger matcher scores.
 
 Examples
@@ -69,6 +69,7 @@ import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +77,11 @@ from typing import Any
 
 import numpy as np
 
+from afis._threads import resolve_threads
 from afis.atomic import fsync_folder
 from afis.errors import AfisError, IndexFileError
 from afis.index import CandidateIndex, IndexOptions, ShardedIndex, shared_encoding
-from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
+from afis.match import Gallery, Matcher, threshold_for_fmr
 from afis.template import FingerPosition, Template
 
 __all__ = [
@@ -664,24 +666,7 @@ class PeopleGallery:
         self, probe: dict[int, Template], people: Sequence[int], positions: Iterable[int]
     ) -> np.ndarray:
         """Matcher scores ``(len(people), 10)`` at ``positions`` (0 elsewhere)."""
-        scores = np.zeros((len(people), 10), np.float32)
-        for position in positions:
-            if position not in probe:
-                continue
-            ids, templates = [], []
-            for pid in dict.fromkeys(people):
-                for n, r in self._people[pid]:
-                    segment = self._segments[n]
-                    if int(segment.positions[r]) == position:
-                        ids.append(pid)
-                        templates.append(segment.template(r))
-            if not ids:
-                continue
-            reranker = Reranker(Gallery.from_templates(templates, threads=self._threads), ids)
-            scores[:, position - 1] = reranker.scores(
-                Matcher(probe[position]), list(people), threads=self._threads
-            )
-        return scores
+        return self._score_people([probe], [list(people)], tuple(positions))[0]
 
     def _score_people(
         self,
@@ -691,15 +676,51 @@ class PeopleGallery:
     ) -> list[np.ndarray]:
         """For each probe, the scores ``(len(people[n]), 10)`` of the listed people this
         gallery holds (rows of others stay 0) at ``positions``: one step of
-        :func:`identify_parts`."""
-        out = []
+        :func:`identify_parts`.
+
+        Every stored finger wanted by any probe is parsed and prepared once, in one
+        :meth:`Gallery.from_templates` over all the threads; then each probe finger is
+        prepared and compared with its rows (probes in parallel)."""
+        wanted = set(positions)
+        rows: dict[tuple[int, int], int] = {}
+        refs: list[tuple[int, int]] = []
         for probe, listed in zip(probes, people, strict=True):
-            held = [pid for pid in listed if pid in self._people]
-            scores = np.zeros((len(listed), 10), np.float32)
-            if held:
-                rows = [n for n, pid in enumerate(listed) if pid in self._people]
-                scores[rows] = self._scores(probe, held, positions)
-            out.append(scores)
+            for pid in listed:
+                for n, r in self._people.get(pid, ()):
+                    position = int(self._segments[n].positions[r])
+                    if position in wanted and position in probe and (pid, position) not in rows:
+                        rows[(pid, position)] = len(refs)
+                        refs.append((n, r))
+        out = [np.zeros((len(listed), 10), np.float32) for listed in people]
+        if not refs:
+            return out
+        prepared = Gallery.from_templates(
+            [self._segments[n].template(r) for n, r in refs], threads=self._threads
+        )
+
+        def one(m: int) -> None:
+            probe, listed, scores = probes[m], people[m], out[m]
+            for position in positions:
+                if position not in probe:
+                    continue
+                found = [
+                    (i, rows[(pid, position)])
+                    for i, pid in enumerate(listed)
+                    if (pid, position) in rows
+                ]
+                if found:
+                    at, subset = zip(*found, strict=True)
+                    scores[list(at), position - 1] = Matcher(probe[position]).compare_many(
+                        prepared.subset(list(subset)), threads=1
+                    )
+
+        workers = min(resolve_threads(self._threads), len(probes))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(one, range(len(probes))))
+        else:
+            for m in range(len(probes)):
+                one(m)
         return out
 
     # -- internals ----------------------------------------------------------------------

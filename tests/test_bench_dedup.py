@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from afis.bench.dedup import dedup_benchmark
+from afis.bench.dedup import dedup_benchmark, dedup_growth
 from afis.cli import main
 
 
@@ -13,7 +13,8 @@ def test_tiny_run_finds_planted_duplicates_and_flags_no_unique(tmp_path):
     assert (report.planted, report.unique) == (2, 8)
     assert report.missed == 0 and report.fnir == 0.0  # synthetic duplicates are found
     assert report.false_flags == 0 and report.fpir == 0.0
-    assert report.k == 32 and report.threshold > 0
+    assert report.depth == 8 and report.k == 8 and report.threshold > 0
+    assert report.built == 40 and report.shards == 1
     for seconds in (report.build_s, report.search_s, report.rerank_s, report.insert_s):
         assert 0 < seconds < 120
     assert report.bookkeeping_s >= 0
@@ -23,7 +24,7 @@ def test_tiny_run_finds_planted_duplicates_and_flags_no_unique(tmp_path):
     assert report.disk_bytes > 0 and report.disk_per_person > 0
     assert report.peak_rss > 2**20
     assert len(report.lines()) >= 6
-    assert (tmp_path / "g" / "manifest.json").exists()
+    assert (tmp_path / "g" / "shards.json").exists()
 
 
 def test_cli_writes_json(tmp_path, capsys):
@@ -59,3 +60,33 @@ def test_cli_bad_arguments(capsys):
     assert "must not be negative" in capsys.readouterr().err
     assert main(["bench", "dedup", "--people", "3", "--batch", "2", "--duplicates", "2"]) == 2
     assert "[0, 1]" in capsys.readouterr().err
+
+
+def test_growth_over_two_sizes_and_plot(tmp_path):
+    run = dedup_growth([30, 60], 6, duplicate_share=0.5, seed=2, shards=2, folder=tmp_path / "g")
+    first, second = run.reports
+    assert (first.gallery_people, second.gallery_people) == (30, 60)
+    # the first batch's 3 unique people joined the gallery before it grew to 60
+    assert first.built == 30 and second.built == 27
+    assert first.missed == second.missed == 0 and first.false_flags == second.false_flags == 0
+    ratios = run.growth()
+    assert ratios["people"] == 2 and ratios["insert"] > 0 and ratios["search"] > 0
+    assert "growth x2 people" in "\n".join(run.lines())
+    run.plot(tmp_path / "cost.png")
+    assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="ascending"):
+        dedup_growth([60, 30], 2)
+
+
+def test_cli_growth_json_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "growth.json", tmp_path / "growth.png"
+    code = main(
+        ["bench", "dedup", "--people", "10,20", "--batch", "2", "--duplicates", "0.5",
+         "--shards", "2", "--nlist", "1", "--json", str(out), "--plot", str(png)]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert [r["gallery_people"] for r in data["reports"]] == [10, 20]
+    assert data["growth"]["people"] == 2 and png.exists()
+    assert main(["bench", "dedup", "--people", "10,x", "--batch", "2"]) == 2
+    assert "invalid literal" in capsys.readouterr().err

@@ -1,22 +1,25 @@
-"""De-duplication benchmark of the persistent people gallery at scale.
+"""De-duplication benchmark of the persistent people gallery at scale, and how it grows.
 
-A :class:`afis.people.PeopleGallery` of ``gallery_people`` synthetic people (impression 0 of
-their ten fingers, :class:`afis.synth.Population`) is built in inserts of at most
-:data:`INSERT_BATCH` people; then a batch of ``batch`` new people is searched against it, as a
-registration centre de-duplicates a day's enrolments: ``round(batch * duplicate_share)`` of
-them are planted duplicates (impression 1 of randomly chosen gallery people, under new ids),
-the rest people never enrolled (person numbers after the gallery's, same population). A probe
-is *flagged* when its best candidate's fused score (the sum of its ten finger scores) reaches
-``threshold``; the batch's unique people are then inserted.
+A :class:`afis.people_shards.ShardedPeopleGallery` of synthetic people (impression 0 of their
+ten fingers, :class:`afis.synth.Population`) is built in inserts of at most
+:data:`INSERT_BATCH` people up to each of the sizes asked for, in turn; at each size a batch of
+``batch`` new people is searched against it, as a registration centre de-duplicates a day's
+enrolments: ``round(batch * duplicate_share)`` of them are planted duplicates (impression 1 of
+randomly chosen gallery people, under new ids), the rest people never enrolled (new person
+numbers, same population). A probe is *flagged* when its best candidate's fused score (the sum
+of its ten finger scores) reaches ``threshold``; the batch's unique people are then inserted
+(the insert rate), and the gallery grows on to the next size.
 
 The decision rule is the data centre's floor for a duplicate, restated here (the engine does
 not import the service layer): ``fused >= 10 * threshold_for_fmr(1e-3)``, i.e. ten fingers
 each at the matcher's FMR 10^-3 score on average. (The centre also raises the threshold with
 the gallery size, from a fit of the impostor fused-score tail; this benchmark keeps the floor.)
 
-Reported: FNIR (planted duplicates not flagged), FPIR (unique people flagged), the people
-re-ranked per probe (``k``), time per record split into index search, re-rank and bookkeeping,
-records per second end to end, build and insert rates, peak RSS and disk bytes per person.
+Reported per size: FNIR (planted duplicates not flagged), FPIR (unique people flagged), the
+people shortlisted and fully re-ranked per probe (``depth``, ``k``), time per record split into
+index search, re-rank and bookkeeping, records per second end to end, build and insert rates,
+peak RSS and disk bytes per person; across sizes, the growth of insert and search time
+(:class:`DedupGrowth`, with a plot of cost against the gallery size).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +40,22 @@ import numpy as np
 
 from afis.atomic import atomic_write
 from afis.bench.verify import _Progress
+from afis.index import IndexOptions
 from afis.match import threshold_for_fmr
-from afis.people import PeopleGallery
+from afis.people import shortlist_depth
+from afis.people_shards import ShardedPeopleGallery
 from afis.synth import Population
 from afis.template import Template
 
-__all__ = ["DEFAULT_THRESHOLD_FMR", "INSERT_BATCH", "DedupReport", "dedup_benchmark"]
+__all__ = [
+    "DEFAULT_THRESHOLD_FMR",
+    "INSERT_BATCH",
+    "DedupGrowth",
+    "DedupReport",
+    "bench_index_options",
+    "dedup_benchmark",
+    "dedup_growth",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +66,10 @@ INSERT_BATCH = 10_000
 DEFAULT_THRESHOLD_FMR = 1e-3
 #: Probes identified per call (their index searches are batched).
 _PROBE_CHUNK = 10
+#: People of a shard per coarse list of the benchmark's index, most lists, lists visited.
+PEOPLE_PER_LIST = 64
+MAX_NLIST = 4096
+NPROBE = 32
 
 
 @dataclass(frozen=True)
@@ -65,13 +83,17 @@ class DedupReport:
         duplicates and never-enrolled people.
     threshold : float
         Fused score from which a probe is flagged.
-    k : int
-        People re-ranked per probe.
+    depth, k : int
+        People shortlisted per probe, and of them compared on all ten fingers.
     missed, false_flags : int
         Planted duplicates not flagged; unique people flagged.
+    built : int
+        People inserted while building up to this size (the earlier sizes' galleries and
+        batches were there already).
     build_s, search_s, rerank_s, bookkeeping_s, identify_s, insert_s : float
-        Gallery build; the three stages of identification, summed over the batch; the whole
-        identification (probe synthesis excluded); the insert of the unique people.
+        Inserting those ``built`` people (synthesis excluded); the three stages of
+        identification, summed over the batch; the whole identification (probe synthesis
+        excluded); the insert of the batch's unique people.
     peak_rss : int
         Peak resident set size of the process (``ru_maxrss``).
     disk_bytes : int
@@ -83,9 +105,11 @@ class DedupReport:
     planted: int
     unique: int
     threshold: float
+    depth: int
     k: int
     missed: int
     false_flags: int
+    built: int
     build_s: float
     search_s: float
     rerank_s: float
@@ -95,6 +119,9 @@ class DedupReport:
     peak_rss: int
     disk_bytes: int
     seed: int
+    shards: int = 1
+    nlist: int = 1
+    nprobe: int = 1
 
     @property
     def fnir(self) -> float:
@@ -109,7 +136,7 @@ class DedupReport:
     @property
     def build_rate(self) -> float:
         """People inserted per second while building the gallery."""
-        return self.gallery_people / self.build_s if self.build_s > 0 else 0.0
+        return self.built / self.build_s if self.build_s > 0 else 0.0
 
     @property
     def records_per_s(self) -> float:
@@ -122,6 +149,11 @@ class DedupReport:
         return self.unique / self.insert_s if self.insert_s > 0 else 0.0
 
     @property
+    def ms_per_record(self) -> float:
+        """Milliseconds of identification per batch record."""
+        return 1000.0 * self.identify_s / self.batch if self.batch else 0.0
+
+    @property
     def disk_per_person(self) -> float:
         """Gallery bytes on disk per person held after the batch."""
         held = self.gallery_people + self.unique
@@ -130,7 +162,7 @@ class DedupReport:
     def to_dict(self) -> dict[str, Any]:
         """The fields and the derived rates, JSON-ready."""
         out = asdict(self)
-        for name in ("fnir", "fpir", "build_rate", "records_per_s", "insert_rate"):
+        for name in ("fnir", "fpir", "build_rate", "records_per_s", "insert_rate", "ms_per_record"):
             out[name] = getattr(self, name)
         out["disk_per_person"] = self.disk_per_person
         return out
@@ -145,8 +177,11 @@ class DedupReport:
         return [
             f"gallery {self.gallery_people:,} people, batch {self.batch:,} "
             f"({self.planted} planted duplicates, {self.unique} unique), seed {self.seed}",
-            f"build {self.build_s:.1f} s ({self.build_rate:,.0f} people/s)",
-            f"threshold fused >= {self.threshold:.2f}, k = {self.k} people re-ranked per probe",
+            f"index: {self.shards} shard(s), nlist {self.nlist}, nprobe {self.nprobe}; "
+            f"build of {self.built:,} people {self.build_s:.1f} s ({self.build_rate:,.0f} "
+            "people/s)",
+            f"threshold fused >= {self.threshold:.2f}; {self.depth} people shortlisted and "
+            f"{self.k} re-ranked on ten fingers per probe",
             f"FNIR {self.missed}/{self.planted} = {100 * self.fnir:.2f} %   "
             f"FPIR {self.false_flags}/{self.unique} = {100 * self.fpir:.2f} %",
             f"per record: search {self.search_s * per:.1f} ms, re-rank "
@@ -164,6 +199,16 @@ def _person(population: Population, number: int, impression: int) -> dict[int, T
     return dict(zip(range(1, 11), templates.templates(), strict=True))
 
 
+def _people(population: Population, numbers: range, impression: int) -> list[dict[int, Template]]:
+    """Ten fingers of each person in ``numbers`` (one batched synthesis)."""
+    fingers = population.impressions(range(10 * numbers.start, 10 * numbers.stop), impression)
+    templates = fingers.templates()
+    return [
+        dict(zip(range(1, 11), templates[10 * n : 10 * n + 10], strict=True))
+        for n in range(len(numbers))
+    ]
+
+
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -173,43 +218,105 @@ def _peak_rss() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # Linux: KiB
 
 
+def bench_index_options(people: int, shards: int = 1) -> IndexOptions:
+    """Index options of the benchmark's gallery for ``people`` people at most: the
+    ``national`` preset with about one coarse list per :data:`PEOPLE_PER_LIST` people of a
+    shard (a power of two, at most :data:`MAX_NLIST`; ``benchmarks/DEDUP.md``), visiting
+    :data:`NPROBE` of them.
+
+    Examples
+    --------
+    >>> o = bench_index_options(10**6)
+    >>> o.nlist, o.nprobe
+    (4096, 32)
+    >>> bench_index_options(500).nlist
+    1
+    """
+    per_shard = max(1, people // max(1, shards))
+    nlist = 1
+    while nlist * 2 <= min(MAX_NLIST, per_shard // PEOPLE_PER_LIST):
+        nlist *= 2
+    return IndexOptions.preset("national", nlist=nlist, nprobe=min(NPROBE, nlist))
+
+
+@dataclass(frozen=True)
+class DedupGrowth:
+    """The reports of one :func:`dedup_growth` run, smallest gallery first."""
+
+    reports: tuple[DedupReport, ...]
+
+    def growth(self) -> dict[str, float]:
+        """Largest against smallest gallery: ``insert`` (time to insert the batch's unique
+        people, per person) and ``search`` (identification time per record) ratios."""
+        if len(self.reports) < 2:
+            return {}
+        a, b = self.reports[0], self.reports[-1]
+        per_insert = [r.insert_s / r.unique if r.unique else 0.0 for r in (a, b)]
+        return {
+            "people": b.gallery_people / max(1, a.gallery_people),
+            "insert": per_insert[1] / per_insert[0] if per_insert[0] else 0.0,
+            "search": b.ms_per_record / a.ms_per_record if a.ms_per_record else 0.0,
+        }
+
+    def lines(self) -> list[str]:
+        """Every size's report, then the growth ratios."""
+        out: list[str] = []
+        for report in self.reports:
+            out += [*report.lines(), ""]
+        ratios = self.growth()
+        if ratios:
+            out.append(
+                f"growth x{ratios['people']:g} people: insert time per person "
+                f"x{ratios['insert']:.2f}, identify time per record x{ratios['search']:.2f}"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the reports and the growth ratios."""
+        return {"reports": [r.to_dict() for r in self.reports], "growth": self.growth()}
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` with :func:`afis.atomic.atomic_write`."""
+        atomic_write(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Cost against gallery size (log x): identification per record split into its
+        stages, and insert time per person, into a PNG."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        n = [r.gallery_people for r in self.reports]
+        per = [1000.0 / r.batch if r.batch else 0.0 for r in self.reports]
+        for label, key in (
+            ("index search", "search_s"),
+            ("re-rank", "rerank_s"),
+            ("bookkeeping", "bookkeeping_s"),
+        ):
+            ax.plot(n, [getattr(r, key) * p for r, p in zip(self.reports, per, strict=True)],
+                    marker="o", label=f"{label} (ms/record)")  # fmt: skip
+        ax.plot(n, [r.ms_per_record for r in self.reports], marker="s", color="k",
+                label="identify, all stages (ms/record)")  # fmt: skip
+        ax.plot(n, [1000.0 / r.insert_rate if r.insert_rate else 0.0 for r in self.reports],
+                marker="^", linestyle="--", label="insert (ms/person)")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("people in the gallery")
+        ax.set_ylabel("milliseconds")
+        ax.set_title("afis bench dedup: cost against gallery size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.savefig(path, dpi=120)
+
+
 def dedup_benchmark(
     gallery_people: int,
     batch: int,
-    *,
-    duplicate_share: float = 0.05,
-    seed: int = 0,
-    folder: str | os.PathLike[str] | None = None,
-    k: int | None = None,
-    threshold: float | None = None,
-    progress: bool = False,
+    **kwargs: Any,
 ) -> DedupReport:
-    """Build a people gallery, de-duplicate a batch against it, insert its unique people.
-
-    Parameters
-    ----------
-    gallery_people : int
-        Synthetic people enrolled first (person numbers ``0 .. gallery_people - 1``).
-    batch : int
-        New people searched; ``round(batch * duplicate_share)`` of them are duplicates.
-    duplicate_share : float
-        Share of planted duplicates, in [0, 1] (default 0.05); needs a gallery when > 0.
-    seed : int
-        Seed of the population and of the choice of duplicated people.
-    folder : path, optional
-        Where the gallery is built (must hold none); a temporary folder, removed after, by
-        default.
-    k : int, optional
-        People re-ranked per probe (default the gallery's, ``max(32, ceil(sqrt(N)))``).
-    threshold : float, optional
-        Fused score from which a probe is flagged; default
-        ``10 * threshold_for_fmr(DEFAULT_THRESHOLD_FMR)``.
-    progress : bool
-        Progress bars on a terminal, log lines otherwise.
-
-    Returns
-    -------
-    DedupReport
+    """Build a people gallery, de-duplicate a batch against it, insert its unique people
+    (:func:`dedup_growth` at one size; same keyword arguments).
 
     Examples
     --------
@@ -219,72 +326,159 @@ def dedup_benchmark(
     >>> report.disk_bytes > 0
     True
     """
-    for name, value in (("gallery_people", gallery_people), ("batch", batch)):
+    return dedup_growth([gallery_people], batch, **kwargs).reports[0]
+
+
+def dedup_growth(
+    sizes: Sequence[int],
+    batch: int,
+    *,
+    duplicate_share: float = 0.05,
+    seed: int = 0,
+    folder: str | os.PathLike[str] | None = None,
+    shards: int = 1,
+    options: IndexOptions | None = None,
+    depth: int | None = None,
+    k: int | None = None,
+    threshold: float | None = None,
+    progress: bool = False,
+) -> DedupGrowth:
+    """Build a people gallery up to each of ``sizes`` in turn; at each, de-duplicate a batch
+    against it and insert the batch's unique people.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Gallery sizes (people), ascending; the first may be 0 only without duplicates.
+    batch : int
+        New people searched at each size; ``round(batch * duplicate_share)`` are duplicates.
+    duplicate_share : float
+        Share of planted duplicates, in [0, 1] (default 0.05); needs a gallery when > 0.
+    seed : int
+        Seed of the population and of the choice of duplicated people.
+    folder : path, optional
+        Where the gallery is built (must hold none); a temporary folder, removed after, by
+        default.
+    shards : int
+        Shards of the gallery (default 1).
+    options : IndexOptions, optional
+        Candidate-index options (default :func:`bench_index_options` of the largest size).
+    depth, k : int, optional
+        People shortlisted and fully re-ranked per probe (default the gallery's rules).
+    threshold : float, optional
+        Fused score from which a probe is flagged; default
+        ``10 * threshold_for_fmr(DEFAULT_THRESHOLD_FMR)``.
+    progress : bool
+        Progress bars on a terminal, log lines otherwise.
+
+    Returns
+    -------
+    DedupGrowth
+    """
+    if isinstance(sizes, int | np.integer) or not isinstance(sizes, Sequence) or not sizes:
+        raise TypeError("sizes must be a non-empty sequence of ints")
+    for name, value in [*(("gallery_people", n) for n in sizes), ("batch", batch)]:
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if value < 0:
             raise ValueError(f"{name} must not be negative, got {value}")
+    if list(sizes) != sorted(sizes):
+        raise ValueError(f"sizes must be ascending, got {list(sizes)}")
     share = float(duplicate_share)
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"duplicate_share must lie in [0, 1], got {duplicate_share}")
     planted = round(batch * share)
-    if planted and not gallery_people:
+    if planted and not sizes[0]:
         raise ValueError("planted duplicates need a gallery: gallery_people is 0")
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    for name, value in (("k", k), ("depth", depth)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     if threshold is None:
         threshold = 10 * threshold_for_fmr(DEFAULT_THRESHOLD_FMR)
-    args = (gallery_people, batch, planted, seed)
+    if options is None:
+        options = bench_index_options(int(sizes[-1]) + len(sizes) * batch, shards)
+    run = _Run(
+        [int(n) for n in sizes], int(batch), planted, seed, shards, options, depth, k,
+        float(threshold), progress,
+    )  # fmt: skip
     if folder is None:
         with tempfile.TemporaryDirectory(prefix="afis-dedup-") as tmp:
-            return _run(*args, Path(tmp), k, float(threshold), progress)
-    return _run(*args, Path(folder), k, float(threshold), progress)
+            return run(Path(tmp) / "gallery")
+    return run(Path(folder))
 
 
-def _run(
-    n: int,
-    batch: int,
-    planted: int,
-    seed: int,
-    folder: Path,
-    k: int | None,
-    threshold: float,
-    progress: bool,
-) -> DedupReport:
-    population = Population(seed)
-    gallery = PeopleGallery.create(folder)
-    try:
-        # 1. the gallery, in inserts of at most INSERT_BATCH people (synthesis timed apart)
-        build_s = 0.0
-        bar = _Progress(progress, n, "build gallery", "person")
-        for start in range(0, n, INSERT_BATCH):
-            ids = list(range(start, min(n, start + INSERT_BATCH)))
-            people = []
-            for pid in ids:
-                people.append(_person(population, pid, 0))
-                bar.update()
-            tick = time.perf_counter()
-            gallery.insert(ids, people)
-            build_s += time.perf_counter() - tick
-        bar.close()
-        log.info("gallery of %d people built in %.1f s", n, build_s)
-        # 2. the batch: planted duplicates first, then never-enrolled people
-        rng = np.random.default_rng(seed)
-        sources = (
-            rng.choice(n, size=planted, replace=False)
-            if planted <= n
-            else (rng.choice(n, size=planted, replace=True))
-        )
-        new_ids = list(range(n, n + batch))
-        is_planted = [True] * planted + [False] * (batch - planted)
-        k_used = k if k is not None else max(32, int(np.ceil(np.sqrt(max(n, 1)))))
+@dataclass
+class _Run:
+    sizes: list[int]
+    batch: int
+    planted: int
+    seed: int
+    shards: int
+    options: IndexOptions
+    depth: int | None
+    k: int | None
+    threshold: float
+    progress: bool
+
+    def __call__(self, folder: Path) -> DedupGrowth:
+        population = Population(self.seed)
+        rng = np.random.default_rng(self.seed)
+        gallery = ShardedPeopleGallery.create(folder, self.shards, self.options)
+        held: list[int] = []  # person numbers in the gallery
+        next_number = 0
+        reports = []
+        try:
+            for size in self.sizes:
+                # 1. grow the gallery to `size` people (synthesis timed apart)
+                built, build_s = 0, 0.0
+                bar = _Progress(self.progress, max(0, size - len(held)), "build", "person")
+                while len(held) < size:
+                    numbers = range(next_number, next_number + min(INSERT_BATCH, size - len(held)))
+                    people = _people(population, numbers, 0)
+                    tick = time.perf_counter()
+                    gallery.insert(list(numbers), people)
+                    build_s += time.perf_counter() - tick
+                    held.extend(numbers)
+                    built += len(numbers)
+                    next_number = numbers.stop
+                    bar.update(len(numbers))
+                bar.close()
+                log.info("gallery of %d people (%d built in %.1f s)", len(held), built, build_s)
+                report, next_number = self._batch(
+                    gallery, population, rng, held, next_number, built, build_s, folder
+                )
+                reports.append(report)
+        finally:
+            gallery.close()
+        return DedupGrowth(tuple(reports))
+
+    def _batch(
+        self,
+        gallery: ShardedPeopleGallery,
+        population: Population,
+        rng: np.random.Generator,
+        held: list[int],
+        next_number: int,
+        built: int,
+        build_s: float,
+        folder: Path,
+    ) -> tuple[DedupReport, int]:
+        n = len(held)
+        planted = self.planted
+        sources = rng.choice(np.asarray(held), size=planted, replace=planted > n)
+        new_ids = list(range(next_number, next_number + self.batch))
+        is_planted = [True] * planted + [False] * (self.batch - planted)
+        depth = self.depth if self.depth is not None else shortlist_depth(n)
+        k = self.k if self.k is not None else min(depth, 8)
         timings: dict[str, float] = {}
-        flagged = []
+        flagged: list[bool] = []
         identify_s = 0.0
         unique_people = []
-        bar = _Progress(progress, batch, "identify batch", "record")
-        for start in range(0, batch, _PROBE_CHUNK):
-            chunk = range(start, min(batch, start + _PROBE_CHUNK))
+        bar = _Progress(self.progress, self.batch, "identify batch", "record")
+        for start in range(0, self.batch, _PROBE_CHUNK):
+            chunk = range(start, min(self.batch, start + _PROBE_CHUNK))
             probes = []
             for i in chunk:
                 if is_planted[i]:
@@ -294,37 +488,42 @@ def _run(
                     unique_people.append(person)
                     probes.append(person)
             tick = time.perf_counter()
-            found = gallery.identify(probes, k=k_used, timings=timings)
+            found = gallery.identify(probes, k=k, depth=max(depth, k), timings=timings)
             identify_s += time.perf_counter() - tick
-            flagged.extend(bool(c) and c[0].fused >= threshold for c in found)
+            flagged.extend(bool(c) and c[0].fused >= self.threshold for c in found)
             bar.update(len(chunk))
         bar.close()
-        # 3. insert the batch's unique people
         tick = time.perf_counter()
         if unique_people:
             gallery.insert(new_ids[planted:], unique_people)
         insert_s = time.perf_counter() - tick
-        disk = _folder_bytes(folder)
-    finally:
-        gallery.close()
-    missed = sum(p and not f for p, f in zip(is_planted, flagged, strict=True))
-    false_flags = sum(f and not p for p, f in zip(is_planted, flagged, strict=True))
-    return DedupReport(
-        gallery_people=n,
-        batch=batch,
-        planted=planted,
-        unique=batch - planted,
-        threshold=float(threshold),
-        k=int(k_used),
-        missed=int(missed),
-        false_flags=int(false_flags),
-        build_s=build_s,
-        search_s=timings.get("search", 0.0),
-        rerank_s=timings.get("rerank", 0.0),
-        bookkeeping_s=timings.get("bookkeeping", 0.0),
-        identify_s=identify_s,
-        insert_s=insert_s,
-        peak_rss=_peak_rss(),
-        disk_bytes=disk,
-        seed=seed,
-    )
+        held.extend(new_ids[planted:])
+        missed = sum(p and not f for p, f in zip(is_planted, flagged, strict=True))
+        false_flags = sum(f and not p for p, f in zip(is_planted, flagged, strict=True))
+        report = DedupReport(
+            gallery_people=n,
+            batch=self.batch,
+            planted=planted,
+            unique=self.batch - planted,
+            threshold=self.threshold,
+            depth=int(max(depth, k)),
+            k=int(k),
+            missed=int(missed),
+            false_flags=int(false_flags),
+            built=built,
+            build_s=build_s,
+            search_s=timings.get("search", 0.0),
+            rerank_s=timings.get("rerank", 0.0),
+            bookkeeping_s=timings.get("bookkeeping", 0.0),
+            identify_s=identify_s,
+            insert_s=insert_s,
+            peak_rss=_peak_rss(),
+            disk_bytes=_folder_bytes(folder),
+            seed=self.seed,
+            shards=self.shards,
+            nlist=self.options.nlist,
+            nprobe=self.options.nprobe,
+        )
+        for line in report.lines():
+            log.info(line)
+        return report, new_ids[-1] + 1 if new_ids else next_number
