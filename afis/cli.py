@@ -220,14 +220,15 @@ def _bench_identify(args: argparse.Namespace) -> int:
 
 
 def _bench_dedup(args: argparse.Namespace) -> int:
-    from afis.bench.dedup import bench_index_options, dedup_growth  # faiss loads only here
+    from afis.bench.dedup import dedup_growth  # faiss loads only for this command
     from afis.index import IndexOptions
+    from afis.people import people_index_options
 
     try:
         sizes = [int(n) for n in str(args.people).split(",")]
         options = None
         if args.nlist is not None or args.nprobe is not None:
-            base = bench_index_options(max(sizes), args.shards)
+            base = people_index_options(max(sizes), args.shards)
             nlist = args.nlist if args.nlist is not None else base.nlist
             nprobe = args.nprobe if args.nprobe is not None else min(base.nprobe, nlist)
             options = IndexOptions.preset("national", nlist=nlist, nprobe=nprobe)

@@ -37,6 +37,7 @@ __all__ = [
     "MIN_IMAGE_SIDE",
     "MIN_PPI",
     "MIN_SIDE",
+    "PEOPLE_INDEX",
     "PROCESSING_PPI",
 ]
 
@@ -88,4 +89,13 @@ INDEX_PRESETS = MappingProxyType(
         "small": MappingProxyType({"nlist": 1, "nprobe": 1, "neighbours": 2000}),
         "national": MappingProxyType({"nlist": 256, "nprobe": 16, "neighbours": 2000}),
     }
+)
+
+#: How a people gallery's candidate index is partitioned for its size
+#: (:func:`afis.people.people_index_options`): about one coarse list per ``people_per_list``
+#: people of a shard (a power of two, at most ``max_nlist``), ``nprobe`` lists visited per
+#: probe code, ``neighbours`` codes retrieved per probe code. Measured in
+#: ``benchmarks/DEDUP.md``.
+PEOPLE_INDEX = MappingProxyType(
+    {"people_per_list": 64, "max_nlist": 4096, "nprobe": 32, "neighbours": 2000}
 )

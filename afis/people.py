@@ -79,6 +79,7 @@ import numpy as np
 
 from afis._threads import resolve_threads
 from afis.atomic import fsync_folder
+from afis.constants import PEOPLE_INDEX
 from afis.errors import AfisError, IndexFileError
 from afis.index import CandidateIndex, IndexOptions, ShardedIndex, shared_encoding
 from afis.match import Gallery, Matcher, threshold_for_fmr
@@ -91,6 +92,7 @@ __all__ = [
     "PeopleCandidate",
     "PeopleGallery",
     "identify_parts",
+    "people_index_options",
     "shortlist_depth",
 ]
 
@@ -117,6 +119,34 @@ DEPTH_REFERENCE = 10_000
 #: People compared on all ten fingers by default (the best of the shortlist on the searched
 #: fingers).
 FULL_RERANK = 8
+
+
+def people_index_options(people: int, shards: int = 1) -> IndexOptions:
+    """Candidate-index options for a people gallery expected to hold ``people`` people in
+    ``shards`` shards: the ``national`` preset with about one coarse list per
+    ``PEOPLE_INDEX["people_per_list"]`` people of a shard (a power of two, at most
+    ``PEOPLE_INDEX["max_nlist"]``), visiting ``PEOPLE_INDEX["nprobe"]`` of them
+    (:data:`afis.constants.PEOPLE_INDEX`). The search then scans about
+    ``nprobe / nlist`` of the codes: a share that falls as the gallery grows to the cap.
+
+    Examples
+    --------
+    >>> o = people_index_options(10**6)
+    >>> o.nlist, o.nprobe
+    (4096, 32)
+    >>> people_index_options(500).nlist
+    1
+    """
+    per_shard = max(1, int(people) // max(1, int(shards)))
+    nlist = 1
+    while nlist * 2 <= min(PEOPLE_INDEX["max_nlist"], per_shard // PEOPLE_INDEX["people_per_list"]):
+        nlist *= 2
+    return IndexOptions.preset(
+        "national",
+        nlist=nlist,
+        nprobe=min(PEOPLE_INDEX["nprobe"], nlist),
+        neighbours=PEOPLE_INDEX["neighbours"],
+    )
 
 
 def shortlist_depth(count: int) -> int:
@@ -495,23 +525,34 @@ class PeopleGallery:
                     self._index.dead[n] = self._index.dead.get(n, 0) + 1
             self._dead[pid] = manifest["next_segment"]
 
-    def compact(self, *, repartition: bool = False) -> None:
+    def compact(self, *, repartition: bool = False, options: IndexOptions | None = None) -> None:
         """Rewrite the live people into one new segment, drop the tombstones, and remove
         every segment folder (and old quantizer file) the new manifest does not name. A crash
         before the manifest is replaced leaves the old state (the half-written segment is
         garbage).
 
-        With ``repartition`` (and ``options.nlist > 1``) the coarse centroids are trained
-        anew on the live people's searched fingers first: the maintenance step for a gallery
-        that has grown far beyond the people its centroids were trained on.
+        With ``repartition`` (and ``nlist > 1``) the coarse centroids are trained anew on the
+        live people's searched fingers first, under new index ``options`` if given (e.g.
+        :func:`people_index_options` of the size the gallery has grown to): the maintenance
+        step for a gallery that has outgrown the partition it was created with.
         """
+        if options is not None:
+            if not repartition:
+                raise ValueError("new index options need repartition=True")
+            if not isinstance(options, IndexOptions):
+                raise TypeError(f"options must be IndexOptions, got {type(options).__name__}")
         with self._writing():
-            self._compact(repartition)
+            self._compact(repartition, options)
 
-    def _compact(self, repartition: bool) -> None:
+    def _compact(self, repartition: bool, options: IndexOptions | None) -> None:
         manifest = self._next_manifest()
+        previous, centroids = self.options, self._centroids
         if repartition:
             manifest["quantizer"] = None
+            self._centroids = None
+        if options is not None:
+            manifest["options"] = dataclasses.asdict(options)
+            self.options = options
         number = manifest["next_segment"]
         rows_people, rows_positions, blobs, templates = [], [], [], []
         for pid in sorted(self._people):
@@ -526,11 +567,18 @@ class PeopleGallery:
                 # only the searched positions are parsed, for the new segment's index
                 searched = int(segment.positions[r]) in SEARCHED_POSITIONS
                 templates.append(Template.from_bytes(blobs[-1]) if searched else None)
-        entry = self._write_segment(manifest, number, rows_people, rows_positions, blobs, templates)
-        manifest["next_segment"] = number + 1
-        manifest["segments"] = [entry]
-        manifest["tombstones"] = []
-        self._commit(manifest)
+        try:
+            entry = self._write_segment(
+                manifest, number, rows_people, rows_positions, blobs, templates
+            )
+            manifest["next_segment"] = number + 1
+            manifest["segments"] = [entry]
+            manifest["tombstones"] = []
+            self._commit(manifest)
+        except BaseException:
+            # nothing committed: later inserts keep the committed options and centroids
+            self.options, self._centroids = previous, centroids
+            raise
         folder = self.path / SEGMENTS / entry["name"]
         segment = _read_segment(folder, entry, verify=False, threads=self._threads)
         self._segments.clear()

@@ -188,10 +188,7 @@ class ShardedPeopleGallery:
             PeopleGallery.open(folder / _shard_name(n), threads=threads)
             for n in range(body["shards"])
         ]
-        options = IndexOptions(**body["options"])
         for number, part in enumerate(parts):
-            if part.options != options:
-                raise GalleryFileError(f"{part.path / MANIFEST}: other index options than {HEADER}")
             ids = part.person_ids
             if ids.size and (shard_of(ids, len(parts)) != number).any():
                 raise GalleryFileError(f"{part.path}: holds people of another shard")
@@ -292,10 +289,13 @@ class ShardedPeopleGallery:
         for shard, rows in sorted(self._groups(ids).items()):
             self._shards[shard].delete([ids[n] for n in rows])
 
-    def compact(self, *, repartition: bool = False) -> None:
-        """Compact every shard (:meth:`PeopleGallery.compact`)."""
+    def compact(self, *, repartition: bool = False, options: IndexOptions | None = None) -> None:
+        """Compact every shard (:meth:`PeopleGallery.compact`; with ``repartition``, under
+        new ``options`` if given). Each shard commits on its own: a compaction killed midway
+        leaves some shards compacted (a shard's options may then differ from another's;
+        searches still merge them) and is finished by running it again."""
         for part in self._shards:
-            part.compact(repartition=repartition)
+            part.compact(repartition=repartition, options=options)
 
     # -- searching ----------------------------------------------------------------------
 

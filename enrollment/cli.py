@@ -119,6 +119,27 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gallery(args: argparse.Namespace) -> int:
+    from afis.people import people_index_options
+    from afis.people_shards import ShardedPeopleGallery
+    from enrollment.dedup import GALLERY
+
+    folder = Path(args.work_dir) / GALLERY
+    with ShardedPeopleGallery.open(folder) as gallery:
+        if args.action == "compact":
+            gallery.compact()
+        elif args.action == "repartition":
+            people = args.people or gallery.count()
+            options = people_index_options(people, gallery.shards)
+            gallery.compact(repartition=True, options=options)
+        counts = gallery.shard_counts()
+        print(f"gallery {folder}: {sum(counts)} people in {gallery.shards} shard(s)")
+        for number, count in enumerate(counts):
+            o = gallery.shard(number).options
+            print(f"  shard {number}: {count} people, nlist {o.nlist}, nprobe {o.nprobe}")
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.record is not None:
@@ -357,6 +378,18 @@ def build_parser() -> argparse.ArgumentParser:
     _db(p)
     _cluster(p)
     p.set_defaults(run=_cmd_dedup)
+
+    p = sub.add_parser(
+        "gallery",
+        help="the persistent gallery of unique records: status, compact, repartition",
+        description="Show the de-duplication gallery's shards; compact them (drop deleted "
+        "people, one segment a shard); or re-partition the candidate index for its size "
+        "(or --people) after it has grown.",
+    )
+    p.add_argument("action", choices=("status", "compact", "repartition"))
+    p.add_argument("--work-dir", default=DEFAULT_WORK, help="the de-duplication work folder")
+    p.add_argument("--people", type=int, help="repartition for this many people")
+    p.set_defaults(run=_cmd_gallery)
 
     p = sub.add_parser("status", help="status counts, or one record's history")
     _db(p)

@@ -27,7 +27,6 @@ __all__ = [
     "FUSED_TAIL_SHARE",
     "FUSED_TAIL_START",
     "GALLERY_SHARDS",
-    "INDEX_PRESET",
     "KTP_BIODATA_FIELDS",
     "KTP_CLAIM",
     "KTP_MAX_BIODATA_FIELD",
@@ -96,10 +95,6 @@ PROVINCE_CODES = frozenset(
     }
 )
 
-#: Preset of the engine's candidate index (:data:`afis.constants.INDEX_PRESETS`) for the
-#: de-duplication job's shards; :class:`~enrollment.dedup.DedupOptions` may override its
-#: ``nlist``, ``nprobe`` and ``neighbours``.
-INDEX_PRESET = "national"
 
 # -- KTP Digital (enrollment.ktp_digital) ------------------------------------------------------
 

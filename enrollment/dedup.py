@@ -92,11 +92,15 @@ import numpy as np
 import sqlalchemy as sa
 
 from afis._threads import resolve_threads
-from afis.constants import INDEX_PRESETS
 from afis.errors import AfisError, TemplateError
 from afis.index import IndexOptions
 from afis.match import Matcher
-from afis.people import SEARCHED_POSITIONS, PeopleCandidate, PeopleGallery
+from afis.people import (
+    SEARCHED_POSITIONS,
+    PeopleCandidate,
+    PeopleGallery,
+    people_index_options,
+)
 from afis.people_shards import HEADER as SHARDS_HEADER
 from afis.people_shards import ShardedPeopleGallery
 from afis.template import FingerPosition, Template
@@ -163,9 +167,9 @@ class DedupOptions:
     chunk_size: int = C.CHUNK_SIZE
     #: shards of a new persistent gallery (an existing one keeps its own)
     gallery_shards: int = C.GALLERY_SHARDS
-    index_nlist: int = INDEX_PRESETS[C.INDEX_PRESET]["nlist"]
-    index_nprobe: int = INDEX_PRESETS[C.INDEX_PRESET]["nprobe"]
-    index_neighbours: int = INDEX_PRESETS[C.INDEX_PRESET]["neighbours"]
+    #: people a new persistent gallery is partitioned for (0: its first insert's); grow
+    #: beyond it and re-partition (``afis-enrollment gallery repartition``)
+    planned_people: int = 0
 
     def __post_init__(self) -> None:
         for name in ("fpir_duplicate", "fpir_adjudicate"):
@@ -181,9 +185,7 @@ class DedupOptions:
             ("max_candidates", 1, 1000),
             ("chunk_size", 1, 100_000),
             ("gallery_shards", 1, 4096),
-            ("index_nlist", 1, 1 << 16),
-            ("index_nprobe", 1, 1 << 16),
-            ("index_neighbours", 1, 2048),
+            ("planned_people", 0, 10**10),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -191,16 +193,11 @@ class DedupOptions:
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must lie in {lo}..{hi}, got {value}")
 
-    def index_options(self, fingers: int) -> IndexOptions:
-        """Candidate-index options of a new gallery whose first insert indexes ``fingers``
-        fingers per shard (the preset's ``nlist`` scaled to them, capped by ``index_nlist``)."""
-        return IndexOptions.preset(
-            C.INDEX_PRESET,
-            fingers=max(1, fingers),
-            nlist=self.index_nlist,
-            nprobe=self.index_nprobe,
-            neighbours=self.index_neighbours,
-        )
+    def index_options(self, people: int) -> IndexOptions:
+        """Candidate-index options of a new gallery whose first insert holds ``people``
+        people (:func:`afis.people.people_index_options` for the size the gallery is
+        planned for, ``planned_people``, or that insert's if larger)."""
+        return people_index_options(max(people, self.planned_people), self.gallery_shards)
 
 
 @dataclass(frozen=True)
@@ -704,11 +701,10 @@ def sync_gallery(
                 people.append(fingers)
         if ids:
             if gallery is None:
-                searched = sum(p in f for f in people for p in SEARCHED_POSITIONS)
                 gallery = ShardedPeopleGallery.create(
                     folder,
                     options.gallery_shards,
-                    options.index_options(searched // options.gallery_shards),
+                    options.index_options(len(ids)),
                     threads=workers,
                 )
             gallery.insert(ids, people)
@@ -758,9 +754,10 @@ def _prepare(
         if fingers:
             ids.append(rid)
             people.append(fingers)
-    searched = sum(p in f for f in people for p in SEARCHED_POSITIONS)
     with PeopleGallery.create(
-        folder / BATCH, options.index_options(searched), threads=threads
+        folder / BATCH,
+        people_index_options(len(ids)),
+        threads=threads,
     ) as batch:
         batch.insert(ids, people)
     (folder / _READY).write_text(json.dumps({"job": job_id, "members": len(members)}))

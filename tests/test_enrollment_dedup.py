@@ -150,6 +150,14 @@ def test_idempotent_and_second_batch(tmp_path) -> None:
         assert sync_gallery(store, tmp_path / "w" / "gallery") == (0, 1)
         assert gone not in gallery_ids(tmp_path / "w")
         assert sync_gallery(store, tmp_path / "w" / "gallery") == (0, 0)
+        # the maintenance commands
+        from enrollment.cli import main
+
+        held = gallery_ids(tmp_path / "w")
+        for action in ("status", "compact", "repartition"):
+            assert main(["gallery", action, "--work-dir", str(tmp_path / "w")]) == 0
+        assert gallery_ids(tmp_path / "w") == held
+        assert main(["gallery", "status", "--work-dir", str(tmp_path / "nowhere")]) == 2
 
 
 def _kill_script(url: str, work: Path, event: str, chunk: int) -> str:

@@ -168,12 +168,19 @@ def test_shared_centroids_and_repartition(tmp_path: Path, enrolled: list, probes
     assert [p.name for p in (tmp_path / "g").glob("quantizer-*.npy")] == ["quantizer-000003.npy"]
     again = PeopleGallery.open(tmp_path / "g")
     assert [r[0].person_id for r in again.identify(probes[:6], k=1)] == best
+    # re-partitioned under new options (more lists): committed, reopened with them
+    wider = IndexOptions.preset("national", nlist=256, nprobe=64)
+    with pytest.raises(ValueError, match="repartition=True"):
+        again.compact(options=wider)
+    again.compact(repartition=True, options=wider)
+    assert PeopleGallery.open(tmp_path / "g").options == wider
+    assert [r[0].person_id for r in again.identify(probes[:6], k=1)] == best
     # an altered quantizer file is refused
-    path = tmp_path / "g" / "quantizer-000003.npy"
+    path = tmp_path / "g" / "quantizer-000004.npy"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(GalleryFileError, match=r"quantizer-000003\.npy: checksum mismatch"):
+    with pytest.raises(GalleryFileError, match=r"quantizer-000004\.npy: checksum mismatch"):
         PeopleGallery.open(tmp_path / "g")
 
 

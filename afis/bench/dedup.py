@@ -42,7 +42,7 @@ from afis.atomic import atomic_write
 from afis.bench.verify import _Progress
 from afis.index import IndexOptions
 from afis.match import threshold_for_fmr
-from afis.people import shortlist_depth
+from afis.people import people_index_options, shortlist_depth
 from afis.people_shards import ShardedPeopleGallery
 from afis.synth import Population
 from afis.template import Template
@@ -52,7 +52,6 @@ __all__ = [
     "INSERT_BATCH",
     "DedupGrowth",
     "DedupReport",
-    "bench_index_options",
     "dedup_benchmark",
     "dedup_growth",
 ]
@@ -66,10 +65,6 @@ INSERT_BATCH = 10_000
 DEFAULT_THRESHOLD_FMR = 1e-3
 #: Probes identified per call (their index searches are batched).
 _PROBE_CHUNK = 10
-#: People of a shard per coarse list of the benchmark's index, most lists, lists visited.
-PEOPLE_PER_LIST = 64
-MAX_NLIST = 4096
-NPROBE = 32
 
 
 @dataclass(frozen=True)
@@ -218,27 +213,6 @@ def _peak_rss() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # Linux: KiB
 
 
-def bench_index_options(people: int, shards: int = 1) -> IndexOptions:
-    """Index options of the benchmark's gallery for ``people`` people at most: the
-    ``national`` preset with about one coarse list per :data:`PEOPLE_PER_LIST` people of a
-    shard (a power of two, at most :data:`MAX_NLIST`; ``benchmarks/DEDUP.md``), visiting
-    :data:`NPROBE` of them.
-
-    Examples
-    --------
-    >>> o = bench_index_options(10**6)
-    >>> o.nlist, o.nprobe
-    (4096, 32)
-    >>> bench_index_options(500).nlist
-    1
-    """
-    per_shard = max(1, people // max(1, shards))
-    nlist = 1
-    while nlist * 2 <= min(MAX_NLIST, per_shard // PEOPLE_PER_LIST):
-        nlist *= 2
-    return IndexOptions.preset("national", nlist=nlist, nprobe=min(NPROBE, nlist))
-
-
 @dataclass(frozen=True)
 class DedupGrowth:
     """The reports of one :func:`dedup_growth` run, smallest gallery first."""
@@ -362,7 +336,8 @@ def dedup_growth(
     shards : int
         Shards of the gallery (default 1).
     options : IndexOptions, optional
-        Candidate-index options (default :func:`bench_index_options` of the largest size).
+        Candidate-index options (default :func:`afis.people.people_index_options` of the
+        largest size).
     depth, k : int, optional
         People shortlisted and fully re-ranked per probe (default the gallery's rules).
     threshold : float, optional
@@ -398,7 +373,7 @@ def dedup_growth(
     if threshold is None:
         threshold = 10 * threshold_for_fmr(DEFAULT_THRESHOLD_FMR)
     if options is None:
-        options = bench_index_options(int(sizes[-1]) + len(sizes) * batch, shards)
+        options = people_index_options(int(sizes[-1]) + len(sizes) * batch, shards)
     run = _Run(
         [int(n) for n in sizes], int(batch), planted, seed, shards, options, depth, k,
         float(threshold), progress,
