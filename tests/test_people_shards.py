@@ -221,3 +221,32 @@ def test_staged_rerank_and_depth(tmp_path: Path, enrolled: list, probes: list) -
     with pytest.raises(ValueError, match="depth must be at least 1"):
         gallery.identify(probes, depth=0)
     shutil.rmtree(tmp_path / "g")
+
+
+def test_disk_full_during_insert_commits_nothing(
+    tmp_path: Path, enrolled: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import afis.people
+
+    gallery = PeopleGallery.create(tmp_path / "g")
+    gallery.insert([1, 2], enrolled[1:3])
+    real = afis.people._write_array
+    calls = []
+
+    def full(path: Path, array: np.ndarray) -> int:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, array)
+
+    monkeypatch.setattr(afis.people, "_write_array", full)
+    with pytest.raises(OSError, match="No space left"):
+        gallery.insert([3, 4], enrolled[3:5])
+    monkeypatch.setattr(afis.people, "_write_array", real)
+    assert gallery.count() == 2 and 3 not in gallery
+    reopened = PeopleGallery.open(tmp_path / "g")
+    assert reopened.person_ids.tolist() == [1, 2]
+    reopened.insert([3, 4], enrolled[3:5])  # the half-written segment is replaced
+    assert PeopleGallery.open(tmp_path / "g").person_ids.tolist() == [1, 2, 3, 4]
