@@ -94,8 +94,15 @@ INDEX_PRESETS = MappingProxyType(
 #: How a people gallery's candidate index is partitioned for its size
 #: (:func:`afis.people.people_index_options`): about one coarse list per ``people_per_list``
 #: people of a shard (a power of two, at most ``max_nlist``), ``nprobe`` lists visited per
-#: probe code, ``neighbours`` codes retrieved per probe code. Measured in
+#: probe code, ``neighbours`` codes retrieved per probe code, k-means on ``train_per_list``
+#: codes a list. Measured in
 #: ``benchmarks/DEDUP.md``.
 PEOPLE_INDEX = MappingProxyType(
-    {"people_per_list": 64, "max_nlist": 4096, "nprobe": 32, "neighbours": 2000}
+    {
+        "people_per_list": 64,
+        "max_nlist": 4096,
+        "nprobe": 32,
+        "neighbours": 4096,
+        "train_per_list": 64,
+    }
 )

@@ -114,11 +114,20 @@ INDEX = "index"
 MAX_PERSON_ID = (1 << 62) // 10
 #: People the default shortlist keeps at :data:`DEPTH_REFERENCE` people held and fewer; it
 #: grows as the fourth root of the gallery beyond (:func:`shortlist_depth`).
-MIN_SHORTLIST = 8
+MIN_SHORTLIST = 32
 DEPTH_REFERENCE = 10_000
 #: People compared on all ten fingers by default (the best of the shortlist on the searched
 #: fingers).
 FULL_RERANK = 8
+#: Fingers each searched probe finger lists from the index before the evidence is summed per
+#: person: wide, so that a person's weaker fingers still add their evidence (a list of
+#: ``2 * depth`` ranked 5 % of the mates lower at 10^5 people: ``benchmarks/DEDUP.md``).
+FINGER_LIST = 1000
+#: A segment holding a share ``s`` of the gallery's codes retrieves
+#: ``max(MIN_SEGMENT_NEIGHBOURS, ceil(s * neighbours * SEGMENT_NEIGHBOURS_MARGIN))`` codes per
+#: probe code, so the votes cast per search do not grow with the number of segments.
+SEGMENT_NEIGHBOURS_MARGIN = 1.5
+MIN_SEGMENT_NEIGHBOURS = 64
 
 
 def people_index_options(people: int, shards: int = 1) -> IndexOptions:
@@ -146,6 +155,7 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
         nlist=nlist,
         nprobe=min(PEOPLE_INDEX["nprobe"], nlist),
         neighbours=PEOPLE_INDEX["neighbours"],
+        train_per_list=PEOPLE_INDEX["train_per_list"],
     )
 
 
@@ -154,15 +164,15 @@ def shortlist_depth(count: int) -> int:
     ``ceil(MIN_SHORTLIST * max(1, count / DEPTH_REFERENCE) ** 0.25)``.
 
     The person-level evidence of four searched fingers ranks a duplicate's mate first for
-    99 % and within 3 for all of 300 probes at 10^4 people, and the rank of the last mate
-    grows slowly with the gallery (``benchmarks/DEDUP.md``); the fourth root keeps the
-    re-ranking cost per probe nearly flat (8 people at 10^4, 15 at 10^5, 26 at 10^6, 94 at
-    1.9x10^8) while it widens the margin as impostors multiply.
+    99 % and within 3 for all of 300 probes at 10^4 people; at 10^5, first for about 98 %
+    and within 47 for all 300 (``benchmarks/DEDUP.md``). The fourth root keeps the
+    re-ranking cost per probe growing slowly (32 people at 10^4, 57 at 10^5, 102 at 10^6,
+    376 at 1.9x10^8) while it widens the margin as impostors multiply.
 
     Examples
     --------
     >>> [shortlist_depth(n) for n in (0, 10_000, 100_000, 10**6, 190_000_000)]
-    [8, 8, 15, 26, 94]
+    [32, 32, 57, 102, 376]
     """
     return math.ceil(MIN_SHORTLIST * max(1.0, count / DEPTH_REFERENCE) ** 0.25)
 
@@ -673,7 +683,13 @@ class PeopleGallery:
             raise KeyError(f"person ids not in the gallery: {unknown[:5]}")
         return self._scores(fingers, ids, range(1, 11))
 
-    def _search(self, queries: list[Template], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _codes(self) -> int:
+        """Codes held by the live segments' indexes (for :func:`identify_parts`)."""
+        return sum(segment.index.codes for segment in self._segments.values())
+
+    def _search(
+        self, queries: list[Template], k: int, total_codes: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best live fingers per query over every segment's index, merged by score
         as :meth:`ShardedIndex.search` merges shards (best first, ties by finger id).
 
@@ -689,9 +705,14 @@ class PeopleGallery:
             for number, segment in sorted(self._segments.items())
             if len(segment.index)
         ]
+        total = total_codes if total_codes is not None else self._codes()
         with shared_encoding():  # the probes are encoded once, not once per segment
             results = [
-                segment.index.search(queries, k=k + self._index.dead.get(number, 0))
+                segment.index.search(
+                    queries,
+                    k=k + self._index.dead.get(number, 0),
+                    neighbours=_segment_neighbours(segment, total, self.options.neighbours),
+                )
                 for number, segment in searched
             ]
         for (number, _), (s, i) in zip(searched, results, strict=True):
@@ -963,9 +984,10 @@ def identify_parts(
     disjoint people; ``count`` people in all), as one gallery holding all their segments
     would answer.
 
-    Three steps, each one call per part: (1) every part's best ``2 * depth`` fingers per
-    searched probe finger, merged by index score into the list one gallery would make; the
-    scores summed per person, ``allow`` applied, the best ``depth`` people kept; (2) the
+    Three steps, each one call per part: (1) every part's best ``max(2 * depth,
+    FINGER_LIST)`` fingers per searched probe finger (each segment retrieving its share of
+    the neighbours, from the parts' total codes), merged by index score into the list one
+    gallery would make; the scores summed per person, ``allow`` applied, the best ``depth`` people kept; (2) the
     parts score the people they hold on the probe's searched fingers; the best ``k`` by that
     sum go on; (3) the parts score those on the other fingers. Only probes, finger ids and
     scores pass between the caller and the parts, so a part may live in another process
@@ -996,8 +1018,11 @@ def identify_parts(
                 queries.append(probe[position])
                 owners.append(n)
     tick = time.perf_counter()
-    width = 2 * depth
-    index_scores, finger_ids = _merge_lists(run("_search", (queries, width)), width, len(queries))
+    width = max(2 * depth, FINGER_LIST)
+    total = sum(run("_codes", ()))
+    index_scores, finger_ids = _merge_lists(
+        run("_search", (queries, width, total)), width, len(queries)
+    )
     search_s = time.perf_counter() - tick
     evidence: list[dict[int, float]] = [{} for _ in checked]
     for q, n in enumerate(owners):
@@ -1128,6 +1153,13 @@ def _read_quantizer(
     if centroids.dtype != np.uint8 or centroids.shape != (options.nlist, options.code_bytes):
         raise GalleryFileError(f"{path}: centroids of the wrong type or shape")
     return centroids
+
+
+def _segment_neighbours(segment: _Segment, total_codes: int, neighbours: int) -> int:
+    """Codes a segment retrieves per probe code: its share of ``neighbours``, with a margin."""
+    share = segment.index.codes / max(1, total_codes)
+    wanted = math.ceil(share * neighbours * SEGMENT_NEIGHBOURS_MARGIN)
+    return max(MIN_SEGMENT_NEIGHBOURS, min(neighbours, wanted))
 
 
 def _positive(value: object, name: str) -> int:

@@ -123,7 +123,7 @@ def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
     gallery = PeopleGallery.open(folder)
     assert gallery.count() == 58 and 31 not in gallery and 5 not in gallery
     probes = people_of([31, 12, 5, 44], impression=1)
-    before = gallery.identify(probes, k=10)
+    before = gallery.identify(probes, k=10, depth=60)
     assert all(31 not in ids_of(r) and 5 not in ids_of(r) for r in before)
     assert before[1][0].person_id == 12 and before[3][0].person_id == 44
 
@@ -132,7 +132,7 @@ def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
     gallery = PeopleGallery.open(folder)
     assert sorted(p.name for p in (folder / SEGMENTS).iterdir()) == ["000003"]
     assert json.loads((folder / MANIFEST).read_text())["tombstones"] == []
-    after = gallery.identify(probes, k=10)
+    after = gallery.identify(probes, k=10, depth=60)
     assert_same_ranking(after, before)
     # a deleted id may come back, and only the new one is found
     gallery.insert([5], people_of([5]))

@@ -201,7 +201,7 @@ def test_writer_lock_and_stale_writer(tmp_path: Path, enrolled: list) -> None:
 
 
 def test_staged_rerank_and_depth(tmp_path: Path, enrolled: list, probes: list) -> None:
-    assert shortlist_depth(0) == 8 and shortlist_depth(10**6) == 26
+    assert shortlist_depth(0) == 32 and shortlist_depth(10**6) == 102
     gallery = PeopleGallery.create(tmp_path / "g")
     gallery.insert(list(range(48)), enrolled)
     full = gallery.identify(probes, k=48, depth=48)

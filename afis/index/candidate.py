@@ -115,6 +115,10 @@ class IndexOptions:
         popular pose cell (two grids, offset by half a cell).
     seed : int
         Seed of the coarse quantizer's k-means.
+    train_per_list : int
+        Codes per coarse list the k-means trains on (at most; faiss wants at least 39).
+        Its cost grows as ``nlist ** 2 * train_per_list``: 256 suits a few hundred lists;
+        thousands of lists train in minutes only with fewer (a people gallery uses 64).
 
     Examples
     --------
@@ -141,9 +145,19 @@ class IndexOptions:
     rotation_bin: float = math.pi / 6
     translation_bin: float = 48.0
     seed: int = 0
+    train_per_list: int = 256
 
     def __post_init__(self) -> None:
-        ints = ("grid", "sections", "max_codes", "nlist", "nprobe", "neighbours", "seed")
+        ints = (
+            "grid",
+            "sections",
+            "max_codes",
+            "nlist",
+            "nprobe",
+            "neighbours",
+            "seed",
+            "train_per_list",
+        )
         for name in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -173,6 +187,8 @@ class IndexOptions:
             raise ValueError(f"max_codes must lie in 1..200, got {self.max_codes}")
         if not 1 <= self.nlist <= 1 << 20:
             raise ValueError(f"nlist must lie in 1..{1 << 20}, got {self.nlist}")
+        if not 39 <= self.train_per_list <= 1 << 16:
+            raise ValueError(f"train_per_list must lie in 39..65536, got {self.train_per_list}")
         if not 1 <= self.nprobe <= self.nlist:
             raise ValueError(f"nprobe must lie in 1..nlist ({self.nlist}), got {self.nprobe}")
         if not 1 <= self.neighbours <= _MAX_SCAN_NEIGHBOURS:
@@ -559,7 +575,7 @@ class CandidateIndex:
         if self.options.nlist == 1:
             faiss.omp_set_num_threads(1)
         try:
-            self._faiss.train(codes[: max(self.options.nlist * 256, 1)])
+            self._faiss.train(codes[: max(self.options.nlist * self.options.train_per_list, 1)])
         finally:
             faiss.omp_set_num_threads(before)
 
@@ -648,6 +664,7 @@ class CandidateIndex:
         *,
         k: int | None = None,
         penetration: float | None = None,
+        neighbours: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Shortlist candidates for each probe.
 
@@ -660,6 +677,10 @@ class CandidateIndex:
         penetration : float, optional
             Share of the enrolled fingers to return, in (0, 1]: ``k = ceil(p * len(index))``.
             Give exactly one of ``k`` and ``penetration``.
+        neighbours : int, optional
+            Nearest stored codes retrieved per probe code instead of
+            ``options.neighbours`` (an index that is one part of a larger gallery retrieves
+            its share).
 
         Returns
         -------
@@ -679,7 +700,7 @@ class CandidateIndex:
         if len(codes) == 0:
             return scores, found
         with self._lock.reading():
-            return self._search_locked(items, codes, owner, geometry, k, scores, found)
+            return self._search_locked(items, codes, owner, geometry, k, scores, found, neighbours)
 
     def _search_locked(
         self,
@@ -690,13 +711,15 @@ class CandidateIndex:
         k: int,
         scores: np.ndarray,
         found: np.ndarray,
+        wanted: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         # enough neighbours to fill the shortlist twice over: a large k (a small penetration
         # of a large gallery) needs more codes per probe code than options.neighbours
         per_code = -(-2 * k // max(1, len(codes) // max(1, len(items))))
         table = self._scan_table()
         most = _MAX_SCAN_NEIGHBOURS if table is not None else _MAX_NEIGHBOURS
-        neighbours = min(max(self.options.neighbours, per_code), most, self.codes)
+        base = self.options.neighbours if wanted is None else max(1, int(wanted))
+        neighbours = min(max(base, per_code), most, self.codes)
         probe_counts = np.bincount(owner, minlength=len(items))
         starts = np.zeros(len(items) + 1, np.int64)
         np.cumsum(probe_counts, out=starts[1:])

@@ -95,6 +95,11 @@ class ShardedIndex:
         return any(finger_id in s for s in self._shards.values())
 
     @property
+    def codes(self) -> int:
+        """Codes (minutiae) held over all shards."""
+        return sum(s.codes for s in self._shards.values())
+
+    @property
     def positions(self) -> list[FingerPosition]:
         """Finger positions that have a shard, ascending."""
         return sorted(self._shards)
@@ -135,6 +140,7 @@ class ShardedIndex:
         *,
         k: int | None = None,
         penetration: float | None = None,
+        neighbours: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Shortlist candidates; same arguments and result layout as
         :meth:`CandidateIndex.search`, ``penetration`` being a share of the fingers in the
@@ -163,7 +169,9 @@ class ShardedIndex:
             if not shards:
                 continue
             want = self._width(k, penetration, sum(len(s) for s in shards))
-            parts = [s.search([items[n] for n in members], k=want) for s in shards]
+            parts = [
+                s.search([items[n] for n in members], k=want, neighbours=neighbours) for s in shards
+            ]
             s_all = np.concatenate([p[0] for p in parts], axis=1)
             i_all = np.concatenate([p[1] for p in parts], axis=1)
             # best first; empty slots (-1) last; ties by id for determinism
