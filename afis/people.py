@@ -143,7 +143,7 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     >>> o = people_index_options(10**6)
     >>> o.nlist, o.nprobe
     (4096, 32)
-    >>> people_index_options(500).nlist
+    >>> people_index_options(100).nlist
     1
     """
     per_shard = max(1, int(people) // max(1, int(shards)))
