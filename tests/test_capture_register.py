@@ -109,7 +109,7 @@ def test_a_resident_record_is_validated() -> None:
         _resident(nik="123")
     with pytest.raises(CaptureError, match="KITAP"):
         _resident(citizenship=Citizenship.FOREIGN_RESIDENT)
-    with pytest.raises(CaptureError, match="duplicate|twice"):
+    with pytest.raises(CaptureError, match="appears twice"):
         PopulationRegister([_resident(), _resident()])
     r = _resident()
     assert Resident.from_dict(r.to_dict()) == r
@@ -178,5 +178,5 @@ def test_the_operator_register_round_trips_and_refuses_a_damaged_file(tmp_path: 
     at = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     assert again.authenticate("sv-1", supervisor_finger(), at=at).role.value == "supervisor"
     path.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(CaptureError, match="staff.json"):
+    with pytest.raises(CaptureError, match=r"staff\.json"):
         OperatorRegister.load(path)
