@@ -36,6 +36,7 @@ from enrollment.capture.devices import (
     discover,
 )
 from enrollment.capture.errors import (
+    AuditLogError,
     CaptureError,
     CaptureTimeout,
     CorruptImage,
@@ -87,6 +88,7 @@ from enrollment.capture.slaps import SlapFinger, segment_slap
 
 __all__ = [
     "AuditLog",
+    "AuditLogError",
     "Authentication",
     "BiometricDevice",
     "CaptureError",
