@@ -398,3 +398,47 @@ def test_a_capture_record_refuses_an_incomplete_session(tmp_path: Path) -> None:
         )
     with pytest.raises(CaptureError, match="not verified again"):
         dataclasses.replace(record, verifications=())
+
+
+def test_a_poor_recapture_never_replaces_a_capture_and_a_new_one_is_verified_again(
+    tmp_path: Path,
+) -> None:
+    station = make_station(tmp_path, options=CaptureOptions(retries=1))
+    session = start(station)
+    kit = devices(seed=36)
+    _all_singles(session, kit["finger"])
+    assert all(o.verified for o in session.reverify(kit["finger"]))
+    good = session.finger(2)
+    kit["finger"].inject("poor")
+    outcome = session.capture_finger(2, kit["finger"])
+    assert not outcome.accepted and "earlier capture" in outcome.message
+    assert session.finger(2) == good
+    assert not any("not verified" in m for m in session.missing())
+    assert session.capture_finger(2, kit["finger"]).accepted  # a good new capture
+    assert "chip finger RIGHT_INDEX not verified again" in session.missing()
+    assert [o.position for o in session.reverify(kit["finger"])] == [F.RIGHT_INDEX]
+    capture_rest(session, kit)
+    record = session.sign_off(operator_finger())
+    assert record.confirmed_sha256 == session.demographics_digest()
+
+
+def test_a_session_through_the_device_service_over_http(tmp_path: Path) -> None:
+    from enrollment.capture import DeviceService, HttpDevice, discover
+
+    station = make_station(tmp_path)
+    session = start(station)
+    kit = devices(seed=37)
+    with DeviceService(kit.values()) as service:
+        remote = {d.device_id: d for d, _ in discover([service.port])}
+        http_kit = {name: remote[device.device_id] for name, device in kit.items()}
+        assert all(isinstance(d, HttpDevice) for d in http_kit.values())
+        kit["finger"].inject("corrupt", "busy")
+        with pytest.raises(CorruptImage):
+            session.capture_finger(1, http_kit["finger"])
+        with pytest.raises(DeviceBusy):
+            session.capture_finger(1, http_kit["finger"])
+        for slap in ("left_slap", "right_slap", "two_thumbs"):
+            assert all(o.accepted for o in session.capture_slap(slap, http_kit["slap"]))
+        capture_rest(session, http_kit)
+        record = session.sign_off(operator_finger())
+    assert len(record.fingers) == 10 and {s.device_id for s in record.slaps} == {"SL-1"}

@@ -357,7 +357,9 @@ class CaptureRecord:
     ``fingers`` holds at most one flat and one slap capture per position; ``chip_fingers``
     maps ``"right"`` / ``"left"`` to the position chosen for the card (``None`` when that
     hand has no captured finger); ``supervisor_id`` is who approved the exceptions (empty
-    without exceptions); ``review`` is the end-of-day decision once taken.
+    without exceptions); ``confirmed_sha256`` is the SHA-256 of the demographics the resident
+    confirmed (:meth:`~.session.CaptureSession.demographics_digest`); ``review`` is the
+    end-of-day decision once taken.
     """
 
     session_id: str
@@ -379,6 +381,7 @@ class CaptureRecord:
     chip_fingers: Mapping[str, FingerPosition | None]
     verifications: tuple[Verification, ...]
     operator_signoff: SignOff
+    confirmed_sha256: str = ""
     review: Review | None = None
 
     @property

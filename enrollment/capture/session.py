@@ -693,6 +693,31 @@ class CaptureSession:
         )
         blobs = self.station.blobs
         floor = self.options.quality_floor
+        earlier = next(
+            (
+                f
+                for f in self.state["fingers"]
+                if int(f["position"]) == int(position) and f["source"] == source
+            ),
+            None,
+        )
+        if capture.quality < floor and earlier is not None:
+            # a poor attempt at a finger already captured never replaces the capture
+            self._audit(
+                "finger.retry",
+                {
+                    "position": position.name,
+                    "source": source,
+                    "quality": capture.quality,
+                    "attempt": attempt,
+                    "kept": "earlier capture",
+                },
+            )
+            message = (
+                f"{position.name}: quality {capture.quality} below {floor}; the earlier capture "
+                f"(quality {earlier['quality']}) is kept"
+            )
+            return FingerOutcome(position, False, capture.quality, attempt, False, message)
         if capture.quality < floor:
             best = self.state["pending"].get(key)
             if best is None or capture.quality > int(best["quality"]):
@@ -726,6 +751,7 @@ class CaptureSession:
                 kept.captured_at,
             )
         self.state["pending"].pop(key, None)
+        self._forget_verifications(position)
         self.state["fingers"] = [
             f
             for f in self.state["fingers"]
@@ -748,6 +774,13 @@ class CaptureSession:
             else f"{position.name}: accepted, quality {capture.quality}"
         )
         return FingerOutcome(position, True, capture.quality, attempt, capture.forced, message)
+
+    def _forget_verifications(self, position: FingerPosition) -> None:
+        """A verification vouches for the capture it was matched against: a new capture or
+        a discarded one of that position must be verified again."""
+        self.state["verifications"] = [
+            v for v in self.state["verifications"] if int(v["position"]) != int(position)
+        ]
 
     def capture_finger(
         self, position: FingerPosition | int, device: BiometricDevice
@@ -841,6 +874,7 @@ class CaptureSession:
         self.state["fingers"] = [
             f for f in self.state["fingers"] if int(f["position"]) != int(position)
         ]
+        self._forget_verifications(position)
         self._save()
         self._audit("finger.discarded", {"position": position.name, "reason": reason})
 
@@ -987,6 +1021,8 @@ class CaptureSession:
     def confirm(self, signature_pad: BiometricDevice) -> Photo:
         """The resident confirms the data shown with a signature (kept as an image)."""
         photo = self._photo(PhotoKind.CONFIRMATION, signature_pad, 0)
+        self.state["confirmed_sha256"] = self.demographics_digest()
+        self._save()
         self._audit("resident.confirmed", {"demographics_sha256": self.demographics_digest()})
         return photo
 
@@ -1044,5 +1080,6 @@ class CaptureSession:
             chip_fingers=self.chip_fingers,
             verifications=tuple(self.verifications),
             operator_signoff=SignOff.from_dict(state["operator_signoff"]),
+            confirmed_sha256=state.get("confirmed_sha256", ""),
             review=None if review is None else Review.from_dict(review),
         )
