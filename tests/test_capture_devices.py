@@ -114,7 +114,8 @@ def test_a_folder_device_serves_files_in_order_and_repeats_the_last(tmp_path: Pa
     served = [device.capture(CaptureRequest(sub_id=2)).image for _ in range(3)]
     files = sorted((tmp_path / "right_index").iterdir())
     assert served == [files[0].read_bytes(), files[1].read_bytes(), files[1].read_bytes()]
-    assert device.capture(CaptureRequest(sub_id=7)).image == b"left index"
+    shot = device.capture(CaptureRequest(sub_id=7))
+    assert shot.image == b"left index" and shot.ppi is None  # the file's own resolution
     with pytest.raises(DeviceError, match="no image to serve") as err:
         device.capture(CaptureRequest(sub_id=1))
     assert err.value.code == DeviceErrorCode.NO_BIOMETRIC
@@ -177,6 +178,7 @@ def test_the_device_service_over_http() -> None:
         shot = remote.capture(CaptureRequest(sub_id=4, previous_hash="ab"))
         direct = twin.capture(CaptureRequest(sub_id=4, previous_hash="ab"))
         assert (shot.image, shot.hash, shot.sub_id) == (direct.image, direct.hash, 4)
+        assert shot.ppi == direct.ppi == 500.0
         assert remote.preview(4).startswith(PNG)
         finger.inject("busy", "not_ready", "timeout")
         with pytest.raises(DeviceBusy):

@@ -296,7 +296,7 @@ class DeviceCapture:
     modality: Modality
     sub_id: int
     image: bytes
-    ppi: float = 500.0
+    ppi: float | None = None  # None: as the image file says (or 500 when it says nothing)
     quality: int | None = None  # the device's own score, if it reports one
     hash: str = ""
 
@@ -367,6 +367,7 @@ class _LocalDevice:
             raise CaptureError(f"no {self.modality.value} device of sub-type {self.sub_type!r}")
         self.sub_ids = _SUB_IDS[key]
         self._lock = threading.Lock()
+        self._ppi: float | None = None
 
     def _ready(self) -> str:
         """Why the device is not ready ('' when it is)."""
@@ -408,6 +409,7 @@ class _LocalDevice:
             self.modality,
             request.sub_id,
             image,
+            ppi=self._ppi,
             quality=quality,
             hash=chain_hash(request.previous_hash, image),
         )
@@ -543,6 +545,7 @@ class SyntheticDevice(_LocalDevice):
         sub_type: str | None = None,
     ) -> None:
         super().__init__(device_id, modality, sub_type)
+        self._ppi = 500.0
         self._faults: deque[str] = deque()
         self._fault = ""
         self.present(seed, missing=missing)
@@ -728,7 +731,7 @@ class HttpDevice:
                 Modality(data["bioType"]),
                 int(data["bioSubType"]),
                 image,
-                ppi=float(data.get("ppi", 500.0)),
+                ppi=None if data.get("ppi") is None else float(data["ppi"]),
                 quality=None if quality is None else int(quality),
                 hash=str(biometric["hash"]),
             )

@@ -59,6 +59,7 @@ _MAGIC = (
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
     (b"\x00\x00\x00\x0cjP  ", "jp2"),
+    (b"P5", "pgm"),
 )
 
 

@@ -628,7 +628,7 @@ class CaptureSession:
 
     def _decode(self, shot: DeviceCapture, what: str) -> afis.FingerprintImage:
         try:
-            return afis.load_image(shot.image, dpi=shot.ppi)
+            return afis.load_image(shot.image, dpi=shot.ppi)  # None: the file's own
         except ImageError as exc:
             error = CorruptImage(shot.device_id, str(exc))
             self._audit("capture.failed", {"what": what, "code": error.code, "error": str(error)})
@@ -848,7 +848,11 @@ class CaptureSession:
             self._check_flat_against_slap(position, templates[int(position)], "slap")
         outcomes = [
             self._gate(
-                f.position, png(f.pixels), templates[int(f.position)], "slap", shot.device_id
+                f.position,
+                png(f.pixels, ppi=image.ppi),
+                templates[int(f.position)],
+                "slap",
+                shot.device_id,
             )
             for f in cut
         ]

@@ -51,8 +51,8 @@ FINGER_SIZE = (320, 400)
 FINGER_MINUTIAE = 45
 
 
-def png(pixels: np.ndarray | Image.Image) -> bytes:
-    """Lossless PNG bytes of a greyscale or RGB image.
+def png(pixels: np.ndarray | Image.Image, ppi: float = 500.0) -> bytes:
+    """Lossless PNG bytes of a greyscale or RGB image, its resolution recorded (pHYs).
 
     Examples
     --------
@@ -62,7 +62,7 @@ def png(pixels: np.ndarray | Image.Image) -> bytes:
     """
     image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
     out = io.BytesIO()
-    image.save(out, format="PNG", dpi=(500, 500))
+    image.save(out, format="PNG", dpi=(ppi, ppi))
     return out.getvalue()
 
 
