@@ -513,10 +513,12 @@ class CaptureSession:
 
     @property
     def session_id(self) -> str:
+        """``<station>-<start time>-<serial>``."""
         return str(self.state["session_id"])
 
     @property
     def resident(self) -> Resident:
+        """The resident as the register knew them when the session started."""
         return Resident.from_dict(self.state["resident"])
 
     def _save(self) -> None:
@@ -570,18 +572,22 @@ class CaptureSession:
 
     @property
     def exceptions(self) -> list[FingerException]:
+        """Fingers marked as not capturable."""
         return self._parts("exceptions", FingerException)
 
     @property
     def photos(self) -> list[Photo]:
+        """Face, hands, irises, signature and confirmation captured so far."""
         return self._parts("photos", Photo)
 
     @property
     def verifications(self) -> list[Verification]:
+        """Re-verifications of the current captures, successful or not."""
         return self._parts("verifications", Verification)
 
     @property
     def exception_approval(self) -> SignOff | None:
+        """The supervisor's approval of the current exceptions, if given."""
         data = self.state["exception_approval"]
         return None if data is None else SignOff.from_dict(data)
 
