@@ -5,8 +5,13 @@ any subset) in a folder that only ever grows by whole files, committed through o
 
     gallery/
         manifest.json           format, version, index options, next segment number, the
-                                live segments with each file's CRC32, the tombstones, and
-                                the CRC32 of all that
+                                live segments with each file's CRC32, the tombstones, the
+                                coarse quantizer's file and CRC32, and the CRC32 of all that
+        quantizer-NNNNNN.npy    with ``options.nlist > 1``: the coarse centroids every
+                                segment's index partitions its codes with (trained once, on
+                                the first insert; :meth:`PeopleGallery.compact` with
+                                ``repartition=True`` trains new ones)
+        .writer.lock            held (``flock``) while a process writes
         segments/000001/        one folder per insert (or compaction):
             templates.npy       uint8: every finger's Template.to_bytes(), concatenated
             offsets.npy         int64 (fingers + 1,): where each finger's bytes start
@@ -26,10 +31,11 @@ into one segment.
 Identification follows the data centre: the probe's thumbs and index fingers (positions 1, 2,
 6 and 7, :data:`SEARCHED_POSITIONS`) shortlist fingers through the candidate index of every
 segment (:class:`afis.index.ShardedIndex`, one shard per position, all built with the
-gallery's options; their shortlists merged by score); the index scores are summed per
-person *before* the cut, the best ``k`` people are re-ranked on every finger the probe has with
-the matcher (:class:`afis.match.Reranker`), and a candidate's fused score is the sum of its
-per-finger matcher scores.
+gallery's options and centroids; their shortlists merged by score); the index scores are
+summed per person *before* the cut, and the best ``depth`` people (:func:`shortlist_depth`:
+it grows as the fourth root of the gallery) are compared by the matcher
+(:class:`afis.match.Reranker`) on the probe's searched fingers; the best ``k`` of those on all
+ten. A candidate's fused score is the sum of its per-finger matcher scores.
 
 Examples
 --------
@@ -54,13 +60,16 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,17 +78,28 @@ import numpy as np
 
 from afis.atomic import fsync_folder
 from afis.errors import AfisError, IndexFileError
-from afis.index import IndexOptions, ShardedIndex, shared_encoding
+from afis.index import CandidateIndex, IndexOptions, ShardedIndex, shared_encoding
 from afis.match import Gallery, Matcher, Reranker, threshold_for_fmr
 from afis.template import FingerPosition, Template
 
-__all__ = ["SEARCHED_POSITIONS", "GalleryFileError", "PeopleCandidate", "PeopleGallery"]
+__all__ = [
+    "SEARCHED_POSITIONS",
+    "GalleryFileError",
+    "GalleryLockedError",
+    "PeopleCandidate",
+    "PeopleGallery",
+    "identify_parts",
+    "shortlist_depth",
+]
 
 #: Finger positions searched through the candidate index (both thumbs and index fingers).
 SEARCHED_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
 #: Format name and version of ``manifest.json``.
 FORMAT = "nusafis-people"
-VERSION = 2  # 2: each segment carries its candidate index (index/)
+VERSION = 3  # 2: each segment carries its candidate index (index/); 3: shared centroids
+#: Older manifest versions that still open (a version-2 manifest has no quantizer).
+READABLE_VERSIONS = (2, 3)
+LOCK = ".writer.lock"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
 _FILES = ("templates.npy", "offsets.npy", "people.npy", "positions.npy")
@@ -88,13 +108,40 @@ _FILES = ("templates.npy", "offsets.npy", "people.npy", "positions.npy")
 INDEX = "index"
 #: Person ids lie in 0 .. MAX_PERSON_ID (a finger's index id is ``person * 10 + position - 1``).
 MAX_PERSON_ID = (1 << 62) // 10
-#: Fewest people the default shortlist keeps (it grows as the square root of the gallery).
-MIN_SHORTLIST = 32
+#: People the default shortlist keeps at :data:`DEPTH_REFERENCE` people held and fewer; it
+#: grows as the fourth root of the gallery beyond (:func:`shortlist_depth`).
+MIN_SHORTLIST = 8
+DEPTH_REFERENCE = 10_000
+#: People compared on all ten fingers by default (the best of the shortlist on the searched
+#: fingers).
+FULL_RERANK = 8
+
+
+def shortlist_depth(count: int) -> int:
+    """People shortlisted per probe from the index evidence of a gallery of ``count`` people:
+    ``ceil(MIN_SHORTLIST * max(1, count / DEPTH_REFERENCE) ** 0.25)``.
+
+    The person-level evidence of four searched fingers ranks a duplicate's mate first for
+    99 % and within 3 for all of 300 probes at 10^4 people, and the rank of the last mate
+    grows slowly with the gallery (``benchmarks/DEDUP.md``); the fourth root keeps the
+    re-ranking cost per probe nearly flat (8 people at 10^4, 15 at 10^5, 26 at 10^6, 94 at
+    1.9x10^8) while it widens the margin as impostors multiply.
+
+    Examples
+    --------
+    >>> [shortlist_depth(n) for n in (0, 10_000, 100_000, 10**6, 190_000_000)]
+    [8, 8, 15, 26, 94]
+    """
+    return math.ceil(MIN_SHORTLIST * max(1.0, count / DEPTH_REFERENCE) ** 0.25)
 
 
 class GalleryFileError(AfisError, ValueError):
     """A people gallery's manifest or segment file is missing, truncated, altered or foreign;
     the message names the file."""
+
+
+class GalleryLockedError(AfisError, RuntimeError):
+    """Another process is writing the gallery, or wrote it since this one opened it."""
 
 
 def _checkpoint(stage: str) -> None:
@@ -278,6 +325,8 @@ class PeopleGallery:
         #: person id -> segment number from which the id lives again (the tombstones)
         self._dead: dict[int, int] = {}
         self._index = _Indexes()
+        #: the coarse centroids every segment's index shares (None: one list, or untrained)
+        self._centroids: np.ndarray | None = None
 
     # -- creating and opening -----------------------------------------------------------
 
@@ -309,9 +358,11 @@ class PeopleGallery:
             "next_segment": 1,
             "segments": [],
             "tombstones": [],
+            "quantizer": None,
         }
         gallery = cls(folder, manifest, threads=threads)
-        gallery._commit(manifest)
+        with gallery._writing(fresh=True):
+            gallery._commit(manifest)
         return gallery
 
     @classmethod
@@ -328,6 +379,7 @@ class PeopleGallery:
         manifest = _read_manifest(folder / MANIFEST)
         gallery = cls(folder, manifest, threads=threads)
         gallery._dead = {int(p): int(s) for p, s in manifest["tombstones"]}
+        gallery._centroids = _read_quantizer(folder, manifest.get("quantizer"), gallery.options)
         for entry in manifest["segments"]:
             segment = _read_segment(folder / SEGMENTS / entry["name"], entry, threads=threads)
             gallery._attach(segment)
@@ -406,12 +458,15 @@ class PeopleGallery:
                 rows_positions.append(position)
                 blobs.append(template.to_bytes())
                 templates.append(template)
-        manifest = self._next_manifest()
-        number = manifest["next_segment"]
-        entry = self._write_segment(number, rows_people, rows_positions, blobs, templates)
-        manifest["next_segment"] = number + 1
-        manifest["segments"].append(entry)
-        self._commit(manifest)
+        with self._writing():
+            manifest = self._next_manifest()
+            number = manifest["next_segment"]
+            entry = self._write_segment(
+                manifest, number, rows_people, rows_positions, blobs, templates
+            )
+            manifest["next_segment"] = number + 1
+            manifest["segments"].append(entry)
+            self._commit(manifest)
         folder = self.path / SEGMENTS / entry["name"]
         self._attach(_read_segment(folder, entry, verify=False, threads=self._threads))
 
@@ -424,12 +479,13 @@ class PeopleGallery:
             raise KeyError(f"person ids not in the gallery: {unknown[:5]}")
         if not ids:
             return
-        manifest = self._next_manifest()
-        stones = {int(p): int(s) for p, s in manifest["tombstones"]}
-        for pid in ids:
-            stones[pid] = manifest["next_segment"]
-        manifest["tombstones"] = sorted([p, s] for p, s in stones.items())
-        self._commit(manifest)
+        with self._writing():
+            manifest = self._next_manifest()
+            stones = {int(p): int(s) for p, s in manifest["tombstones"]}
+            for pid in ids:
+                stones[pid] = manifest["next_segment"]
+            manifest["tombstones"] = sorted([p, s] for p, s in stones.items())
+            self._commit(manifest)
         for pid in ids:
             for n, r in self._people.pop(pid):
                 if int(self._segments[n].positions[r]) in SEARCHED_POSITIONS:
@@ -437,11 +493,23 @@ class PeopleGallery:
                     self._index.dead[n] = self._index.dead.get(n, 0) + 1
             self._dead[pid] = manifest["next_segment"]
 
-    def compact(self) -> None:
+    def compact(self, *, repartition: bool = False) -> None:
         """Rewrite the live people into one new segment, drop the tombstones, and remove
-        every segment folder the new manifest does not name. A crash before the manifest is
-        replaced leaves the old state (the half-written segment is garbage)."""
+        every segment folder (and old quantizer file) the new manifest does not name. A crash
+        before the manifest is replaced leaves the old state (the half-written segment is
+        garbage).
+
+        With ``repartition`` (and ``options.nlist > 1``) the coarse centroids are trained
+        anew on the live people's searched fingers first: the maintenance step for a gallery
+        that has grown far beyond the people its centroids were trained on.
+        """
+        with self._writing():
+            self._compact(repartition)
+
+    def _compact(self, repartition: bool) -> None:
         manifest = self._next_manifest()
+        if repartition:
+            manifest["quantizer"] = None
         number = manifest["next_segment"]
         rows_people, rows_positions, blobs, templates = [], [], [], []
         for pid in sorted(self._people):
@@ -456,7 +524,7 @@ class PeopleGallery:
                 # only the searched positions are parsed, for the new segment's index
                 searched = int(segment.positions[r]) in SEARCHED_POSITIONS
                 templates.append(Template.from_bytes(blobs[-1]) if searched else None)
-        entry = self._write_segment(number, rows_people, rows_positions, blobs, templates)
+        entry = self._write_segment(manifest, number, rows_people, rows_positions, blobs, templates)
         manifest["next_segment"] = number + 1
         manifest["segments"] = [entry]
         manifest["tombstones"] = []
@@ -471,6 +539,10 @@ class PeopleGallery:
         for child in (self.path / SEGMENTS).iterdir():
             if child.name != entry["name"]:
                 shutil.rmtree(child, ignore_errors=True)
+        keep = (manifest.get("quantizer") or {}).get("name")
+        for old in self.path.glob("quantizer-*.npy"):
+            if old.name != keep:
+                old.unlink(missing_ok=True)
 
     # -- searching ----------------------------------------------------------------------
 
@@ -479,7 +551,9 @@ class PeopleGallery:
         probes: Sequence[Mapping[int, Template]],
         *,
         k: int | None = None,
+        depth: int | None = None,
         fmr: float | None = None,
+        allow: Callable[[int, np.ndarray], np.ndarray] | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[list[PeopleCandidate]]:
         """Candidate people for each probe (a mapping of finger position to Template), best
@@ -490,11 +564,19 @@ class PeopleGallery:
         probes : sequence of mapping of int to Template
             Each needs at least one finger at a searched position (1, 2, 6 or 7).
         k : int, optional
-            People re-ranked and returned per probe; default
-            ``max(32, ceil(sqrt(count())))``.
+            People compared on all ten fingers and returned per probe: the best of the
+            shortlist on the searched fingers; default ``min(depth, FULL_RERANK)``.
+        depth : int, optional
+            People shortlisted per probe from the index evidence (summed per person over the
+            searched fingers) and compared on the probe's searched fingers; default
+            :func:`shortlist_depth` of :meth:`count`. At least ``k``.
         fmr : float, optional
             Sets each candidate's ``match``: some finger scores at least
             ``afis.threshold_for_fmr(fmr)``.
+        allow : callable, optional
+            ``allow(probe_number, person_ids) -> bool array``: which of the people the index
+            listed for that probe may be shortlisted (applied before the cut; the data
+            centre's job uses it to search only the records enrolled before the probe).
         timings : dict of str to float, optional
             When given, the seconds spent in the ``"search"`` (candidate indexes), ``"rerank"``
             (matcher) and ``"bookkeeping"`` (checks, votes, merging) stages are added to its
@@ -503,59 +585,43 @@ class PeopleGallery:
         Returns
         -------
         list of list of PeopleCandidate
-            At most ``k`` per probe: the people the index shortlisted, re-ranked.
+            At most ``k`` per probe.
         """
-        started = time.perf_counter()
-        search_s = rerank_s = 0.0
-        if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
-            raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
-        checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
-        for n, probe in enumerate(checked):
-            if not any(p in probe for p in SEARCHED_POSITIONS):
-                raise ValueError(
-                    f"probe {n} has no searchable finger (positions {SEARCHED_POSITIONS})"
-                )
-        if k is None:
-            k = max(MIN_SHORTLIST, math.ceil(math.sqrt(self.count())))
-        if isinstance(k, bool) or not isinstance(k, int | np.integer):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        threshold = math.inf if fmr is None else threshold_for_fmr(fmr)
-        if not checked or not self._people or len(self._index) == 0:
-            return [[] for _ in checked]
-        # one batched index search over every searched finger of every probe
-        queries, owners = [], []
-        for n, probe in enumerate(checked):
-            for position in SEARCHED_POSITIONS:
-                if position in probe:
-                    queries.append(probe[position])
-                    owners.append(n)
-        tick = time.perf_counter()
-        index_scores, finger_ids = self._search(queries, 2 * int(k))
-        search_s = time.perf_counter() - tick
-        evidence: list[dict[int, float]] = [{} for _ in checked]
-        for q, n in enumerate(owners):
-            for score, fid in zip(index_scores[q], finger_ids[q], strict=True):
-                if fid >= 0:
-                    pid = int(fid) // 10
-                    evidence[n][pid] = evidence[n].get(pid, 0.0) + float(score)
-        results = []
-        for probe, votes in zip(checked, evidence, strict=True):
-            # fused per person before the cut; ties by id
-            short = sorted(votes, key=lambda p: (-votes[p], p))[: int(k)]
-            tick = time.perf_counter()
-            results.append(self._rerank(probe, short, threshold))
-            rerank_s += time.perf_counter() - tick
-        if timings is not None:
-            total = time.perf_counter() - started
-            for key, value in (
-                ("search", search_s),
-                ("rerank", rerank_s),
-                ("bookkeeping", total - search_s - rerank_s),
-            ):
-                timings[key] = timings.get(key, 0.0) + value
-        return results
+        return identify_parts(
+            [self], self.count(), probes, k=k, depth=depth, fmr=fmr, allow=allow, timings=timings
+        )
+
+    def compare(self, probe: Mapping[int, Template], person_ids: Sequence[int]) -> np.ndarray:
+        """Matcher scores of one probe against named people on all ten fingers.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32`` of shape ``(len(person_ids), 10)``: the score of finger position
+            ``p`` at column ``p - 1``, 0 where the probe or the person lacks the finger.
+
+        Raises
+        ------
+        KeyError
+            A person is not in the gallery.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from afis.synth import Population
+        >>> fingers = Population(seed=1).impressions(range(10), 0).templates()
+        >>> person = dict(zip(range(1, 11), fingers))
+        >>> gallery = PeopleGallery.create(tempfile.mkdtemp())
+        >>> gallery.insert([7], [person])
+        >>> bool(gallery.compare(person, [7]).min() > 0.5)
+        True
+        """
+        fingers = _check_fingers(probe, "probe")
+        ids = _check_ids(person_ids)
+        unknown = [i for i in ids if i not in self._people]
+        if unknown:
+            raise KeyError(f"person ids not in the gallery: {unknown[:5]}")
+        return self._scores(fingers, ids, range(1, 11))
 
     def _search(self, queries: list[Template], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best live fingers per query over every segment's index, merged by score
@@ -594,15 +660,16 @@ class PeopleGallery:
         rows = np.arange(len(queries))[:, None]
         return s_all[rows, order], i_all[rows, order]
 
-    def _rerank(
-        self, probe: dict[int, Template], people: list[int], threshold: float
-    ) -> list[PeopleCandidate]:
-        if not people:
-            return []
+    def _scores(
+        self, probe: dict[int, Template], people: Sequence[int], positions: Iterable[int]
+    ) -> np.ndarray:
+        """Matcher scores ``(len(people), 10)`` at ``positions`` (0 elsewhere)."""
         scores = np.zeros((len(people), 10), np.float32)
-        for position, template in probe.items():
+        for position in positions:
+            if position not in probe:
+                continue
             ids, templates = [], []
-            for pid in people:
+            for pid in dict.fromkeys(people):
                 for n, r in self._people[pid]:
                     segment = self._segments[n]
                     if int(segment.positions[r]) == position:
@@ -612,27 +679,64 @@ class PeopleGallery:
                 continue
             reranker = Reranker(Gallery.from_templates(templates, threads=self._threads), ids)
             scores[:, position - 1] = reranker.scores(
-                Matcher(template), people, threads=self._threads
+                Matcher(probe[position]), list(people), threads=self._threads
             )
-        fused = scores.sum(axis=1, dtype=np.float64)
-        order = np.lexsort((np.array(people), -fused))
-        return [
-            PeopleCandidate(
-                person_id=people[i],
-                scores=scores[i],
-                fused=float(fused[i]),
-                match=bool((scores[i] >= threshold).any()),
-            )
-            for i in order
-        ]
+        return scores
+
+    def _score_people(
+        self,
+        probes: Sequence[dict[int, Template]],
+        people: Sequence[Sequence[int]],
+        positions: Sequence[int],
+    ) -> list[np.ndarray]:
+        """For each probe, the scores ``(len(people[n]), 10)`` of the listed people this
+        gallery holds (rows of others stay 0) at ``positions``: one step of
+        :func:`identify_parts`."""
+        out = []
+        for probe, listed in zip(probes, people, strict=True):
+            held = [pid for pid in listed if pid in self._people]
+            scores = np.zeros((len(listed), 10), np.float32)
+            if held:
+                rows = [n for n, pid in enumerate(listed) if pid in self._people]
+                scores[rows] = self._scores(probe, held, positions)
+            out.append(scores)
+        return out
 
     # -- internals ----------------------------------------------------------------------
 
     def _next_manifest(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._manifest))
 
+    @contextmanager
+    def _writing(self, *, fresh: bool = False) -> Iterator[None]:
+        """Hold the gallery's writer lock (``flock`` on ``.writer.lock``) for one change, and
+        refuse it when the manifest on disk is no longer the one this object last read or
+        wrote (another process committed meanwhile: writing on would lose its change)."""
+        try:
+            handle = open(self.path / LOCK, "a+b")  # held across the yield
+        except OSError as exc:
+            raise GalleryFileError(f"{self.path / LOCK}: cannot open the lock ({exc})") from exc
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GalleryLockedError(
+                    f"{self.path}: another process is writing this gallery"
+                ) from None
+            if not fresh:
+                on_disk = _read_manifest(self.path / MANIFEST)
+                if _body_crc(on_disk) != _body_crc(self._manifest):
+                    raise GalleryLockedError(
+                        f"{self.path / MANIFEST}: changed by another process since this "
+                        "gallery was opened; open it again"
+                    )
+            yield
+        finally:
+            handle.close()  # releases the lock
+
     def _write_segment(
         self,
+        manifest: dict[str, Any],
         number: int,
         people: list[int],
         positions: list[int],
@@ -656,7 +760,7 @@ class PeopleGallery:
             "positions.npy": np.array(positions, dtype=np.uint8),
         }
         files = {file: _write_array(folder / file, arrays[file]) for file in _FILES}
-        files.update(self._write_index(folder, people, positions, templates))
+        files.update(self._write_index(manifest, folder, people, positions, templates))
         fsync_folder(folder)
         fsync_folder(self.path / SEGMENTS)
         _checkpoint("segment-written")
@@ -664,20 +768,26 @@ class PeopleGallery:
 
     def _write_index(
         self,
+        manifest: dict[str, Any],
         folder: Path,
         people: list[int],
         positions: list[int],
         templates: Sequence[Template | None],
     ) -> dict[str, int]:
         """Build and save the segment's index in ``folder/index``; fsync it; return the CRC32
-        of each of its files by path relative to ``folder``."""
-        index = ShardedIndex(self.options, threads=self._threads)
+        of each of its files by path relative to ``folder``. Without centroids yet (and
+        ``nlist > 1``), trains them on these fingers and names their new file in
+        ``manifest``."""
         items, ids = [], []
         for pid, position, template in zip(people, positions, templates, strict=True):
             if position in SEARCHED_POSITIONS:
                 assert template is not None
                 items.append(template)
                 ids.append(pid * 10 + position - 1)
+        centroids = self._centroids if manifest.get("quantizer") else None
+        if self.options.nlist > 1 and centroids is None and items:
+            centroids = self._train(manifest, items)
+        index = ShardedIndex(self.options, threads=self._threads, centroids=centroids)
         if items:
             index.add(items, np.array(ids, dtype=np.int64))
         index.save(folder / INDEX)
@@ -691,6 +801,25 @@ class PeopleGallery:
             fsync_folder(sub)
         fsync_folder(folder / INDEX)
         return files
+
+    def _train(self, manifest: dict[str, Any], items: list[Template]) -> np.ndarray:
+        """Train coarse centroids on ``items``, write them to a new quantizer file (fsynced)
+        and name it in ``manifest``; they take effect when the manifest is committed."""
+        trainer = CandidateIndex(self.options, threads=self._threads)
+        try:
+            trainer.train(items)
+        except ValueError as exc:
+            raise ValueError(
+                f"too few fingers to train {self.options.nlist} coarse lists ({exc}): insert "
+                "more people at once, or create the gallery with a smaller nlist"
+            ) from exc
+        centroids = trainer.centroids
+        name = f"quantizer-{manifest['next_segment']:06d}.npy"
+        crc = _write_array(self.path / name, centroids)
+        fsync_folder(self.path)
+        manifest["quantizer"] = {"name": name, "crc32": crc}
+        self._centroids = centroids
+        return centroids
 
     def _commit(self, manifest: dict[str, Any]) -> None:
         body = {k: v for k, v in manifest.items() if k != "crc32"}
@@ -723,6 +852,155 @@ class PeopleGallery:
             self._index.dead[number] = dead
 
 
+#: How :func:`identify_parts` calls one method on every part: ``run(name, args)`` returns the
+#: parts' results in order (in this process, or gathered from the workers).
+Runner = Callable[[str, tuple[Any, ...]], list[Any]]
+
+
+def _local_runner(parts: Sequence[Any]) -> Runner:
+    def run(name: str, args: tuple[Any, ...]) -> list[Any]:
+        return [getattr(part, name)(*args) for part in parts]
+
+    return run
+
+
+def _merge_lists(
+    lists: Sequence[tuple[np.ndarray, np.ndarray]], width: int, queries: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``width`` best (score, finger id) per query over several parts' lists, best first,
+    ties by finger id (as :meth:`PeopleGallery._search` merges its segments)."""
+    if not lists:
+        return np.zeros((queries, 0), np.float32), np.zeros((queries, 0), np.int64)
+    s_all = np.concatenate([s for s, _ in lists], axis=1)
+    i_all = np.concatenate([i for _, i in lists], axis=1)
+    order = np.lexsort((i_all, -np.where(i_all >= 0, s_all, -np.inf)), axis=1)[:, :width]
+    rows = np.arange(queries)[:, None]
+    return s_all[rows, order], i_all[rows, order]
+
+
+def identify_parts(
+    parts: Sequence[Any],
+    count: int,
+    probes: Sequence[Mapping[int, Template]],
+    *,
+    k: int | None = None,
+    depth: int | None = None,
+    fmr: float | None = None,
+    allow: Callable[[int, np.ndarray], np.ndarray] | None = None,
+    timings: dict[str, float] | None = None,
+    run: Runner | None = None,
+) -> list[list[PeopleCandidate]]:
+    """:meth:`PeopleGallery.identify` over a gallery made of ``parts`` (galleries holding
+    disjoint people; ``count`` people in all), as one gallery holding all their segments
+    would answer.
+
+    Three steps, each one call per part: (1) every part's best ``2 * depth`` fingers per
+    searched probe finger, merged by index score into the list one gallery would make; the
+    scores summed per person, ``allow`` applied, the best ``depth`` people kept; (2) the
+    parts score the people they hold on the probe's searched fingers; the best ``k`` by that
+    sum go on; (3) the parts score those on the other fingers. Only probes, finger ids and
+    scores pass between the caller and the parts, so a part may live in another process
+    (``run`` calls the parts; default: in this process).
+    """
+    started = time.perf_counter()
+    search_s = rerank_s = 0.0
+    if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
+        raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
+    checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
+    for n, probe in enumerate(checked):
+        if not any(p in probe for p in SEARCHED_POSITIONS):
+            raise ValueError(f"probe {n} has no searchable finger (positions {SEARCHED_POSITIONS})")
+    depth = shortlist_depth(count) if depth is None else _positive(depth, "depth")
+    k = min(depth, FULL_RERANK) if k is None else _positive(k, "k")
+    depth = max(depth, k)
+    if allow is not None and not callable(allow):
+        raise TypeError(f"allow must be callable, got {type(allow).__name__}")
+    threshold = math.inf if fmr is None else threshold_for_fmr(fmr)
+    if not checked or not count:
+        return [[] for _ in checked]
+    run = run or _local_runner(parts)
+    # 1. one batched index search over every searched finger of every probe, in every part
+    queries, owners = [], []
+    for n, probe in enumerate(checked):
+        for position in SEARCHED_POSITIONS:
+            if position in probe:
+                queries.append(probe[position])
+                owners.append(n)
+    tick = time.perf_counter()
+    width = 2 * depth
+    index_scores, finger_ids = _merge_lists(run("_search", (queries, width)), width, len(queries))
+    search_s = time.perf_counter() - tick
+    evidence: list[dict[int, float]] = [{} for _ in checked]
+    for q, n in enumerate(owners):
+        for score, fid in zip(index_scores[q].tolist(), finger_ids[q].tolist(), strict=True):
+            if fid >= 0:
+                pid = fid // 10
+                evidence[n][pid] = evidence[n].get(pid, 0.0) + score
+    shortlists = []
+    for n, votes in enumerate(evidence):
+        listed = list(votes)
+        if allow is not None and listed:
+            keep = np.asarray(allow(n, np.asarray(listed, np.int64)), dtype=bool)
+            if keep.shape != (len(listed),):
+                raise ValueError(f"allow returned shape {keep.shape}, not ({len(listed)},)")
+            listed = [pid for pid, ok in zip(listed, keep.tolist(), strict=True) if ok]
+        # fused per person before the cut; ties by id
+        shortlists.append(sorted(listed, key=lambda p: (-votes[p], p))[:depth])
+    # 2. the shortlists on the searched fingers (each part scores the people it holds)
+    tick = time.perf_counter()
+    first = (
+        [
+            np.sum(scores, axis=0)
+            for scores in zip(
+                *run("_score_people", (checked, shortlists, SEARCHED_POSITIONS)), strict=True
+            )
+        ]
+        if shortlists
+        else []
+    )
+    chosen = []
+    for listed, scores in zip(shortlists, first, strict=True):
+        if not listed:
+            chosen.append(([], np.zeros((0, 10), np.float32)))
+            continue
+        order = np.lexsort((np.array(listed), -scores.sum(axis=1, dtype=np.float64)))[:k]
+        chosen.append(([listed[i] for i in order], scores[order]))
+    # 3. the best k of each on the other fingers
+    others = tuple(p for p in range(1, 11) if p not in SEARCHED_POSITIONS)
+    rest = [
+        np.sum(scores, axis=0)
+        for scores in zip(
+            *run("_score_people", (checked, [c for c, _ in chosen], others)), strict=True
+        )
+    ]
+    results = []
+    for (people, partial), more in zip(chosen, rest, strict=True):
+        scores = partial + more
+        fused = scores.sum(axis=1, dtype=np.float64)
+        final = np.lexsort((np.array(people, np.int64), -fused)) if people else []
+        results.append(
+            [
+                PeopleCandidate(
+                    person_id=int(people[i]),
+                    scores=scores[i],
+                    fused=float(fused[i]),
+                    match=bool((scores[i] >= threshold).any()),
+                )
+                for i in final
+            ]
+        )
+    rerank_s = time.perf_counter() - tick
+    if timings is not None:
+        total = time.perf_counter() - started
+        for key, value in (
+            ("search", search_s),
+            ("rerank", rerank_s),
+            ("bookkeeping", total - search_s - rerank_s),
+        ):
+            timings[key] = timings.get(key, 0.0) + value
+    return results
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -732,7 +1010,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise GalleryFileError(f"{path}: unreadable manifest ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GalleryFileError(f"{path}: not a people gallery manifest")
-    if data.get("version") != VERSION:
+    if data.get("version") not in READABLE_VERSIONS:
         raise GalleryFileError(f"{path}: unsupported version {data.get('version')!r}")
     body = {k: v for k, v in data.items() if k != "crc32"}
     if data.get("crc32") != _body_crc(body):
@@ -752,9 +1030,43 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         for p, s in body["tombstones"]:
             int(p), int(s)
         int(body["next_segment"])
+        quantizer = body.setdefault("quantizer", None)
+        if quantizer is not None and (
+            not isinstance(quantizer.get("name"), str)
+            or re.fullmatch(r"quantizer-\d{6}\.npy", quantizer["name"]) is None
+            or not isinstance(quantizer.get("crc32"), int)
+        ):
+            raise ValueError(f"bad quantizer entry {quantizer!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise GalleryFileError(f"{path}: invalid manifest ({exc!r})") from exc
     return body
+
+
+def _read_quantizer(
+    folder: Path, entry: Mapping[str, Any] | None, options: IndexOptions
+) -> np.ndarray | None:
+    """The centroids the manifest names (CRC32 and shape checked), or None."""
+    if entry is None:
+        return None
+    path = folder / entry["name"]
+    try:
+        crc = _crc(path)
+        centroids = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise GalleryFileError(f"{path}: unreadable ({exc})") from exc
+    if crc != entry["crc32"]:
+        raise GalleryFileError(f"{path}: checksum mismatch (truncated or altered)")
+    if centroids.dtype != np.uint8 or centroids.shape != (options.nlist, options.code_bytes):
+        raise GalleryFileError(f"{path}: centroids of the wrong type or shape")
+    return centroids
+
+
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
 
 
 def _is_index_file(name: object) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "FUSED_TAIL_SCALE",
     "FUSED_TAIL_SHARE",
     "FUSED_TAIL_START",
+    "GALLERY_SHARDS",
     "INDEX_PRESET",
     "KTP_BIODATA_FIELDS",
     "KTP_CLAIM",
@@ -44,8 +45,6 @@ __all__ = [
     "MIN_USABLE_MINUTIAE",
     "PROVINCE_CODES",
     "QUALITY_FLOOR",
-    "SHORTLIST_FINGERS",
-    "SHORTLIST_K",
 ]
 
 #: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
@@ -66,14 +65,12 @@ FPIR_DUPLICATE = 1e-5
 #: Target false positive identification rate of a search sent to a human (grey zone and up).
 FPIR_ADJUDICATE = 1e-4
 
-#: Finger positions (ISO codes) searched in the candidate index: both thumbs and index fingers.
-SHORTLIST_FINGERS = (1, 2, 6, 7)
-#: Candidates shortlisted per searched finger: deep enough that the planted duplicates of the
-#: synthetic populations are listed (``benchmarks/INDEX.md``, the centre's runs).
-SHORTLIST_K = 128
-#: Most candidate people re-ranked with all ten fingers per record (the best of the
-#: shortlisted on the shortlist fingers).
+#: Most candidate people re-ranked with all ten fingers per record, per gallery searched (the
+#: best of the shortlisted on the searched fingers; the shortlist's depth is the engine's
+#: rule, :func:`afis.people.shortlist_depth`).
 MAX_CANDIDATES = 8
+#: Shards of a new persistent gallery (by a hash of the record id; ``afis.people_shards``).
+GALLERY_SHARDS = 2
 #: Records per checkpointed chunk of the de-duplication job.
 CHUNK_SIZE = 128
 

@@ -7,17 +7,20 @@ What is searched
     the batch before it. A pair inside the batch is thus judged once, on the later record.
 
 How
-    1. *Shortlist*: one candidate index per finger position (:class:`afis.index.ShardedIndex`)
-       holds the gallery's and the batch's thumbs and index fingers
-       (:data:`~enrollment.constants.SHORTLIST_FINGERS`); each of the probe's fingers there
-       shortlists ``shortlist_k`` fingers. Their owners are compared with the probe on the
-       fingers whose search listed them (the index's own scores are too coarse to rank a
-       poor genuine capture: it can sit among the impostors); the ``max_candidates`` best,
-       plus every earlier record under the same NIK, are the candidates.
-    2. *Re-rank*: the probe's ten fingers are compared with the candidate's ten
-       (:meth:`afis.Matcher.compare_many` against a memory-mapped :class:`afis.Gallery` per
-       finger position); the *fused score* of a candidate is the sum over finger positions of
-       the scores (a missing finger adds 0).
+    1. *Two galleries.* The records found unique before the job live in the persistent
+       gallery (:class:`afis.people_shards.ShardedPeopleGallery` in ``work_dir/gallery``,
+       kept from job to job and brought up to date with the store by :func:`sync_gallery`
+       when a job starts and when it ends); the job's batch gets a people gallery of its
+       own (``work_dir/job-N/batch``), searched with only the records before the probe
+       allowed. A job costs time in proportion to its batch, not to the gallery.
+    2. *Shortlist and re-rank* (:meth:`afis.PeopleGallery.identify`): the probe's thumbs and
+       index fingers (:data:`afis.people.SEARCHED_POSITIONS`) search the candidate indexes;
+       the index evidence is summed per person before the cut at the engine's depth
+       (:func:`afis.people.shortlist_depth`, or ``shortlist_depth``); the shortlisted people
+       are compared on the searched fingers and the ``max_candidates`` best of them on all
+       ten. The *fused score* of a candidate is the sum over finger positions of the matcher
+       scores (a missing finger adds 0). Every earlier record under the probe's NIK is
+       compared on all ten fingers too.
     3. *Decide* with two thresholds on the fused score, set for the size ``N`` of what is
        searched (gallery plus batch). A false positive identification happens when any of the ``N``
        impostors scores above the threshold, so FPIR ~= N x FMR, and the threshold is the fused
@@ -47,19 +50,21 @@ Outcomes
 
 Safety
     The job's batch, thresholds and search structures are fixed when it starts (rows in
-    ``dedup_jobs`` / ``dedup_job_items``, files in ``work_dir/job-N/``, removed when the
-    job is done: about 140 kB a record, mostly the galleries' cylinders). Records are
-    processed in chunks of ``chunk_size``; a chunk's results, candidates, status changes and
-    its checkpoint row are committed in one transaction. A killed job resumes at the first
-    uncommitted chunk with the same files, so the final result is the one an uninterrupted
-    run gives, and unique keys make a second copy of a result impossible. Running the job
-    again when nothing waits does nothing.
+    ``dedup_jobs`` / ``dedup_job_items``; the batch gallery in ``work_dir/job-N/``, removed
+    when the job is done; the persistent gallery is not written while chunks run). Records
+    are processed in chunks of ``chunk_size``; a chunk's results, candidates, status changes
+    and its checkpoint row are committed in one transaction. A killed job resumes at the
+    first uncommitted chunk with the same files, so the final result is the one an
+    uninterrupted run gives, and unique keys make a second copy of a result impossible. When
+    every chunk is committed the records found unique are inserted into the persistent
+    gallery: those it does not hold yet, so a job killed while inserting inserts the rest
+    when it resumes, and none twice. Running the job again when nothing waits does nothing.
 
 Distribution
-    :func:`search_chunk` is a pure function of the job folder and a chunk's probes: with a
-    ``dask.distributed.Client`` the chunks run on the cluster's workers, which memory-map the
-    index shards and galleries from the job folder (shared storage), while this process
-    sends them only the chunk's templates and commits what comes back.
+    With ``processes > 1`` chunks are searched in worker processes that memory-map both
+    galleries. With a ``dask.distributed.Client`` the persistent gallery's shards are served
+    by the cluster's workers (:meth:`ShardedPeopleGallery.identify`): only probes and
+    candidate lists travel; this process searches the batch gallery and commits.
 
 Examples
 --------
@@ -89,7 +94,11 @@ import sqlalchemy as sa
 from afis._threads import resolve_threads
 from afis.constants import INDEX_PRESETS
 from afis.errors import AfisError, TemplateError
-from afis.match import Gallery, Matcher, Reranker
+from afis.index import IndexOptions
+from afis.match import Matcher
+from afis.people import SEARCHED_POSITIONS, PeopleCandidate, PeopleGallery
+from afis.people_shards import HEADER as SHARDS_HEADER
+from afis.people_shards import ShardedPeopleGallery
 from afis.template import FingerPosition, Template
 from enrollment import constants as C
 from enrollment.status import UNIQUE_STATUSES, Status
@@ -116,6 +125,7 @@ __all__ = [
     "calibrate",
     "run_dedup",
     "search_chunk",
+    "sync_gallery",
     "thresholds",
 ]
 
@@ -123,6 +133,11 @@ log = logging.getLogger(__name__)
 
 ACTOR = "dedup-job"
 _READY = "READY"
+#: Sub-folder of the work folder holding the persistent gallery; of a job's folder, its batch.
+GALLERY = "gallery"
+BATCH = "batch"
+#: Records read, decoded and inserted at a time by :func:`sync_gallery`.
+SYNC_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -141,10 +156,13 @@ class DedupOptions:
 
     fpir_duplicate: float = C.FPIR_DUPLICATE
     fpir_adjudicate: float = C.FPIR_ADJUDICATE
-    shortlist_fingers: tuple[int, ...] = C.SHORTLIST_FINGERS
-    shortlist_k: int = C.SHORTLIST_K
+    #: people shortlisted per record from the index evidence; 0: the gallery's rule
+    #: (:func:`afis.people.shortlist_depth`, growing as the fourth root of its size)
+    shortlist_depth: int = 0
     max_candidates: int = C.MAX_CANDIDATES
     chunk_size: int = C.CHUNK_SIZE
+    #: shards of a new persistent gallery (an existing one keeps its own)
+    gallery_shards: int = C.GALLERY_SHARDS
     index_nlist: int = INDEX_PRESETS[C.INDEX_PRESET]["nlist"]
     index_nprobe: int = INDEX_PRESETS[C.INDEX_PRESET]["nprobe"]
     index_neighbours: int = INDEX_PRESETS[C.INDEX_PRESET]["neighbours"]
@@ -159,9 +177,10 @@ class DedupOptions:
         if self.fpir_adjudicate < self.fpir_duplicate:
             raise ValueError("fpir_adjudicate must be at least fpir_duplicate")
         for name, lo, hi in (
-            ("shortlist_k", 1, 1000),
+            ("shortlist_depth", 0, 10_000),
             ("max_candidates", 1, 1000),
             ("chunk_size", 1, 100_000),
+            ("gallery_shards", 1, 4096),
             ("index_nlist", 1, 1 << 16),
             ("index_nprobe", 1, 1 << 16),
             ("index_neighbours", 1, 2048),
@@ -171,10 +190,17 @@ class DedupOptions:
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must lie in {lo}..{hi}, got {value}")
-        fingers = tuple(int(FingerPosition(int(p))) for p in self.shortlist_fingers)
-        if not fingers or 0 in fingers or len(set(fingers)) != len(fingers):
-            raise ValueError("shortlist_fingers must be distinct finger positions 1..10")
-        object.__setattr__(self, "shortlist_fingers", fingers)
+
+    def index_options(self, fingers: int) -> IndexOptions:
+        """Candidate-index options of a new gallery whose first insert indexes ``fingers``
+        fingers per shard (the preset's ``nlist`` scaled to them, capped by ``index_nlist``)."""
+        return IndexOptions.preset(
+            C.INDEX_PRESET,
+            fingers=max(1, fingers),
+            nlist=self.index_nlist,
+            nprobe=self.index_nprobe,
+            neighbours=self.index_neighbours,
+        )
 
 
 @dataclass(frozen=True)
@@ -261,6 +287,9 @@ class Probe:
     nik: str
     templates: tuple[tuple[int, bytes], ...]  # (finger position, Template.to_bytes())
     exempt: bool = False
+    #: records found unique before the job under the same NIK (the store's answer when the
+    #: chunk was read; those the job's gallery does not hold are ignored)
+    own: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,182 +317,170 @@ class Decision:
 
 
 class _JobFiles:
-    """The search structures of one job, loaded (memory-mapped) from its folder."""
+    """What a job searches, opened (memory-mapped) in this process: the persistent gallery
+    of the records found unique before the job (``gallery``) and the job's own gallery of
+    its batch (``batch``), with each batch record's place and NIK."""
 
-    def __init__(self, folder: Path, threads: int) -> None:
-        from afis.index import ShardedIndex
-
+    def __init__(self, folder: Path, gallery_dir: Path, threads: int) -> None:
         with np.load(folder / "members.npz", allow_pickle=False) as arrays:
-            self.record_ids = np.asarray(arrays["record_ids"])
-            self.rank = np.asarray(arrays["rank"])
-            self.nik = np.asarray(arrays["nik"])
-        self.index = ShardedIndex.load(folder / "index", mmap=True, threads=threads)
-        # per finger position: the packed gallery of the unique records' fingers, by record id
-        self.galleries: dict[int, Reranker] = {}
-        for position in range(1, 11):
-            sub = folder / f"gallery-{position:02d}"
-            if (sub / "gallery.json").exists():
-                rows = np.load(sub / "rows.npy", allow_pickle=False)
-                self.galleries[position] = Reranker(Gallery.load(sub, mmap=True), rows)
+            record_ids = np.asarray(arrays["record_ids"])
+            seq = np.asarray(arrays["seq"])
+            nik = np.asarray(arrays["nik"])
+        self.seq_of = dict(zip(record_ids.tolist(), seq.tolist(), strict=True))
         self.nik_index: dict[str, list[int]] = {}
-        for rid, nik in zip(self.record_ids.tolist(), self.nik.tolist(), strict=True):
-            self.nik_index.setdefault(nik, []).append(rid)
-        self.rank_of = dict(zip(self.record_ids.tolist(), self.rank.tolist(), strict=True))
+        for rid, value in zip(record_ids.tolist(), nik.tolist(), strict=True):
+            self.nik_index.setdefault(value, []).append(rid)
+        self.batch = PeopleGallery.open(folder / BATCH, threads=threads)
+        self.gallery = (
+            ShardedPeopleGallery.open(gallery_dir, threads=threads)
+            if (gallery_dir / SHARDS_HEADER).exists()
+            else None
+        )
+
+    def earlier(self, seqs: Sequence[int]) -> Callable[[int, np.ndarray], np.ndarray]:
+        """``allow`` for a batch search of probes at places ``seqs``: for probe ``n``, the
+        batch records before place ``seqs[n]``."""
+
+        def allow(n: int, ids: np.ndarray) -> np.ndarray:
+            seq = seqs[n]
+            return np.fromiter((self.seq_of.get(int(i), seq) < seq for i in ids), bool, len(ids))
+
+        return allow
 
 
 _CACHE: dict[str, _JobFiles] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _job_files(folder: str, threads: int) -> _JobFiles:
+def _job_files(folder: str, gallery_dir: str, threads: int) -> _JobFiles:
     with _CACHE_LOCK:
         files = _CACHE.get(folder)
         if files is None:
             if not (Path(folder) / _READY).exists():
                 raise AfisError(f"{folder}: the job's search structures are not complete")
             _CACHE.clear()  # one job at a time per process
-            files = _CACHE[folder] = _JobFiles(Path(folder), threads)
+            files = _CACHE[folder] = _JobFiles(Path(folder), Path(gallery_dir), threads)
         return files
 
 
 def search_chunk(
-    job_dir: str, probes: Sequence[Probe], settings: dict[str, Any], threads: int | None = 1
+    job_dir: str,
+    probes: Sequence[Probe],
+    settings: dict[str, Any],
+    threads: int | None = 1,
+    client: Any = None,
 ) -> list[Decision]:
-    """Search a chunk of probes of a prepared job (runs in this process or on a worker).
+    """Search a chunk of probes of a prepared job (runs in this process or in a worker
+    process).
 
     Parameters
     ----------
     job_dir : str
-        The job's folder (its files are memory-mapped; a process keeps them open).
+        The job's folder (its batch gallery is memory-mapped; a process keeps it open).
     probes : sequence of Probe
     settings : dict
-        The job's settings row (options and thresholds).
+        The job's settings row (options, thresholds, the persistent gallery's folder).
     threads : int, optional
         Threads for this chunk (``None``: one per CPU).
+    client : dask.distributed.Client, optional
+        Serve the persistent gallery's shards on the cluster's workers.
 
     Returns
     -------
     list of Decision
-        One per probe, in order; the same whatever the chunking, process or machine.
+        One per probe, in order; the same whatever the chunking, process or cluster.
     """
     workers = _threads(threads)
-    files = _job_files(job_dir, workers)
+    files = _job_files(job_dir, settings["gallery"], workers)
     options = DedupOptions(**settings["options"])
     limits = Thresholds(**settings["thresholds"])
-    decoded: list[dict[int, Template]] = []
-    broken: dict[int, str] = {}
+    depth = options.shortlist_depth or None
+    decisions: dict[int, Decision] = {}
+    searchable: list[int] = []
+    decoded: dict[int, dict[int, Template]] = {}
     for n, probe in enumerate(probes):
+        rid = probe.record_id
         try:
-            decoded.append({p: Template.from_bytes(b) for p, b in probe.templates})
+            fingers = {p: Template.from_bytes(b) for p, b in probe.templates}
         except TemplateError as exc:  # changed since the checks: the search cannot use it
-            decoded.append({})
-            broken[n] = f"a template cannot be read ({exc})"
-    # 1. shortlist: all the chunk's searchable fingers in one batch search
-    queries, owners = [], []
-    for n, fingers in enumerate(decoded):
-        for position in options.shortlist_fingers:
-            if position in fingers:
-                queries.append(fingers[position])
-                owners.append(n)
-    k = options.shortlist_k + 1  # the probe finds itself
-    # per probe: shortlisted person -> the finger positions whose search listed it
-    shortlisted: list[dict[int, set[int]]] = [{} for _ in probes]
-    if queries:
-        _, found = files.index.search(queries, k=k)
-        for owner, row_ids in zip(owners, found, strict=True):
-            probe = probes[owner]
-            for finger_id in row_ids.tolist():
-                if finger_id < 0:
-                    continue
-                rid = finger_id // 10
-                if rid == probe.record_id or files.rank_of[rid] >= probe.seq:
-                    continue
-                shortlisted[owner].setdefault(rid, set()).add(finger_id % 10 + 1)
-
-    def one(n: int) -> Decision:
-        if n in broken:
-            return Decision(
-                probes[n].record_id, Status.SEARCH_FAILURE_AT_CENTRAL, None, 0.0, broken[n]
+            reason = f"a template cannot be read ({exc})"
+            decisions[n] = Decision(rid, Status.SEARCH_FAILURE_AT_CENTRAL, None, 0.0, reason)
+            continue
+        if probe.exempt or not fingers:
+            decisions[n] = Decision(
+                rid,
+                Status.ADJUDICATE_RECORD,
+                None,
+                0.0,
+                "no fingerprints (exempt): face and iris must be compared by a person",
             )
-        return _decide(files, options, limits, probes[n], decoded[n], shortlisted[n])
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, range(len(probes))))
+        elif not any(p in fingers for p in SEARCHED_POSITIONS):
+            names = ", ".join(FingerPosition(p).name for p in SEARCHED_POSITIONS)
+            decisions[n] = Decision(
+                rid,
+                Status.SEARCH_FAILURE_AT_CENTRAL,
+                None,
+                0.0,
+                f"none of the searched fingers ({names}) was captured",
+            )
+        else:
+            decoded[n] = fingers
+            searchable.append(n)
+    wanted = [decoded[n] for n in searchable]
+    # 1. the records found unique before the job (the persistent gallery, maybe on Dask)
+    unique_found: list[list[PeopleCandidate]] = [[] for _ in wanted]
+    if files.gallery is not None and files.gallery.count() and wanted:
+        unique_found = files.gallery.identify(
+            wanted, k=options.max_candidates, depth=depth, client=client
+        )
+    # 2. the records of the batch before each probe (the job's own gallery)
+    batch_found: list[list[PeopleCandidate]] = [[] for _ in wanted]
+    if len(files.batch) and wanted:
+        batch_found = files.batch.identify(
+            wanted,
+            k=options.max_candidates,
+            depth=depth,
+            allow=files.earlier([probes[n].seq for n in searchable]),
+        )
+    for m, n in enumerate(searchable):
+        decisions[n] = _decide(
+            files, limits, probes[n], decoded[n], unique_found[m] + batch_found[m]
+        )
+    return [decisions[n] for n in range(len(probes))]
 
 
 def _decide(
     files: _JobFiles,
-    options: DedupOptions,
     limits: Thresholds,
     probe: Probe,
     fingers: dict[int, Template],
-    shortlist: dict[int, set[int]],
+    found: list[PeopleCandidate],
 ) -> Decision:
+    """The outcome of one record from its candidates (both galleries) and the records under
+    its own NIK (compared on all ten fingers whether listed or not)."""
     rid = probe.record_id
-    if probe.exempt or not fingers:
-        return Decision(
-            rid,
-            Status.ADJUDICATE_RECORD,
-            None,
-            0.0,
-            "no fingerprints (exempt): face and iris must be compared by a person",
-        )
-    if not any(p in fingers for p in options.shortlist_fingers):
-        names = ", ".join(FingerPosition(p).name for p in options.shortlist_fingers)
-        return Decision(
-            rid,
-            Status.SEARCH_FAILURE_AT_CENTRAL,
-            None,
-            0.0,
-            f"none of the searched fingers ({names}) was captured",
-        )
-    own = [
-        c for c in files.nik_index.get(probe.nik, []) if c != rid and files.rank_of[c] < probe.seq
+    table: dict[int, np.ndarray] = {c.person_id: c.scores for c in found}
+    in_gallery = files.gallery is not None
+    own_unique = [c for c in probe.own if in_gallery and c != rid and c in files.gallery]
+    own_batch = [
+        c
+        for c in files.nik_index.get(probe.nik, [])
+        if c != rid and files.seq_of[c] < probe.seq and c in files.batch
     ]
-    listed = sorted(shortlist)
-    if not listed and not own:
+    for source, own in ((files.gallery, own_unique), (files.batch, own_batch)):
+        todo = [c for c in own if c not in table]
+        if todo:
+            for c, scores in zip(todo, source.compare(fingers, todo), strict=True):
+                table[c] = scores
+    own = set(own_unique) | set(own_batch)
+    if not table:
         return Decision(rid, Status.PRINT_READY_RECORD, None, 0.0, "no candidates")
-    matchers: dict[int, Matcher] = {}
-
-    def scores(position: int, wanted: np.ndarray) -> np.ndarray:
-        if position not in fingers or position not in files.galleries or not len(wanted):
-            return np.zeros(len(wanted), np.float32)
-        reranker = files.galleries[position]
-        if position not in matchers:
-            # a record of the batch is in the gallery: its cylinders are reused
-            matchers[position] = reranker.matcher(fingers[position], probe_id=rid)
-        return reranker.scores(matchers[position], wanted, threads=1)
-
-    # stage 1: every shortlisted person on the fingers whose search listed it; the best go on
-    first = np.asarray(listed, np.int64)
-    done = np.zeros((len(first), 10), bool)
-    partial = np.zeros((len(first), 10), np.float32)
-    for position in options.shortlist_fingers:
-        rows = np.asarray([position in shortlist[int(c)] for c in first], bool)
-        if rows.any():
-            partial[rows, position - 1] = scores(position, first[rows])
-            done[rows, position - 1] = True
-    order = np.lexsort((first, -partial.sum(axis=1)))[: options.max_candidates]
-    chosen = [int(c) for c in first[order]]
-    chosen += [c for c in own if c not in chosen]
-    # stage 2: the chosen on all ten fingers (what stage 1 compared is not compared again)
-    wanted = np.asarray(chosen, np.int64)
-    table = np.zeros((len(chosen), 10), np.float32)
-    known = np.zeros((len(chosen), 10), bool)
-    row_of = {int(c): n for n, c in enumerate(first)}
-    for n, c in enumerate(chosen):
-        if c in row_of:
-            table[n] = partial[row_of[c]]
-            known[n] = done[row_of[c]]
-    for position in range(1, 11):
-        todo = ~known[:, position - 1]
-        if todo.any():
-            table[todo, position - 1] = scores(position, wanted[todo])
-    fused = table.astype(np.float64).sum(axis=1)
-    own_set = set(own)
     candidates = []
-    for n, c in enumerate(chosen):
-        score = float(fused[n])
+    best = 0.0
+    for c, scores in table.items():
+        score = float(np.asarray(scores, np.float64).sum())
+        if c not in own:
+            best = max(best, score)  # the best other-NIK fused score, stored or not
         verdict = (
             "match"
             if score >= limits.duplicate
@@ -471,15 +488,15 @@ def _decide(
             if score >= limits.adjudicate
             else "below"
         )
-        if verdict != "below" or c in own_set:
+        if verdict != "below" or c in own:
             candidates.append(
                 Candidate(
                     record_id=int(c),
                     rank=0,
                     fused_score=score,
-                    finger_scores=tuple(float(s) for s in table[n]),
+                    finger_scores=tuple(float(s) for s in scores),
                     verdict=verdict,
-                    same_nik=c in own_set,
+                    same_nik=c in own,
                 )
             )
     candidates.sort(key=lambda c: (-c.fused_score, c.record_id))
@@ -487,8 +504,6 @@ def _decide(
     others = [c for c in candidates if not c.same_nik]
     matches = [c for c in others if c.verdict == "match"]
     grey = [c for c in others if c.verdict == "grey"]
-    # the best other-NIK fused score searched, stored or not (for monitoring the margins)
-    best = max((float(fused[n]) for n, c in enumerate(chosen) if c not in own_set), default=0.0)
     own_hit = [c for c in candidates if c.same_nik and c.verdict == "match"]
     if matches:
         kind = "one_to_one" if len(matches) == 1 else "one_to_many"
@@ -546,12 +561,17 @@ class DedupSummary:
         return out
 
 
-#: Test hook: called with (event, chunk) at ``prepared``, ``committing`` and ``committed``.
+#: Test hook: called with (event, chunk) at ``prepared``, ``committing``, ``committed`` and
+#: ``inserting`` (all chunks committed, the unique records about to join the gallery).
 Hook = Callable[[str, int], None]
 
 
-def _settings(options: DedupOptions, limits: Thresholds) -> dict[str, Any]:
-    return {"options": dataclasses.asdict(options), "thresholds": dataclasses.asdict(limits)}
+def _settings(options: DedupOptions, limits: Thresholds, gallery: Path) -> dict[str, Any]:
+    return {
+        "options": dataclasses.asdict(options),
+        "thresholds": dataclasses.asdict(limits),
+        "gallery": str(gallery),
+    }
 
 
 def _open_job(store: Store, work_dir: Path, options: DedupOptions) -> int | None:
@@ -579,7 +599,7 @@ def _open_job(store: Store, work_dir: Path, options: DedupOptions) -> int | None
             {
                 "state": "preparing",
                 "work_dir": str(work_dir),
-                "settings": _settings(options, limits),
+                "settings": _settings(options, limits, work_dir / GALLERY),
                 "created_at": now(),
             },
         ).scalar_one()
@@ -609,10 +629,111 @@ def _load_templates(
     return out
 
 
-def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, threads: int) -> None:
-    """Write the job's search structures (members, index, galleries) to its folder."""
-    from afis.index import IndexOptions, ShardedIndex
+def _decode(rid: int, fingers: dict[int, bytes]) -> dict[int, Template]:
+    out = {}
+    for position, data in sorted(fingers.items()):
+        try:
+            out[position] = Template.from_bytes(data)
+        except TemplateError as exc:  # left out of the galleries
+            log.warning("record %d finger %d unreadable: %s", rid, position, exc)
+    return out
 
+
+def _unique_ids(conn: sa.Connection) -> list[int]:
+    return [
+        int(r)
+        for r in conn.execute(
+            sa.select(records.c.id)
+            .where(records.c.status.in_([s.value for s in UNIQUE_STATUSES]))
+            .order_by(records.c.id)
+        ).scalars()
+    ]
+
+
+def sync_gallery(
+    store: Store,
+    gallery_dir: str | Path,
+    options: DedupOptions | None = None,
+    *,
+    threads: int | None = None,
+    progress: bool = False,
+) -> tuple[int, int]:
+    """Make the persistent gallery hold exactly the records in
+    :data:`~enrollment.status.UNIQUE_STATUSES`: insert those it lacks (found unique by the
+    last job, or by an adjudicator since), delete those that left them. Creates the gallery
+    (``options.gallery_shards`` shards, index options sized to its first insert) when the
+    folder holds none.
+
+    Reads every unique record's id (8 bytes each: about a second at 10^6 records) to compare
+    the sets, so nothing the store decided is ever missing from the gallery, whatever was
+    interrupted; templates are read only for the records inserted. Idempotent: a sync killed
+    at any point is finished by the next (each shard commits atomically).
+
+    Returns
+    -------
+    (inserted, deleted) : tuple of int
+    """
+    options = options or DedupOptions()
+    folder = Path(gallery_dir)
+    workers = _threads(threads)
+    gallery = (
+        ShardedPeopleGallery.open(folder, threads=workers)
+        if (folder / SHARDS_HEADER).exists()
+        else None
+    )
+    with store.engine.connect() as conn:
+        unique = _unique_ids(conn)
+    held = set(gallery.person_ids.tolist()) if gallery is not None else set()
+    wanted = set(unique)
+    gone = sorted(held - wanted)
+    if gone and gallery is not None:
+        gallery.delete(gone)
+        log.info("gallery: %d records no longer unique removed", len(gone))
+    todo = [r for r in unique if r not in held]
+    bar = _Progress(0, len(todo), 0, progress, unit="record", desc="gallery sync")
+    inserted = 0
+    for start in range(0, len(todo), SYNC_BATCH):
+        part = todo[start : start + SYNC_BATCH]
+        with store.engine.connect() as conn:
+            templates = _load_templates(store, part, conn)
+        ids, people = [], []
+        for rid in part:
+            fingers = _decode(rid, templates[rid])
+            if fingers:  # an exempt record has nothing to search with
+                ids.append(rid)
+                people.append(fingers)
+        if ids:
+            if gallery is None:
+                searched = sum(p in f for f in people for p in SEARCHED_POSITIONS)
+                gallery = ShardedPeopleGallery.create(
+                    folder,
+                    options.gallery_shards,
+                    options.index_options(searched // options.gallery_shards),
+                    threads=workers,
+                )
+            gallery.insert(ids, people)
+            inserted += len(ids)
+        bar.update(len(part))
+    bar.close()
+    if gallery is not None:
+        log.info("gallery: %d records inserted, %d held", inserted, gallery.count())
+        gallery.close()
+    return inserted, len(gone)
+
+
+def _prepare(
+    store: Store,
+    job_id: int,
+    folder: Path,
+    gallery_dir: Path,
+    options: DedupOptions,
+    threads: int,
+    progress: bool,
+) -> None:
+    """Bring the persistent gallery up to date with the store, then write the job's own
+    files: its batch as a people gallery (person id = record id) and each batch record's
+    place and NIK."""
+    sync_gallery(store, gallery_dir, options, threads=threads, progress=progress)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -622,70 +743,26 @@ def _prepare(store: Store, job_id: int, folder: Path, options: DedupOptions, thr
             .where(dedup_job_items.c.job_id == job_id)
             .order_by(dedup_job_items.c.seq)
         ).all()
-        batch = {int(r.record_id): int(r.seq) for r in items}
-        gallery = [
-            int(r)
-            for r in conn.execute(
-                sa.select(records.c.id)
-                .where(records.c.status.in_([s.value for s in UNIQUE_STATUSES]))
-                .order_by(records.c.id)
-            ).scalars()
-            if int(r) not in batch
-        ]
-        members = sorted([*gallery, *batch])
+        members = [int(r.record_id) for r in items]
         niks = _niks(conn, members)
         templates = _load_templates(store, members, conn)
     np.savez(
         folder / "members.npz",
         record_ids=np.asarray(members, np.int64),
-        rank=np.asarray([batch.get(r, -1) for r in members], np.int64),
+        seq=np.asarray([int(r.seq) for r in items], np.int64),
         nik=np.asarray([niks[r] for r in members], dtype="U16"),
     )
-    decoded: dict[int, dict[int, Template]] = {}
-    for rid, fingers in templates.items():
-        decoded[rid] = {}
-        for position, data in fingers.items():
-            try:
-                decoded[rid][position] = Template.from_bytes(data)
-            except TemplateError as exc:  # left out of the search structures
-                log.warning("record %d finger %d unreadable: %s", rid, position, exc)
-    shortlist = [
-        (rid * 10 + p - 1, t)
-        for rid in members
-        for p, t in sorted(decoded[rid].items())
-        if p in options.shortlist_fingers
-    ]
-    per_shard = max(1, len(shortlist) // max(1, len(options.shortlist_fingers)))
-    index = ShardedIndex(
-        IndexOptions.preset(
-            C.INDEX_PRESET,
-            fingers=per_shard,
-            nlist=options.index_nlist,
-            nprobe=options.index_nprobe,
-            neighbours=options.index_neighbours,
-        ),
-        threads=threads,
-    )
-
-    def build_index() -> None:
-        if shortlist:
-            index.add([t for _, t in shortlist], ids=[i for i, _ in shortlist])
-        index.save(folder / "index")
-
-    def build_gallery(position: int) -> None:
-        rows = [rid for rid in members if position in decoded[rid]]
-        if rows:
-            sub = folder / f"gallery-{position:02d}"
-            gallery = Gallery.from_templates([decoded[r][position] for r in rows], threads=threads)
-            gallery.save(sub)
-            np.save(sub / "rows.npy", np.asarray(rows, np.int64))
-
-    # the index trains on one core meanwhile the galleries' cylinders are built on all
-    with ThreadPoolExecutor(1) as pool:
-        index_job = pool.submit(build_index)
-        for position in range(1, 11):
-            build_gallery(position)
-        index_job.result()
+    ids, people = [], []
+    for rid in members:
+        fingers = _decode(rid, templates[rid])
+        if fingers:
+            ids.append(rid)
+            people.append(fingers)
+    searched = sum(p in f for f in people for p in SEARCHED_POSITIONS)
+    with PeopleGallery.create(
+        folder / BATCH, options.index_options(searched), threads=threads
+    ) as batch:
+        batch.insert(ids, people)
     (folder / _READY).write_text(json.dumps({"job": job_id, "members": len(members)}))
 
 
@@ -714,6 +791,16 @@ def _chunk_probes(store: Store, job_id: int, chunk: int, conn: sa.Connection) ->
             )
         ).scalars()
     )
+    own: dict[str, list[int]] = {}
+    for rid, nik in conn.execute(
+        sa.select(records.c.id, records.c.nik)
+        .where(
+            records.c.nik.in_(sorted({r.nik for r in rows})),
+            records.c.status.in_([s.value for s in UNIQUE_STATUSES]),
+        )
+        .order_by(records.c.id)
+    ):
+        own.setdefault(nik, []).append(int(rid))
     return [
         Probe(
             record_id=int(r.record_id),
@@ -721,6 +808,7 @@ def _chunk_probes(store: Store, job_id: int, chunk: int, conn: sa.Connection) ->
             nik=r.nik,
             templates=tuple(sorted(templates[int(r.record_id)].items())),
             exempt=int(r.record_id) in exempt and not templates[int(r.record_id)],
+            own=tuple(own.get(r.nik, ())),
         )
         for r in rows
     ]
@@ -801,12 +889,15 @@ def run_dedup(
     ----------
     store : Store
     work_dir : path-like
-        Where the job's search structures are written (``work_dir/job-N``); with a Dask
-        client it must be storage the workers see at the same path.
+        Holds the persistent gallery (``work_dir/gallery``, kept from job to job) and the
+        job's own files (``work_dir/job-N``, removed when it is done); with a Dask client it
+        must be storage the workers see at the same path.
     options : DedupOptions, optional
         Used when a new job starts; a resumed job keeps the options it started with.
     client : dask.distributed.Client, optional
-        Run the chunks on the cluster instead of in this process.
+        Serve the persistent gallery's shards on the cluster's workers (each opens the
+        shards it is given from ``work_dir/gallery`` and keeps them); the chunks' probes
+        and candidate lists travel, never a gallery.
     threads : int, optional
         Threads in this process (``None``: one per CPU).
     processes : int
@@ -850,7 +941,7 @@ def run_dedup(
     summary = DedupSummary(job_id=job_id, chunks=len(chunks), chunks_resumed=len(done))
     if job.state == "preparing" or not (folder / _READY).exists():
         log.info("job %d: building the search structures in %s", job_id, folder)
-        _prepare(store, job_id, folder, job_options, workers)
+        _prepare(store, job_id, folder, Path(settings["gallery"]), job_options, workers, progress)
         if hook is not None:
             hook("prepared", -1)
         with store.begin() as conn:
@@ -863,17 +954,24 @@ def run_dedup(
     try:
         if client is None and processes > 1 and len(todo) > 1:
             _run_in_processes(store, processes, job_id, folder, settings, todo, hook, bar)
-        elif client is None:
+        else:  # here; with a client, the persistent gallery's shards on the cluster
             for chunk in todo:
                 with store.engine.connect() as conn:
                     probes = _chunk_probes(store, job_id, chunk, conn)
-                decisions = search_chunk(str(folder), probes, settings, threads=workers)
+                decisions = search_chunk(
+                    str(folder), probes, settings, threads=workers, client=client
+                )
                 _commit_chunk(store, job_id, chunk, decisions, hook)
                 bar.update(1)
-        else:
-            _run_on_cluster(store, client, job_id, folder, settings, todo, hook, bar)
     finally:
         bar.close()
+    # the records found unique join the persistent gallery (idempotent: a resumed job, or
+    # the next job's sync, inserts exactly those still missing)
+    if hook is not None:
+        hook("inserting", -1)
+    with _CACHE_LOCK:
+        _CACHE.pop(str(folder), None)  # close the job's galleries before the gallery changes
+    sync_gallery(store, settings["gallery"], job_options, threads=workers, progress=progress)
     with store.begin() as conn:
         outcomes = {
             decision: int(n)
@@ -892,8 +990,6 @@ def run_dedup(
             .values(state="done", finished_at=now(), summary={"outcomes": outcomes})
         )
     # the job's files are needed only to resume it; a finished job's results are in the store
-    with _CACHE_LOCK:
-        _CACHE.pop(str(folder), None)
     shutil.rmtree(folder, ignore_errors=True)
     for line in summary.lines():
         log.info(line)
@@ -901,30 +997,37 @@ def run_dedup(
 
 
 class _Progress:
-    """A tqdm bar on request; otherwise a log line at every tenth of the chunks."""
+    """A tqdm bar on request; otherwise a log line at every tenth of the work."""
 
-    def __init__(self, job_id: int, total: int, initial: int, bar: bool) -> None:
-        self.job_id, self.total, self.count = job_id, total, initial
+    def __init__(
+        self,
+        job_id: int,
+        total: int,
+        initial: int,
+        bar: bool,
+        *,
+        unit: str = "chunk",
+        desc: str | None = None,
+    ) -> None:
+        self.total, self.count, self.unit = total, initial, unit
+        self.desc = desc or f"dedup job {job_id}"
         self.started = time.perf_counter()
         self.bar = None
-        if bar:
+        if bar and total:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, unit="chunk", desc=f"dedup job {job_id}")
+            self.bar = tqdm(total=total, initial=initial, unit=unit, desc=self.desc)
         self.step = max(1, total // 10)
 
     def update(self, n: int) -> None:
+        before = self.count
         self.count += n
         if self.bar is not None:
             self.bar.update(n)
-        elif self.count % self.step == 0 or self.count == self.total:
+        elif self.count // self.step > before // self.step or self.count == self.total:
             elapsed = time.perf_counter() - self.started
             log.info(
-                "job %d: %d/%d chunks committed (%.0f s)",
-                self.job_id,
-                self.count,
-                self.total,
-                elapsed,
+                "%s: %d/%d %ss (%.0f s)", self.desc, self.count, self.total, self.unit, elapsed
             )
 
     def close(self) -> None:
@@ -967,37 +1070,3 @@ def _run_in_processes(
                 bar.update(1)
                 if pending:
                     submit()
-
-
-def _run_on_cluster(
-    store: Store,
-    client: Any,
-    job_id: int,
-    folder: Path,
-    settings: dict[str, Any],
-    todo: Sequence[int],
-    hook: Hook | None,
-    bar: _Progress,
-) -> None:
-    """Chunks on Dask workers, a bounded number in flight; commits here as they finish."""
-    from distributed import as_completed
-
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    pending = list(todo)
-    futures = {}
-
-    def submit() -> Any:
-        chunk = pending.pop(0)
-        with store.engine.connect() as conn:
-            probes = _chunk_probes(store, job_id, chunk, conn)
-        future = client.submit(search_chunk, str(folder), probes, settings, 1, pure=False)
-        futures[future] = chunk
-        return future
-
-    queue = as_completed([submit() for _ in range(min(len(pending), 2 * workers))])
-    for future in queue:
-        chunk = futures.pop(future)
-        _commit_chunk(store, job_id, chunk, future.result(), hook)
-        bar.update(1)
-        if pending:
-            queue.add(submit())

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from _enrollment import fresh_store, population, postgres_url, snapshot
 
+from afis.people_shards import ShardedPeopleGallery
 from enrollment.adjudication import (
     decide,
     file_deletion,
@@ -23,12 +24,31 @@ from enrollment.adjudication import (
     resolve_deletion,
 )
 from enrollment.checks import run_checks
-from enrollment.dedup import DedupOptions, run_dedup, thresholds
-from enrollment.status import Status
+from enrollment.dedup import DedupOptions, run_dedup, sync_gallery, thresholds
+from enrollment.status import UNIQUE_STATUSES, Status
 from enrollment.store import Store, StoreError, dedup_candidates, dedup_results
 
 REPO = Path(__file__).resolve().parent.parent
 OPTIONS = DedupOptions(chunk_size=16)
+
+
+def gallery_ids(work: Path) -> list[int]:
+    with ShardedPeopleGallery.open(work / "gallery") as gallery:
+        return gallery.person_ids.tolist()
+
+
+def unique_ids(store: Store) -> list[int]:
+    """Records in a unique status that have fingers (exempt records are not searchable)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT DISTINCT r.id FROM records r JOIN samples s ON s.record_id = r.id "
+                "WHERE s.state = 'captured' AND r.status IN ("
+                + ", ".join(f"'{s.value}'" for s in UNIQUE_STATUSES)
+                + ") ORDER BY r.id"
+            )
+        ).scalars()
+        return [int(r) for r in rows]
 
 
 @functools.cache
@@ -92,8 +112,10 @@ def test_thresholds_follow_the_search_size() -> None:
     assert stricter.adjudicate > large.adjudicate
     with pytest.raises(ValueError):
         DedupOptions(fpir_adjudicate=1e-6, fpir_duplicate=1e-5)
-    with pytest.raises(ValueError):
-        DedupOptions(shortlist_fingers=(0,))
+    with pytest.raises(ValueError, match="shortlist_depth must lie"):
+        DedupOptions(shortlist_depth=-1)
+    with pytest.raises(ValueError, match="gallery_shards must lie"):
+        DedupOptions(gallery_shards=0)
 
 
 def test_idempotent_and_second_batch(tmp_path) -> None:
@@ -105,13 +127,29 @@ def test_idempotent_and_second_batch(tmp_path) -> None:
         again = run_dedup(store, tmp_path / "w", OPTIONS)
         assert again.job_id is None and again.lines() == ["nothing to de-duplicate"]
         before = snapshot(store)
-        # a second batch is searched against the first one's unique records
+        assert gallery_ids(tmp_path / "w") == unique_ids(store)
+        segments = sorted((tmp_path / "w" / "gallery").glob("shard-*/segments/*"))
+        # a second batch is searched against the first one's unique records, which stay in
+        # the persistent gallery: only the second batch's unique records are added
         store.add_records(_records()[40:], actor="region")
         run_checks(store)
         second = run_dedup(store, tmp_path / "w", OPTIONS)
         assert second.job_id == first.job_id + 1
         after = snapshot(store)
         assert all(after["statuses"][k] == v for k, v in before["statuses"].items())
+        assert gallery_ids(tmp_path / "w") == unique_ids(store)
+        assert set(segments) < set((tmp_path / "w" / "gallery").glob("shard-*/segments/*"))
+        # a record that left the unique statuses (a correction made outside the lifecycle)
+        # leaves the gallery at the next job's sync
+        gone = sorted(unique_ids(store))[0]
+        with store.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE records SET status = 'ADJUDICATE_RECORD' WHERE id = :i"),
+                {"i": gone},
+            )
+        assert sync_gallery(store, tmp_path / "w" / "gallery") == (0, 1)
+        assert gone not in gallery_ids(tmp_path / "w")
+        assert sync_gallery(store, tmp_path / "w" / "gallery") == (0, 0)
 
 
 def _kill_script(url: str, work: Path, event: str, chunk: int) -> str:
@@ -135,7 +173,12 @@ def test_resume_after_kill(reference: dict, tmp_path) -> None:
     with fresh_store("sqlite", tmp_path) as store:
         _enrol(store)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        for event, chunk in (("prepared", -1), ("committing", 2), ("committed", 4)):
+        for event, chunk in (
+            ("prepared", -1),
+            ("committing", 2),
+            ("committed", 4),
+            ("inserting", -1),
+        ):
             done = subprocess.run(
                 [sys.executable, "-c", _kill_script(store.url, tmp_path / "w", event, chunk)],
                 env=env,
@@ -146,10 +189,39 @@ def test_resume_after_kill(reference: dict, tmp_path) -> None:
             assert done.returncode == -signal.SIGKILL, done.stderr
         with store.engine.connect() as conn:
             checkpoints = conn.execute(sa.text("SELECT chunk FROM dedup_checkpoints")).scalars()
-            assert sorted(checkpoints) == [0, 1, 2, 3, 4]  # chunk 2 rolled back, then redone
+            chunks = sorted(checkpoints)  # chunk 2 rolled back, then redone; all committed
+            assert chunks == list(range(len(chunks))) and len(chunks) > 5
+        # killed while the unique records were being inserted into the new gallery (after
+        # the two shards' creation and the first shard's insert): the resumed job inserts
+        # the rest, none twice
+        kill_in_insert = textwrap.dedent(
+            f"""
+            import os, signal
+            import afis.people
+            from enrollment.dedup import run_dedup
+            from enrollment.store import Store
+
+            commits = []
+            def checkpoint(stage):
+                if stage == "after-replace":
+                    commits.append(stage)
+                    if len(commits) == 3:
+                        os.kill(os.getpid(), signal.SIGKILL)
+
+            afis.people._checkpoint = checkpoint
+            run_dedup(Store({store.url!r}), {str(tmp_path / "w")!r}, threads=2)
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", kill_in_insert], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        held = gallery_ids(tmp_path / "w")
+        assert 0 < len(held) < len(unique_ids(store))
         summary = run_dedup(store, tmp_path / "w", OPTIONS, threads=2)
-        assert summary.chunks_resumed == 5
+        assert summary.chunks_resumed == len(chunks)
         assert snapshot(store) == reference
+        assert gallery_ids(tmp_path / "w") == unique_ids(store)
         with store.engine.connect() as conn:
             results = conn.execute(sa.select(sa.func.count()).select_from(dedup_results))
             assert results.scalar_one() == len(reference["results"])
@@ -172,24 +244,38 @@ def test_postgresql_gives_the_same(reference: dict, tmp_path) -> None:
         assert snapshot(store) == reference
 
 
-def test_dask_gives_the_same(reference: dict, tmp_path) -> None:
+def _two_batches(store: Store, work: Path, client: object = None) -> dict:
+    """Two jobs: the second searches the first one's unique records in the gallery."""
+    store.add_records(_records()[:40], actor="region")
+    run_checks(store)
+    run_dedup(store, work, OPTIONS, threads=1)
+    store.add_records(_records()[40:], actor="region")
+    run_checks(store)
+    run_dedup(store, work, OPTIONS, client=client, threads=1)
+    return snapshot(store)
+
+
+def test_dask_gives_the_same(tmp_path) -> None:
     distributed = pytest.importorskip("distributed")
+    (tmp_path / "local").mkdir()
+    (tmp_path / "dask").mkdir()
+    with fresh_store("sqlite", tmp_path / "local") as store:
+        local = _two_batches(store, tmp_path / "local" / "w")
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
-        fresh_store("sqlite", tmp_path) as store,
+        fresh_store("sqlite", tmp_path / "dask") as store,
     ):
-        _enrol(store)
-        summary = run_dedup(store, tmp_path / "w", OPTIONS, client=client, threads=1)
-        assert summary.records == len(reference["results"])
-        assert snapshot(store) == reference
-        # the workers opened the job's files themselves (nothing but probes was sent)
-        loaded = client.run(
-            lambda: sorted(__import__("enrollment.dedup", fromlist=["_CACHE"])._CACHE)
+        assert _two_batches(store, tmp_path / "dask" / "w", client) == local
+        # the workers served the gallery's shards themselves (only probes were sent)
+        served = client.run(
+            lambda: sorted(__import__("afis.people_shards", fromlist=["_OPEN"])._OPEN)
         )
-        assert any(loaded.values())
+        assert sorted(f for folders in served.values() for f in folders) == sorted(
+            str(p.resolve()) for p in (tmp_path / "dask" / "w" / "gallery").glob("shard-*")
+        )
 
 
 def test_adjudication_deletion_and_every_status(reference: dict, tmp_path) -> None:

@@ -509,6 +509,42 @@ class CandidateIndex:
             self._train_codes(codes)
             self._table = None
 
+    @property
+    def centroids(self) -> np.ndarray:
+        """The coarse quantizer's centroids, ``uint8`` of shape ``(nlist, code_bytes)`` (a
+        copy; empty before training). Hand them to :meth:`set_centroids` of other indexes
+        to partition their codes the same way without training again."""
+        if not self.is_trained:
+            return np.zeros((0, self.options.code_bytes), np.uint8)
+        quantizer = faiss.downcast_IndexBinary(self._faiss.quantizer)
+        flat = faiss.vector_to_array(quantizer.xb).astype(np.uint8)
+        return flat.reshape(-1, self.options.code_bytes).copy()
+
+    def set_centroids(self, centroids: np.ndarray) -> None:
+        """Train the coarse quantizer with given centroids (another index's
+        :attr:`centroids`) instead of k-means: indexes that share centroids put equal codes
+        in the same lists, so a gallery split into parts is partitioned once.
+
+        Raises
+        ------
+        ValueError
+            The index is already trained, or ``centroids`` is not ``uint8`` of shape
+            ``(nlist, code_bytes)``.
+        """
+        self._writable()
+        if self.is_trained:
+            raise ValueError("the index is already trained")
+        array = np.asarray(centroids)
+        shape = (self.options.nlist, self.options.code_bytes)
+        if array.dtype != np.uint8 or array.shape != shape:
+            raise ValueError(
+                f"centroids must be uint8 of shape {shape}, got {array.dtype} {array.shape}"
+            )
+        with self._lock.writing():
+            self._faiss.quantizer.add(np.ascontiguousarray(array))
+            self._faiss.is_trained = True
+            self._table = None
+
     def _train_codes(self, codes: np.ndarray) -> None:
         if len(codes) == 0 and self.options.nlist == 1:
             # one list puts every code in it, whatever its centroid: a batch of fingers

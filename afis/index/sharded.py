@@ -44,6 +44,9 @@ class ShardedIndex:
         Shared by all shards.
     threads : int, optional
         Threads for encoding templates.
+    centroids : numpy.ndarray, optional
+        Coarse centroids (:attr:`CandidateIndex.centroids` of a trained index) that every
+        shard starts from instead of training on its first batch.
 
     Examples
     --------
@@ -65,7 +68,13 @@ class ShardedIndex:
     [[2]]
     """
 
-    def __init__(self, options: IndexOptions | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        options: IndexOptions | None = None,
+        *,
+        threads: int | None = None,
+        centroids: np.ndarray | None = None,
+    ) -> None:
         if options is None:
             options = IndexOptions()
         if not isinstance(options, IndexOptions):
@@ -73,6 +82,11 @@ class ShardedIndex:
         self.options = options
         self._threads = threads
         self._shards: dict[FingerPosition, CandidateIndex] = {}
+        #: coarse centroids every new shard starts from (:meth:`CandidateIndex.set_centroids`)
+        self._centroids = None
+        if centroids is not None:
+            CandidateIndex(options).set_centroids(centroids)  # checks dtype and shape
+            self._centroids = np.ascontiguousarray(centroids, np.uint8)
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._shards.values())
@@ -104,7 +118,10 @@ class ShardedIndex:
             groups.setdefault(FingerPosition(template.finger_position), []).append(n)
         for position in sorted(groups):
             if position not in self._shards:
-                self._shards[position] = CandidateIndex(self.options, threads=self._threads)
+                shard = CandidateIndex(self.options, threads=self._threads)
+                if self._centroids is not None:
+                    shard.set_centroids(self._centroids)
+                self._shards[position] = shard
             members = groups[position]
             self._shards[position].add([items[n] for n in members], new_ids[members])
 
