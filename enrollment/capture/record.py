@@ -109,6 +109,9 @@ class FingerCapture:
     source: str  # "flat" or "slap"
     device_id: str
     captured_at: datetime.datetime
+    #: the image WSQ-compressed at capture time (the packet's Type-14 data, so that a
+    #: packet needs no encoding); empty when ``image`` is WSQ already
+    wsq: bytes = b""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "position", FingerPosition(int(self.position)))
@@ -119,6 +122,14 @@ class FingerCapture:
         if not 0 <= self.quality <= 100 or self.attempts < 1:
             raise CaptureError(f"{self.position.name}: quality 0..100 and attempts >= 1 needed")
         image_format(self.image)
+        if self.wsq and image_format(self.wsq) != "wsq":
+            raise CaptureError(f"{self.position.name}: the compressed copy is not WSQ")
+
+    @property
+    def compressed(self) -> bytes:
+        """The finger as WSQ (the captured bytes when the device delivered WSQ), or the
+        captured image when no compressed copy was made."""
+        return self.wsq or self.image
 
     def to_dict(self, put: Put) -> dict[str, Any]:
         return {
@@ -131,6 +142,7 @@ class FingerCapture:
             "source": self.source,
             "device_id": self.device_id,
             "captured_at": self.captured_at.isoformat(),
+            "wsq": put(self.wsq) if self.wsq else "",
         }
 
     @classmethod
@@ -145,6 +157,7 @@ class FingerCapture:
             str(data["source"]),
             str(data["device_id"]),
             _time(data["captured_at"]),
+            get(data["wsq"]) if data.get("wsq") else b"",
         )
 
 
@@ -193,11 +206,20 @@ class SlapImage:
     device_id: str
     captured_at: datetime.datetime
     boxes: Mapping[FingerPosition, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: the slap WSQ-compressed at capture time (empty when ``image`` is WSQ already)
+    wsq: bytes = b""
 
     def __post_init__(self) -> None:
         if self.slap not in C.SLAP_POSITIONS:
             raise CaptureError(f"unknown slap {self.slap!r}")
         image_format(self.image)
+        if self.wsq and image_format(self.wsq) != "wsq":
+            raise CaptureError(f"{self.slap}: the compressed copy is not WSQ")
+
+    @property
+    def compressed(self) -> bytes:
+        """The slap as WSQ, or the captured image when no compressed copy was made."""
+        return self.wsq or self.image
 
     def to_dict(self, put: Put) -> dict[str, Any]:
         return {
@@ -206,6 +228,7 @@ class SlapImage:
             "device_id": self.device_id,
             "captured_at": self.captured_at.isoformat(),
             "boxes": {str(int(p)): list(b) for p, b in self.boxes.items()},
+            "wsq": put(self.wsq) if self.wsq else "",
         }
 
     @classmethod
@@ -216,6 +239,7 @@ class SlapImage:
             str(data["device_id"]),
             _time(data["captured_at"]),
             {FingerPosition(int(p)): tuple(int(v) for v in b) for p, b in data["boxes"].items()},
+            get(data["wsq"]) if data.get("wsq") else b"",
         )
 
 

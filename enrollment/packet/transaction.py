@@ -8,6 +8,11 @@ and one per whole slap (FGP 13/14/15), Type-9 minutiae of each finger (optional)
 face (and the hand photos of the exemption path, IMT ``HAND``), Type-17 irises, Type-8 the
 resident's signatures (the card's, then the confirmation). IDCs count from 1 in that order.
 
+Nothing is encoded twice: fingers and slaps carry the WSQ the station made once at capture
+time (or the device's own WSQ), faces and irises the camera's PNG or JPEG; only the
+signatures are decoded (Type-8 holds raw pixels). A packet therefore costs about a
+millisecond of image work instead of some 150 ms.
+
 Examples
 --------
 >>> from afis.interchange import ansi_nist_itl as an
@@ -27,7 +32,7 @@ from PIL import Image
 
 import afis
 from afis.interchange import ansi_nist_itl as an
-from enrollment.capture.record import CaptureRecord, PhotoKind
+from enrollment.capture.record import CaptureRecord, PhotoKind, image_format
 from enrollment.packet.constants import (
     SLAP_FGP,
     TRANSACTION_DESTINATION,
@@ -37,10 +42,25 @@ from enrollment.packet.constants import (
 
 __all__ = ["TYPE2_FIELDS", "demographics", "to_transaction"]
 
+#: Image formats of faces, hands and irises written into the transaction unchanged.
+_PASS_THROUGH = frozenset({"png", "jpeg", "jp2"})
+
 
 def _pixels(data: bytes, mode: str) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert(mode))
+
+
+def _finger_data(data: bytes) -> bytes | afis.FingerprintImage:
+    """WSQ bytes go into the transaction unchanged (compressed at capture time, or captured
+    as WSQ); anything else (a record from before WSQ was kept at capture) is decoded, to be
+    compressed here."""
+    return data if image_format(data) == "wsq" else afis.load_image(data)
+
+
+def _photo_data(data: bytes, mode: str) -> bytes | np.ndarray:
+    """A camera's PNG, JPEG or JPEG 2000 unchanged; other formats (BMP, TIFF) as pixels."""
+    return data if image_format(data) in _PASS_THROUGH else _pixels(data, mode)
 
 
 def _type2_values(record: CaptureRecord, registration_id: str) -> dict[str, str]:
@@ -81,14 +101,18 @@ def to_transaction(record: CaptureRecord, registration_id: str, *, minutiae: boo
         finger = record.finger(position)
         if finger is None:
             continue
-        image = afis.load_image(finger.image)
-        records.append(an.type14_record(image, idc=idc, position=position, date=date))
+        records.append(
+            an.type14_record(_finger_data(finger.compressed), idc=idc, position=position, date=date)
+        )
         if minutiae:
             records.append(an.type9_record(afis.Template.from_bytes(finger.template), idc=idc))
         idc += 1
     for slap in sorted(record.slaps, key=lambda s: SLAP_FGP[s.slap]):
-        image = afis.load_image(slap.image)
-        records.append(an.type14_record(image, idc=idc, position=SLAP_FGP[slap.slap], date=date))
+        records.append(
+            an.type14_record(
+                _finger_data(slap.compressed), idc=idc, position=SLAP_FGP[slap.slap], date=date
+            )
+        )
         idc += 1
     for kind, image_type in (
         (PhotoKind.FACE, "FACE"),
@@ -99,7 +123,7 @@ def to_transaction(record: CaptureRecord, registration_id: str, *, minutiae: boo
         if photo is not None:
             records.append(
                 an.type10_record(
-                    _pixels(photo.image, "RGB"), idc=idc, image_type=image_type, date=date
+                    _photo_data(photo.image, "RGB"), idc=idc, image_type=image_type, date=date
                 )
             )
             idc += 1
@@ -107,7 +131,9 @@ def to_transaction(record: CaptureRecord, registration_id: str, *, minutiae: boo
         photo = record.photo(kind)
         if photo is not None:
             records.append(
-                an.type17_record(_pixels(photo.image, "L"), idc=idc, eye=eye, ppi=500, date=date)
+                an.type17_record(
+                    _photo_data(photo.image, "L"), idc=idc, eye=eye, ppi=500, date=date
+                )
             )
             idc += 1
     for kind in (PhotoKind.SIGNATURE, PhotoKind.CONFIRMATION):
