@@ -81,6 +81,7 @@ from enrollment.capture.session import (
     CaptureSession,
     DayReport,
     FingerOutcome,
+    SessionInfo,
     Station,
     VerifyOutcome,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "Review",
     "Role",
     "SessionFileError",
+    "SessionInfo",
     "SessionStateError",
     "SignOff",
     "SlapCountError",

@@ -117,6 +117,7 @@ __all__ = [
     "CaptureSession",
     "DayReport",
     "FingerOutcome",
+    "SessionInfo",
     "Station",
     "VerifyOutcome",
 ]
@@ -197,6 +198,20 @@ class DayReport:
     supervisor_id: str
     approved: tuple[str, ...]
     rejected: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Where a session stands: ``state`` is ``open`` (capturing) or ``finished`` (signed
+    off); ``review`` is the end-of-day decision once taken."""
+
+    session_id: str
+    nik: str
+    issuance: str
+    state: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    review: Review | None
 
 
 class _Blobs:
@@ -431,6 +446,21 @@ class Station:
             return []
         return sorted(
             p.name for p in self.sessions_folder.iterdir() if (p / "state.json").is_file()
+        )
+
+    def session_info(self, session_id: str) -> SessionInfo:
+        """Where a session stands (read from its state file, images not loaded)."""
+        state = self._read_state(session_id)
+        review = state.get("review")
+        finished = state.get("finished_at")
+        return SessionInfo(
+            session_id,
+            str(state["resident"]["nik"]),
+            str(state["issuance"]),
+            str(state["state"]),
+            datetime.datetime.fromisoformat(state["started_at"]),
+            datetime.datetime.fromisoformat(finished) if finished else None,
+            Review.from_dict(review) if review else None,
         )
 
     def open_sessions(self) -> list[str]:
