@@ -65,6 +65,7 @@ import afis
 from afis.atomic import atomic_write
 from afis.errors import AfisError
 from afis.interchange import ansi_nist_itl as an
+from afis.interchange._images import encoded_header
 from afis.template import FingerPosition
 from enrollment import constants as C
 from enrollment.checks import region_problems
@@ -610,7 +611,21 @@ class Receiver:
 def _transaction_problems(opened: OpenedPacket, problems: list[str]) -> dict[str, str]:
     """Check the transaction against the manifest; returns its Type-2 items by name."""
     manifest = opened.manifest
-    transaction = an.validate(opened.parts[TRANSACTION_PART])
+    # the structure is parsed here; each finger image's header and coded data are checked
+    # (the WSQ frame against its declared size, without the wavelet synthesis); the
+    # pixels are decoded when the record is ingested
+    transaction = an.decode(opened.parts[TRANSACTION_PART])
+    for record in transaction.of_type(14):
+        data = record.get(999) if isinstance(record, an.TaggedRecord) else None
+        if data is None:
+            raise PacketError(f"Type-14 record {record.idc} holds no image")
+        header = encoded_header(data.value, f"Type-14 record {record.idc}")
+        declared = (transaction.text(record, 6), transaction.text(record, 7))
+        if declared != (str(header.width), str(header.height)):
+            problems.append(
+                f"Type-14 record {record.idc}: image {header.width}x{header.height}, "
+                f"declared {declared[0]}x{declared[1]}"
+            )
     if transaction.text(transaction.type1, 9) != opened.registration_id:
         problems.append("the transaction's control number (1.009) is not the registration id")
     if transaction.text(transaction.type1, 8) != opened.station_id:
