@@ -440,6 +440,7 @@ class Receiver:
         nik = manifest.get("nik")
         if not isinstance(nik, str) or not nik:
             raise PacketError("the manifest names no NIK")
+        problems += _manifest_problems(manifest)
         values: dict[str, str] = {}
         if set(opened.parts) != {TRANSACTION_PART}:
             problems.append(f"parts {sorted(opened.parts)}, expected [{TRANSACTION_PART!r}]")
@@ -608,6 +609,34 @@ class Receiver:
         }
 
 
+def _positions(items: Any, what: str, problems: list[str]) -> bool:
+    """Whether ``items`` is a list of objects with a finger position 1..10 each."""
+    ok = isinstance(items, list) and all(
+        isinstance(i, dict)
+        and isinstance(i.get("position"), int)
+        and not isinstance(i.get("position"), bool)
+        and 1 <= i["position"] <= 10
+        for i in items
+    )
+    if not ok:
+        problems.append(f"the manifest's {what} are not a list of finger positions 1..10")
+    return ok
+
+
+def _manifest_problems(manifest: Mapping[str, Any]) -> list[str]:
+    """Type problems of the manifest's items the centre reads."""
+    problems: list[str] = []
+    if _positions(manifest.get("exceptions"), "exceptions", problems):
+        for item in manifest["exceptions"]:
+            if not (isinstance(item.get("kind"), str) and isinstance(item.get("reason"), str)):
+                problems.append("an exception in the manifest has no kind or reason")
+                break
+    _positions(manifest.get("fingers"), "fingers", problems)
+    if not isinstance(manifest.get("exempt"), bool):
+        problems.append("the manifest's exempt flag is not true or false")
+    return problems
+
+
 def _transaction_problems(opened: OpenedPacket, problems: list[str]) -> dict[str, str]:
     """Check the transaction against the manifest; returns its Type-2 items by name."""
     manifest = opened.manifest
@@ -640,11 +669,17 @@ def _transaction_problems(opened: OpenedPacket, problems: list[str]) -> dict[str
     }
     if values.get("nik") != manifest.get("nik"):
         problems.append("the Type-2 NIK differs from the manifest's")
-    present = {
+    found = [
         int(fgp) for r in transaction.of_type(14) if (fgp := transaction.text(r, 13)) in _FINGER_FGP
-    }
-    listed = {int(f["position"]) for f in manifest.get("fingers", []) if isinstance(f, dict)}
-    excepted = {int(e["position"]) for e in manifest.get("exceptions", []) if isinstance(e, dict)}
+    ]
+    present = set(found)
+    if len(found) != len(present):
+        problems.append("two finger images of one position")
+    listed: set[int] = set()
+    excepted: set[int] = set()
+    if not _manifest_problems(manifest):
+        listed = {f["position"] for f in manifest["fingers"]}
+        excepted = {e["position"] for e in manifest["exceptions"]}
     if present != listed:
         problems.append(
             f"finger images {sorted(present)} differ from the manifest's {sorted(listed)}"
