@@ -57,6 +57,13 @@ def register(
     return stations
 
 
+def _serve(server: object) -> None:
+    try:
+        server.run()  # type: ignore[attr-defined]
+    except OSError:  # the socket closed under the loop by server.close()
+        pass
+
+
 @contextlib.contextmanager
 def centre(
     folder: Path,
@@ -71,7 +78,7 @@ def centre(
     store = Store(folder / "centre.db")
     receiver = Receiver(store, folder / "inbox", centre_key, stations)
     server = make_server(receiver, port=port, threads=4, ingest_interval=ingest_interval)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=_serve, args=(server,), daemon=True)
     thread.start()
     try:
         yield Centre(store, receiver, f"http://127.0.0.1:{server.effective_port}", server)
