@@ -26,7 +26,7 @@ from enrollment.packet import build_packet
 from enrollment.packet.keys import new_key
 from enrollment.receiver import RESENDABLE_STATUSES, StationRegister
 from enrollment.status import Status
-from enrollment.store import packet_receipts
+from enrollment.store import Store, packet_receipts
 
 REPO = Path(__file__).resolve().parent.parent
 UTC = datetime.timezone.utc
@@ -297,3 +297,52 @@ def test_the_packet_reader_survives_mutated_packets() -> None:
     report = fuzz(2000, seed=22)
     assert report.crashes == []
     assert report.cases == 2000 and {400, 422} <= set(report.answers)
+
+
+def test_the_command_line_registers_delivers_and_ingests(template: Path, tmp_path: Path) -> None:
+    from enrollment.cli import main
+    from enrollment.packet.keys import read_private_key
+    from enrollment.receiver import StationRegister as Register
+
+    shutil.copytree(template, tmp_path / "station")
+    assert main(["packet-keys", "--out", str(tmp_path / "st.pem")]) == 0
+    assert main(["packet-keys", "--out", str(tmp_path / "centre.pem")]) == 0
+    with pytest.raises(SystemExit, match="never overwritten"):
+        main(["packet-keys", "--out", str(tmp_path / "st.pem")])
+    stations = tmp_path / "stations.json"
+    args = ["receiver", "add-station", "ST-01", "--public", str(tmp_path / "st.pub.pem")]
+    assert main([*args, "--areas", "11", "32", "--stations", str(stations)]) == 0
+    assert Register.load(stations).get("ST-01").areas == ("11", "32")
+    assert main([*args, "--stations", str(stations)]) == 0  # re-registered: every area
+    assert Register.load(stations).get("ST-01").areas == ()
+    station = ["--folder", str(tmp_path / "station"), "--station-id", "ST-01"]
+    station += [
+        "--key",
+        str(tmp_path / "st.pem"),
+        "--centre-public",
+        str(tmp_path / "centre.pub.pem"),
+    ]
+    with centre(
+        tmp_path / "centre", read_private_key(tmp_path / "centre.pem"), Register.load(stations)
+    ) as c:
+        assert main(["outbox", "deliver", *station, "--url", c.url]) == 0
+        outbox = Outbox(
+            make_station(tmp_path / "station"),
+            station_key=read_private_key(tmp_path / "st.pem"),
+            centre_key=read_private_key(tmp_path / "centre.pem").public_key(),
+        )
+        statuses = sorted(e.status.value for e in outbox.entries())
+        outbox.close()
+        assert statuses == ["SENT_FOR_ENROLLMENT"] * 3 + ["UNREGISTERED"]
+    rx = [
+        "--db",
+        str(tmp_path / "centre" / "centre.db"),
+        "--folder",
+        str(tmp_path / "centre" / "inbox"),
+    ]
+    rx += ["--key", str(tmp_path / "centre.pem"), "--stations", str(stations)]
+    assert main(["receiver", "ingest", *rx]) == 0
+    store = Store(tmp_path / "centre" / "centre.db")
+    assert store.status_counts() == {Status.RECEIVED_AT_CENTRAL: 3}
+    store.close()
+    assert main(["outbox", "status", *station]) == 0
