@@ -23,27 +23,22 @@ import argparse
 import datetime
 import multiprocessing
 import pickle
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from _capture import (
-    TODAY,
-    adult,
-    capture_rest,
-    devices,
-    make_station,
-    operator_finger,
-    start,
-    supervisor_finger,
-)
-
 from afis.atomic import atomic_write
+from enrollment.capture import (
+    Modality,
+    OperatorRegister,
+    PopulationRegister,
+    Role,
+    Station,
+    SyntheticDevice,
+)
+from enrollment.capture.synthetic import render_finger
 from enrollment.outbox import _post
 from enrollment.packet import build_packet, registration_id
 from enrollment.packet.keys import new_key, read_private_key, write_private_key
@@ -54,17 +49,41 @@ AT = datetime.datetime(2026, 3, 2, 17, 0, tzinfo=datetime.timezone.utc)
 
 
 def _records(folder: Path, count: int) -> list:
-    station = make_station(folder)
+    """``count`` approved records captured on synthetic devices (ten flat fingers, face,
+    signature, irises, re-verification, confirmation)."""
+    staff = OperatorRegister()
+    staff.enrol("op-1", "ANA", Role.OPERATOR, {2: render_finger(9001, 0)})
+    staff.enrol("sv-1", "BAYU", Role.SUPERVISOR, {7: render_finger(9002, 0)})
+    register = PopulationRegister.synthetic(80, seed=11)
+    station = Station("ST-01", folder, register, staff, clock=lambda: AT)
+    people = [r for r in register.residents() if r.age_on(AT.date()) >= 17 and not r.kitap]
     ids = []
     for index in range(count):
-        session = start(station, adult(station, index))
-        kit = devices(700 + index)
+        resident = people[index]
+        login = station.login("op-1", render_finger(9001, 1))
+        session = station.start_session(
+            resident.nik, resident.family_card, operator=login, issuance="regular"
+        )
+        kit = {
+            name: SyntheticDevice(f"{name}-1", modality, 700 + index)
+            for name, modality in (
+                ("finger", Modality.FINGER),
+                ("face", Modality.FACE),
+                ("iris", Modality.IRIS),
+                ("pad", Modality.SIGNATURE),
+            )
+        }
         for position in range(1, 11):
             session.capture_finger(position, kit["finger"])
-        capture_rest(session, kit)
-        session.sign_off(operator_finger())
+        session.capture_photo("face", kit["face"])
+        session.capture_photo("signature", kit["pad"])
+        session.capture_photo("left_iris", kit["iris"])
+        session.capture_photo("right_iris", kit["iris"])
+        session.reverify(kit["finger"])
+        session.confirm(kit["pad"])
+        session.sign_off(render_finger(9001, 2))
         ids.append(session.session_id)
-    station.end_of_day("sv-1", supervisor_finger(), day=TODAY, approve=ids)
+    station.end_of_day("sv-1", render_finger(9002, 1), day=AT.date(), approve=ids)
     return [station.record(i) for i in ids]
 
 
