@@ -39,8 +39,11 @@ Examples
 --------
 >>> sorted(s.value for s in STATION_TRANSITIONS[Status.PROCESSING])
 ['ENROLL_FAILURE_AT_REGIONAL', 'SENT_FOR_ENROLLMENT']
->>> OutboxOptions(base_delay=1.0).delay(3, "ST-01-00001-20260302170000")
-4.8...
+>>> options = OutboxOptions(base_delay=1.0)
+>>> 4.0 <= options.delay(3, "ST-01-00001-20260302170000") <= 5.0  # 1 s doubled twice, + jitter
+True
+>>> options.delay(30, "ST-01-00001-20260302170000") <= 900 * 1.25  # capped
+True
 """
 
 from __future__ import annotations

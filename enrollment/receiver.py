@@ -41,8 +41,10 @@ Examples
 >>> RESENDABLE_STATUSES == {Status.ENROLL_FAILURE_AT_CENTRAL, Status.ENROLL_FAILURE_AT_REGIONAL,
 ...                         Status.SEARCH_FAILURE_AT_CENTRAL, Status.REQUEST_VALIDATION}
 True
->>> area_problems("317101", ("3171",)), area_problems("327301", ("3171",))
-([], ['region 327301 is outside the station's areas (3171)'])
+>>> area_problems("317101", ("3171",))
+[]
+>>> area_problems("327301", ("3171",))[0]
+"region 327301 is outside the station's areas (3171)"
 """
 
 from __future__ import annotations
