@@ -1,4 +1,5 @@
-"""Fuzzing of the centre's packet reader (``python -m enrollment._packet_fuzz --count N``).
+"""Fuzzing of the centre's packet reader (``python -m enrollment._packet_fuzz --count N
+[--seed S] [--ingest-limit M]``).
 
 Each case is a small but complete enrolment packet (Type-1, Type-2, ten Type-14 WSQ
 fingers, a manifest) with one seeded mutation: of the sealed bytes (bit flips, cuts,
@@ -133,8 +134,9 @@ def _mutate_manifest(manifest: dict, rng: np.random.Generator) -> dict:
     return out
 
 
-def fuzz(count: int, seed: int = 2026) -> FuzzReport:
-    """Run ``count`` mutated packets through a receiver in a temporary folder."""
+def fuzz(count: int, seed: int = 2026, *, ingest_limit: int | None = None) -> FuzzReport:
+    """Run ``count`` mutated packets through a receiver in a temporary folder, then ingest
+    the packets it took (at most ``ingest_limit`` of them; all by default)."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive int, got {count!r}")
     rng = np.random.default_rng(seed)
@@ -175,7 +177,7 @@ def fuzz(count: int, seed: int = 2026) -> FuzzReport:
                     report.crashes.append("...")
             report.cases += 1
         try:
-            done = receiver.ingest()
+            done = receiver.ingest(limit=ingest_limit)
             report.ingested = done.records + done.resent + done.failed
         except Exception as exc:
             report.crashes.append(f"ingest: {type(exc).__name__}: {exc}")
@@ -188,9 +190,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="fuzz the centre's packet reader")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--ingest-limit", type=int, default=2000, help="packets taken that are then ingested"
+    )
     args = parser.parse_args()
+    if args.count < 1 or args.ingest_limit < 0:
+        parser.error("--count must be at least 1 and --ingest-limit at least 0")
     logging.basicConfig(level=logging.ERROR)  # each refusal is logged as a warning
-    report = fuzz(args.count, args.seed)
+    report = fuzz(args.count, args.seed, ingest_limit=args.ingest_limit)
     print(
         f"{report.cases} mutated packets in {report.seconds:.1f} s; answers "
         f"{dict(sorted(report.answers.items()))}; {report.ingested} taken and ingested; "
