@@ -10,7 +10,8 @@ Modules: :mod:`~enrollment.status` (lifecycle), :mod:`~enrollment.store` (SQLAlc
 Core store, SQLite or PostgreSQL, Alembic migrations in :mod:`~enrollment.migrate`),
 :mod:`~enrollment.checks`, :mod:`~enrollment.dedup`, :mod:`~enrollment.adjudication`,
 :mod:`~enrollment.demo`, :mod:`~enrollment.cli` (the ``afis-enrollment`` command) and
-:mod:`~enrollment.constants`.
+:mod:`~enrollment.constants`; :mod:`enrollment.capture` is the capture session at the service
+point (devices, quality gates, exceptions, chip fingers, sign-off).
 
 Examples
 --------

@@ -1,6 +1,7 @@
 """The ``afis-enrollment`` command line (also ``python -m enrollment``): the e-KTP enrolment
 layer's ``demo``, ``checks``, ``dedup``, ``status``, ``adjudicate``, ``deletion``,
-``ktp-digital`` and ``workstation``.
+``ktp-digital``, ``workstation``, and the packets' ``packet-keys``, ``receiver`` (the
+centre's endpoint) and ``outbox`` (a station's delivery).
 
 The engine's own command line (``afis``) knows nothing of this layer; this one is built on
 the engine's public API.
@@ -238,6 +239,89 @@ def _cmd_workstation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_packet_keys(args: argparse.Namespace) -> int:
+    from enrollment.packet.keys import new_key, public_pem, write_private_key
+
+    if Path(args.out).exists():
+        raise SystemExit(f"{args.out} exists: a key is never overwritten")
+    key = new_key()
+    write_private_key(args.out, key)
+    public = Path(args.public or f"{Path(args.out).with_suffix('')}.pub.pem")
+    public.write_text(public_pem(key))
+    print(f"P-256 key written to {args.out} (0600), its public half to {public}")
+    return 0
+
+
+def _receiver(args: argparse.Namespace) -> Any:
+    from enrollment.packet.keys import read_private_key
+    from enrollment.receiver import Receiver, StationRegister
+
+    stations = StationRegister.load(args.stations)
+    return Receiver(_store(args), args.folder, read_private_key(args.key), stations)
+
+
+def _cmd_receiver(args: argparse.Namespace) -> int:
+    from enrollment.packet.keys import read_public_key
+    from enrollment.receiver import StationRegister, make_server
+
+    if args.rx_action == "add-station":
+        path = Path(args.stations)
+        stations = StationRegister.load(path) if path.exists() else StationRegister()
+        stations.add(args.station_id, read_public_key(Path(args.public).read_text()), args.areas)
+        stations.save(path)
+        print(f"station {args.station_id} registered in {path} (areas: {args.areas or 'all'})")
+        return 0
+    receiver = _receiver(args)
+    if args.rx_action == "ingest":
+        report = receiver.ingest()
+        print(f"{report.records} new records, {report.resent} re-sent, {report.failed} failed")
+        return 0
+    server = make_server(receiver, args.host, args.port, threads=args.threads)
+    print(f"receiving packets on http://{args.host}:{server.effective_port}/packets (Ctrl-C)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        server.close()
+    return 0
+
+
+def _cmd_outbox(args: argparse.Namespace) -> int:
+    from enrollment.capture import OperatorRegister, PopulationRegister, Station
+    from enrollment.outbox import Outbox
+    from enrollment.packet.keys import read_private_key, read_public_key
+
+    station = Station(args.station_id, args.folder, PopulationRegister([]), OperatorRegister())
+    outbox = Outbox(
+        station,
+        station_key=read_private_key(args.key),
+        centre_key=read_public_key(Path(args.centre_public).read_text()),
+    )
+    try:
+        if args.ob_action == "deliver":
+            tries = outbox.run(args.url, until_sent=True) if args.until_sent else None
+            if tries is None:
+                outbox.sync()
+                tries = outbox.deliver(args.url)
+            for t in tries:
+                print(f"{t.registration_id}  {t.outcome.value:<16} {t.reason}")
+        elif args.ob_action == "release":
+            outbox.release(args.session)
+            print(f"{args.session} queued again")
+        elif args.ob_action == "resend":
+            outbox.resend(args.session, args.reason)
+            print(f"{args.session} sealed again and queued")
+        else:
+            outbox.sync()
+            for e in outbox.entries():
+                print(
+                    f"{e.session_id}  {e.status.value:<26} {e.registration_id or '-':<28} "
+                    f"{e.delivery:<6} tries {e.attempts}  {e.last_error}"
+                )
+    finally:
+        outbox.close()
+    return 0
+
+
 def _cmd_ktp(args: argparse.Namespace) -> int:
     from enrollment.ktp_digital.keys import IssuerKey, TrustList
 
@@ -458,6 +542,63 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--password-file", help="read a new password from this file's first line")
     a.add_argument("--actor", required=True, help="who makes the change (audited)")
     p.set_defaults(run=_cmd_workstation)
+
+    p = sub.add_parser("packet-keys", help="a new P-256 key (station signing or centre)")
+    p.add_argument("--out", required=True, help="private key file (PEM, written 0600)")
+    p.add_argument("--public", help="public key file (default: <out>.pub.pem)")
+    p.set_defaults(run=_cmd_packet_keys)
+
+    p = sub.add_parser(
+        "receiver",
+        help="the centre's endpoint receiving enrolment packets",
+        description="Register stations, serve the receiving endpoint (waitress), ingest.",
+    )
+    actions = p.add_subparsers(dest="rx_action", required=True)
+    a = actions.add_parser("add-station", help="register a station's public key and areas")
+    a.add_argument("station_id")
+    a.add_argument("--public", required=True, help="the station's public key (PEM)")
+    a.add_argument("--areas", nargs="*", default=[], help="area code prefixes (2/4/6 digits)")
+    a.add_argument("--stations", required=True, help="the station register (JSON)")
+    for action, text in (
+        ("serve", "serve POST /packets, ingesting in the background"),
+        ("ingest", "turn pending receipts into records"),
+    ):
+        a = actions.add_parser(action, help=text)
+        _db(a)
+        a.add_argument("--folder", required=True, help="where received packets are kept")
+        a.add_argument("--key", required=True, help="the centre's private key (PEM)")
+        a.add_argument("--stations", required=True, help="the station register (JSON)")
+        if action == "serve":
+            a.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")
+            a.add_argument("--port", type=int, default=8470, help="port (8470)")
+            a.add_argument("--threads", type=int, default=4, help="waitress threads (4)")
+    p.set_defaults(run=_cmd_receiver)
+
+    p = sub.add_parser(
+        "outbox",
+        help="a station's outbox: statuses, delivery to the centre",
+        description="Track a station's sessions, seal approved records, deliver packets.",
+    )
+    actions = p.add_subparsers(dest="ob_action", required=True)
+    for action, text in (
+        ("status", "the station's records and their statuses"),
+        ("deliver", "seal approved records and deliver what is due"),
+        ("release", "queue a held packet again"),
+        ("resend", "seal a regionally failed record again and queue it"),
+    ):
+        a = actions.add_parser(action, help=text)
+        a.add_argument("--folder", required=True, help="the station's folder")
+        a.add_argument("--station-id", required=True)
+        a.add_argument("--key", required=True, help="the station's private key (PEM)")
+        a.add_argument("--centre-public", required=True, help="the centre's public key (PEM)")
+        if action == "deliver":
+            a.add_argument("--url", required=True, help="the centre, e.g. http://host:8470")
+            a.add_argument("--until-sent", action="store_true", help="retry until all are sent")
+        if action in ("release", "resend"):
+            a.add_argument("session")
+        if action == "resend":
+            a.add_argument("--reason", required=True, help="what was fixed")
+    p.set_defaults(run=_cmd_outbox)
 
     p = sub.add_parser(
         "ktp-digital",

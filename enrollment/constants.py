@@ -42,8 +42,13 @@ __all__ = [
     "MAX_CANDIDATES",
     "MIN_USABLE_FINGERS",
     "MIN_USABLE_MINUTIAE",
+    "OUTBOX_BASE_DELAY",
+    "OUTBOX_JITTER",
+    "OUTBOX_MAX_DELAY",
+    "OUTBOX_TIMEOUT",
     "PROVINCE_CODES",
     "QUALITY_FLOOR",
+    "RECEIVER_INGEST_INTERVAL",
 ]
 
 #: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
@@ -147,3 +152,16 @@ KTP_VALIDITY_DAYS = 5 * 365
 KTP_PIN_ATTEMPTS = 5
 #: scrypt cost of the wallet's PIN-derived key (memory-hard: 2^15 x 8 x 128 B = 32 MiB).
 KTP_WALLET_SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}
+
+# -- packet delivery (enrollment.outbox, enrollment.receiver) ----------------------------------
+#: Seconds before a failed delivery is tried again the first time; each failure doubles it.
+OUTBOX_BASE_DELAY = 5.0
+#: Longest wait between two tries (seconds): a centre down all day is tried every 15 minutes.
+OUTBOX_MAX_DELAY = 900.0
+#: Share of a wait added at random (per packet and try) so that stations do not all retry
+#: at once when the centre comes back.
+OUTBOX_JITTER = 0.25
+#: Seconds a delivery waits for the centre's answer.
+OUTBOX_TIMEOUT = 60.0
+#: Seconds between the receiving endpoint's passes over pending receipts.
+RECEIVER_INGEST_INTERVAL = 1.0

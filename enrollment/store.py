@@ -58,6 +58,7 @@ __all__ = [
     "Store",
     "StoreError",
     "metadata",
+    "packet_receipts",
     "workstation_audit",
     "workstation_claims",
     "workstation_users",
@@ -316,6 +317,27 @@ ktp_credentials = sa.Table(
     sa.Column("revocation_reason", sa.String(1000), nullable=True),
 )
 
+# -- packets received from the enrolment stations (enrollment.receiver) ---------------------
+
+packet_receipts = sa.Table(
+    "packet_receipts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("registration_id", sa.String(160), nullable=False, index=True),
+    # SHA-256 of the sealed bytes: a replayed packet is found by it and answered again
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("station_id", sa.String(128), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # new / resent
+    # the answer given to the station (RECEIVED_AT_CENTRAL or ENROLL_FAILURE_AT_REGIONAL)
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(2000), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending / ingested / failed
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id"), nullable=True, index=True),
+    sa.Column("path", sa.String(1000), nullable=False),  # the sealed packet as received
+    sa.UniqueConstraint("sha256", name="uq_packet_receipts_sha256"),
+)
+
 # -- the adjudication workstation (enrollment.workstation) -----------------------------------
 
 workstation_users = sa.Table(
@@ -467,10 +489,11 @@ class Store:
         batch: str = "",
         status: Status = Status.RECEIVED_AT_CENTRAL,
         reason: str = "packet received",
+        conn: Connection | None = None,
     ) -> int:
-        """Store one record with its samples; returns its id."""
+        """Store one record with its samples; returns its id (see :meth:`add_records`)."""
         return self.add_records(
-            [(person, fingers)], actor=actor, batch=batch, status=status, reason=reason
+            [(person, fingers)], actor=actor, batch=batch, status=status, reason=reason, conn=conn
         )[0]
 
     def add_records(
@@ -481,6 +504,7 @@ class Store:
         batch: str = "",
         status: Status = Status.RECEIVED_AT_CENTRAL,
         reason: str = "packet received",
+        conn: Connection | None = None,
     ) -> list[int]:
         """Store many records in one transaction; returns their ids in order.
 
@@ -494,73 +518,87 @@ class Store:
             The delivery the records came in.
         status : Status
             ``RECEIVED_AT_CENTRAL`` (a packet arrived) or ``UNREGISTERED`` (known to SIAK only).
+        conn : Connection, optional
+            Join the caller's transaction instead of opening one.
         """
         status = Status(status)
         if status not in INITIAL_STATUSES:
             raise IllegalTransition(f"a new record cannot start in {status.value}")
         rows = list(items)
         for person, fingers in rows:
-            if not isinstance(person, Person):
-                raise TypeError(f"expected a Person, got {type(person).__name__}")
-            if isinstance(fingers, (str, bytes)) or not all(isinstance(s, Sample) for s in fingers):
-                raise TypeError(f"record {person.nik}: samples must be a sequence of Sample")
-            positions = [s.position for s in fingers]
-            if len(set(positions)) != len(positions):
-                raise StoreError(f"record {person.nik}: two samples of one finger position")
+            _check_record(person, fingers)
+        if conn is None:
+            with self.begin() as own:
+                return self._add_records(own, rows, actor, batch, status, reason)
+        return self._add_records(conn, rows, actor, batch, status, reason)
+
+    def replace_record(
+        self, record_id: int, person: Person, fingers: Sequence[Sample], conn: Connection
+    ) -> None:
+        """Replace a record's demographics and samples (a packet sent again after a failure,
+        inside the caller's transaction; the status is the caller's to change).
+
+        Raises
+        ------
+        StoreError
+            No such record, or samples that do not fit.
+        """
+        _check_record(person, fingers)
+        self.status(record_id, conn)  # refuses a missing record
+        conn.execute(
+            records.update()
+            .where(records.c.id == record_id)
+            .values(**_person_row(person), updated_at=now())
+        )
+        conn.execute(samples.delete().where(samples.c.record_id == record_id))
+        if fingers:
+            conn.execute(samples.insert(), [_sample_row(record_id, s) for s in fingers])
+
+    def _add_records(
+        self,
+        conn: Connection,
+        rows: Sequence[tuple[Person, Sequence[Sample]]],
+        actor: str,
+        batch: str,
+        status: Status,
+        reason: str,
+    ) -> list[int]:
         at = now()
         ids: list[int] = []
-        with self.begin() as conn:
-            for person, _ in rows:
-                rid = conn.execute(
-                    records.insert().returning(records.c.id),
-                    {
-                        "nik": person.nik,
-                        "name": person.name,
-                        "sex": person.sex,
-                        "date_of_birth": person.date_of_birth,
-                        "place_of_birth": person.place_of_birth,
-                        "region": person.region,
-                        "issuance": person.issuance.value,
-                        "citizenship": person.citizenship.value,
-                        "family_card": person.family_card,
-                        "address": person.address,
-                        "batch": batch,
-                        "status": status.value,
-                        "created_at": at,
-                        "updated_at": at,
-                    },
-                ).scalar_one()
-                ids.append(int(rid))
-            sample_rows = [
+        for person, _ in rows:
+            rid = conn.execute(
+                records.insert().returning(records.c.id),
                 {
-                    "record_id": rid,
-                    "position": int(s.position),
-                    "state": s.state.value,
-                    "template": s.template,
-                    "quality": s.quality,
-                    "image_ref": s.image_ref,
-                    "reason": s.reason,
-                }
-                for rid, (_, fingers) in zip(ids, rows, strict=True)
-                for s in fingers
-            ]
-            if sample_rows:
-                conn.execute(samples.insert(), sample_rows)
-            if ids:
-                conn.execute(
-                    status_history.insert(),
-                    [
-                        {
-                            "record_id": rid,
-                            "from_status": None,
-                            "to_status": status.value,
-                            "at": at,
-                            "actor": actor,
-                            "reason": reason,
-                        }
-                        for rid in ids
-                    ],
-                )
+                    **_person_row(person),
+                    "batch": batch,
+                    "status": status.value,
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            ).scalar_one()
+            ids.append(int(rid))
+        sample_rows = [
+            _sample_row(rid, s)
+            for rid, (_, fingers) in zip(ids, rows, strict=True)
+            for s in fingers
+        ]
+        if sample_rows:
+            conn.execute(samples.insert(), sample_rows)
+        if ids:
+            conn.execute(
+                status_history.insert(),
+                [
+                    {
+                        "record_id": rid,
+                        "from_status": None,
+                        "to_status": status.value,
+                        "at": at,
+                        "actor": actor,
+                        "reason": reason,
+                    }
+                    for rid in ids
+                ],
+            )
         return ids
 
     def person(self, record_id: int) -> Person:
@@ -763,6 +801,43 @@ class Store:
                 )
                 for r in conn.execute(query)
             ]
+
+
+def _check_record(person: Person, fingers: Sequence[Sample]) -> None:
+    if not isinstance(person, Person):
+        raise TypeError(f"expected a Person, got {type(person).__name__}")
+    if isinstance(fingers, (str, bytes)) or not all(isinstance(s, Sample) for s in fingers):
+        raise TypeError(f"record {person.nik}: samples must be a sequence of Sample")
+    positions = [s.position for s in fingers]
+    if len(set(positions)) != len(positions):
+        raise StoreError(f"record {person.nik}: two samples of one finger position")
+
+
+def _person_row(person: Person) -> dict[str, Any]:
+    return {
+        "nik": person.nik,
+        "name": person.name,
+        "sex": person.sex,
+        "date_of_birth": person.date_of_birth,
+        "place_of_birth": person.place_of_birth,
+        "region": person.region,
+        "issuance": person.issuance.value,
+        "citizenship": person.citizenship.value,
+        "family_card": person.family_card,
+        "address": person.address,
+    }
+
+
+def _sample_row(record_id: int, sample: Sample) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "position": int(sample.position),
+        "state": sample.state.value,
+        "template": sample.template,
+        "quality": sample.quality,
+        "image_ref": sample.image_ref,
+        "reason": sample.reason,
+    }
 
 
 def _person(row: Any) -> Person:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from afis._fuzz import fuzz
-from afis.errors import FormatError
+from afis.errors import FormatError, ImageError
 from afis.image import FingerprintImage
 from afis.interchange import ansi_nist_itl as an
 from afis.interchange.ansi_nist_itl import (
@@ -647,3 +647,37 @@ def test_record_kinds():
         SignatureRecord,
         TaggedRecord,
     ]
+
+
+def test_encoded_images_are_stored_unchanged():
+    """WSQ made once at capture time, a camera's JPEG and an iris PNG go into the records
+    byte for byte, with size, resolution and colour space from their headers."""
+    from afis.image import encode_wsq
+    from afis.interchange._images import encode_pil, encoded_header
+
+    finger = FingerprintImage(ridges().pixels, 569.0)
+    wsq = encode_wsq(finger)
+    face, *_ = encode_pil(np.full((60, 40, 3), 90, np.uint8), "jpeg")
+    iris, *_ = encode_pil(np.full((48, 64), 30, np.uint8), "png")
+    records = [
+        an.type14_record(wsq, idc=1, position=2, date=DATE),
+        an.type10_record(face, idc=2, date=DATE),
+        an.type17_record(iris, idc=3, eye=1, ppi=500, date=DATE),
+    ]
+    again = an.decode(Transaction.build(records, date=DATE).to_bytes())
+    type14, type10, type17 = again.of_type(14)[0], again.of_type(10)[0], again.of_type(17)[0]
+    assert type14.get(999).value == wsq and type14.get(11).value == b"WSQ20"
+    assert (type14.get(6).value, type14.get(9).value) == (str(finger.width).encode(), b"569")
+    assert again.image(type14).pixels.shape == finger.pixels.shape
+    assert type10.get(999).value == face and type10.get(11).value == b"JPEGB"
+    assert (type10.get(6).value, type10.get(7).value) == (b"40", b"60")
+    assert type17.get(999).value == iris and type17.get(13).value == b"GRAY"
+    assert encoded_header(wsq).ppi == 569.0
+    with pytest.raises(ImageError, match="not WSQ, PNG, JPEG or JPEG 2000"):
+        an.type14_record(b"BM" + bytes(100), idc=1, position=2)
+    with pytest.raises(ImageError, match="cannot decode WSQ"):
+        an.type14_record(wsq[: len(wsq) // 2], idc=1, position=2)
+    with pytest.raises(ValueError, match="greyscale"):
+        an.type14_record(face, idc=1, position=2)
+    with pytest.raises(ValueError, match="WSQ is for fingerprints"):
+        an.type10_record(wsq, idc=1)

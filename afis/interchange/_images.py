@@ -12,22 +12,35 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from afis.errors import AfisError, FormatError
-from afis.image import FingerprintImage, encode_wsq, load_image
+from afis.errors import AfisError, FormatError, ImageError
+from afis.image import (
+    FingerprintImage,
+    _check_file_size,
+    _check_wsq_frame,
+    _pillow_ppi,
+    _wsq_ppi,
+    _wsq_segments,
+    encode_wsq,
+    load_image,
+)
 
 __all__ = [
     "CODECS",
     "JPEG2000_DEFAULT_RATIO",
+    "EncodedHeader",
     "Reader",
     "as_image",
     "check_codec",
     "decode_image",
     "encode_image",
     "encode_pil",
+    "encoded_header",
     "fail",
     "ppi_from_units",
     "uint",
@@ -49,6 +62,69 @@ _SIGNATURES: Final[dict[str, tuple[bytes, ...]]] = {
     "jpeg2000-lossless": (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"),
     "png": (b"\x89PNG\r\n\x1a\n",),
 }
+
+
+@dataclass(frozen=True)
+class EncodedHeader:
+    """What the header of already-encoded image data says (:func:`encoded_header`)."""
+
+    codec: str  # "wsq", "png", "jpeg" or "jpeg2000"
+    width: int
+    height: int
+    ppi: float | None  # None when the header states no plausible resolution
+    colour: str  # ANSI/NIST-ITL colour space: "GRAY" or "SRGB"
+
+
+def encoded_header(data: bytes, name: str = "encoded image") -> EncodedHeader:
+    """Codec, size, resolution and colour space of WSQ, PNG, JPEG or JPEG 2000 data, read
+    from its header without decoding the pixels (a WSQ frame is also checked to hold the
+    coefficients its header declares).
+
+    The interchange writers use it to store image data captured (or compressed once at
+    capture time) unchanged instead of decoding and encoding it again.
+
+    Raises
+    ------
+    afis.errors.ImageError
+        Data of another format, or a corrupt or implausible header.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> png, *_ = encode_pil(np.zeros((20, 30), np.uint8), "png")
+    >>> encoded_header(png)
+    EncodedHeader(codec='png', width=30, height=20, ppi=None, colour='GRAY')
+    """
+    from PIL import Image
+
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"{name}: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if data.startswith(_SIGNATURES["wsq"]):
+        _check_wsq_frame(data, name)
+        for marker, pos, _ in _wsq_segments(data[:65536]):
+            if marker == 0xA2 and pos + 10 <= len(data):
+                height, width = struct.unpack_from(">HH", data, pos + 6)
+                return EncodedHeader("wsq", width, height, _wsq_ppi(io.BytesIO(data)), "GRAY")
+        raise ImageError(f"{name}: WSQ data without a frame header")
+    codec = next((c for c in ("png", "jpeg", "jpeg2000") if data.startswith(_SIGNATURES[c])), None)
+    if codec is None:
+        raise ImageError(f"{name}: not WSQ, PNG, JPEG or JPEG 2000 data (starts {data[:8]!r})")
+    formats = {"png": ["PNG"], "jpeg": ["JPEG"], "jpeg2000": ["JPEG2000"]}[codec]
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as image:
+            width, height = image.size
+            mode, ppi = image.mode, _pillow_ppi(image.info)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"{name}: corrupt or truncated {codec} header ({exc})") from exc
+    _check_file_size(width, height, name)
+    if mode in ("L", "1", "I;16", "I;16B"):
+        colour = "GRAY"
+    elif mode in ("RGB", "YCbCr"):
+        colour = "SRGB"
+    else:
+        raise ImageError(f"{name}: {codec} in colour mode {mode} (greyscale or RGB needed)")
+    return EncodedHeader(codec, width, height, ppi, colour)
 
 
 def fail(record: str, field: str, expected: str, got: object) -> FormatError:

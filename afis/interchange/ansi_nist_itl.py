@@ -48,6 +48,7 @@ from typing import Final, Union
 
 import numpy as np
 
+from afis.constants import DEFAULT_PPI
 from afis.errors import AfisError, FormatError
 from afis.image import FingerprintImage
 from afis.interchange._images import (
@@ -55,6 +56,7 @@ from afis.interchange._images import (
     decode_image,
     encode_image,
     encode_pil,
+    encoded_header,
     fail,
     uint,
 )
@@ -1316,22 +1318,22 @@ def type4_record(
 
 def _image_fields(
     record_type: int,
-    image: FingerprintImage,
+    size: tuple[int, int, float],
     codec: str,
     source: str,
     date: datetime.date | None,
-    data: bytes,
     bits: int,
 ) -> list[Field]:
     if date is None:
         date = datetime.datetime.now(datetime.timezone.utc).date()
-    ppi = round(image.ppi)
+    width, height, resolution = size
+    ppi = round(resolution)
     t = record_type
     return [
         Field.from_items(t, 4, source),
         Field.from_items(t, 5, date.strftime("%Y%m%d")),
-        Field.from_items(t, 6, str(image.width)),
-        Field.from_items(t, 7, str(image.height)),
+        Field.from_items(t, 6, str(width)),
+        Field.from_items(t, 7, str(height)),
         Field.from_items(t, 8, "1"),
         Field.from_items(t, 9, str(ppi)),
         Field.from_items(t, 10, str(ppi)),
@@ -1341,7 +1343,7 @@ def _image_fields(
 
 
 def type14_record(
-    image: FingerprintImage | np.ndarray,
+    image: FingerprintImage | np.ndarray | bytes,
     *,
     idc: int,
     position: int,
@@ -1351,14 +1353,36 @@ def type14_record(
     date: datetime.date | None = None,
     wsq_bitrate: float = 0.75,
 ) -> TaggedRecord:
-    """A Type-14 variable-resolution fingerprint image record (SLC 1: resolution in ppi)."""
-    image = as_image(image)
-    if codec not in _CODEC_TO_CGA:
-        raise ValueError(f"codec must be one of {', '.join(_CODEC_TO_CGA)}, got {codec!r}")
-    data = encode_image(image, codec, wsq_bitrate=wsq_bitrate)
+    """A Type-14 variable-resolution fingerprint image record (SLC 1: resolution in ppi).
+
+    ``image`` given as ``bytes`` is image data encoded already (WSQ, PNG or JPEG 2000, e.g.
+    compressed once at capture time): it is stored unchanged, its codec, size and
+    resolution read from its header (500 ppi when it states none); ``codec`` and
+    ``wsq_bitrate`` are then ignored.
+
+    Examples
+    --------
+    >>> from afis.interchange._images import encode_pil
+    >>> png, *_ = encode_pil(np.full((64, 48), 200, np.uint8), "png")
+    >>> record = type14_record(png, idc=1, position=2)
+    >>> record.get(11).value, record.get(6).value, record.get(999).value == png
+    (b'PNG', b'48', True)
+    """
+    if isinstance(image, bytes | bytearray):
+        header = encoded_header(bytes(image), "Type-14 image")
+        if header.codec == "jpeg" or header.colour != "GRAY":
+            raise ValueError("a Type-14 image must be greyscale WSQ, PNG or JPEG 2000 data")
+        codec, data = header.codec, bytes(image)
+        size = (header.width, header.height, header.ppi or DEFAULT_PPI)
+    else:
+        image = as_image(image)
+        if codec not in _CODEC_TO_CGA:
+            raise ValueError(f"codec must be one of {', '.join(_CODEC_TO_CGA)}, got {codec!r}")
+        data = encode_image(image, codec, wsq_bitrate=wsq_bitrate)
+        size = (image.width, image.height, image.ppi)
     fields = [
         Field.from_items(14, 3, str(impression)),
-        *_image_fields(14, image, codec, source, date, data, 8),
+        *_image_fields(14, size, codec, source, date, 8),
         Field.from_items(14, 13, str(position)),
         Field("14.999", data),
     ]
@@ -1424,8 +1448,22 @@ def type9_record(
     return _tagged(9, idc, fields)
 
 
+def _encoded_or_pixels(
+    pixels: np.ndarray | bytes, codec: str, what: str
+) -> tuple[bytes, int, int, str, str]:
+    """Data, width, height, colour space and codec of a Type-10/17 image: already encoded
+    data (PNG, JPEG, JPEG 2000) unchanged, or ``pixels`` encoded with ``codec``."""
+    if isinstance(pixels, bytes | bytearray):
+        header = encoded_header(bytes(pixels), what)
+        if header.codec == "wsq":
+            raise ValueError(f"{what}: WSQ is for fingerprints; give PNG, JPEG or JPEG 2000")
+        return bytes(pixels), header.width, header.height, header.colour, header.codec
+    data, width, height, space = encode_pil(pixels, codec)
+    return data, width, height, space, codec
+
+
 def type10_record(
-    pixels: np.ndarray,
+    pixels: np.ndarray | bytes,
     *,
     idc: int,
     codec: str = "png",
@@ -1437,9 +1475,18 @@ def type10_record(
     """A Type-10 (face, other body part) image record from a greyscale or RGB array.
 
     ``codec`` is "png", "jpeg" (JPEGB) or "jpeg2000" (JP2). Without ``ppi`` the scale is
-    given as aspect ratio only (SLC 0, 1:1).
+    given as aspect ratio only (SLC 0, 1:1). ``pixels`` given as ``bytes`` is PNG, JPEG or
+    JPEG 2000 data (a camera's own file), stored unchanged (``codec`` is then ignored).
+
+    Examples
+    --------
+    >>> from afis.interchange._images import encode_pil
+    >>> jpeg, *_ = encode_pil(np.zeros((40, 30, 3), np.uint8), "jpeg")
+    >>> record = type10_record(jpeg, idc=1)
+    >>> record.get(11).value, record.get(12).value, record.get(999).value == jpeg
+    (b'JPEGB', b'SRGB', True)
     """
-    data, width, height, space = encode_pil(pixels, codec)
+    data, width, height, space, codec = _encoded_or_pixels(pixels, codec, "Type-10 image")
     cga = {"png": "PNG", "jpeg": "JPEGB", "jpeg2000": "JP2"}[codec]
     scale = ("0", "1", "1") if ppi is None else ("1", str(round(ppi)), str(round(ppi)))
     if date is None:
@@ -1461,7 +1508,7 @@ def type10_record(
 
 
 def type17_record(
-    pixels: np.ndarray,
+    pixels: np.ndarray | bytes,
     *,
     idc: int,
     eye: int,
@@ -1470,10 +1517,11 @@ def type17_record(
     source: str = "NUSAFIS",
     date: datetime.date | None = None,
 ) -> TaggedRecord:
-    """A Type-17 iris image record (eye 0 undefined, 1 right, 2 left) from a grey array."""
+    """A Type-17 iris image record (eye 0 undefined, 1 right, 2 left) from a grey array,
+    or from PNG, JPEG or JPEG 2000 data given as ``bytes`` (stored unchanged)."""
     if eye not in (0, 1, 2):
         raise ValueError(f"eye must be 0, 1 or 2, got {eye!r}")
-    data, width, height, space = encode_pil(pixels, codec)
+    data, width, height, space, codec = _encoded_or_pixels(pixels, codec, "Type-17 image")
     cga = {"png": "PNG", "jpeg": "JPEGB", "jpeg2000": "JP2"}[codec]
     if date is None:
         date = datetime.datetime.now(datetime.timezone.utc).date()
