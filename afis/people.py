@@ -987,11 +987,11 @@ def identify_parts(
     Three steps, each one call per part: (1) every part's best ``max(2 * depth,
     FINGER_LIST)`` fingers per searched probe finger (each segment retrieving its share of
     the neighbours, from the parts' total codes), merged by index score into the list one
-    gallery would make; the scores summed per person, ``allow`` applied, the best ``depth`` people kept; (2) the
-    parts score the people they hold on the probe's searched fingers; the best ``k`` by that
-    sum go on; (3) the parts score those on the other fingers. Only probes, finger ids and
-    scores pass between the caller and the parts, so a part may live in another process
-    (``run`` calls the parts; default: in this process).
+    gallery would make; the scores summed per person, ``allow`` applied, the best ``depth``
+    people kept; (2) the parts score the people they hold on the probe's searched fingers;
+    the best ``k`` by that sum go on; (3) the parts score those on the other fingers. Only
+    probes, finger ids and scores pass between the caller and the parts, so a part may live
+    in another process (``run`` calls the parts; default: in this process).
     """
     started = time.perf_counter()
     search_s = rerank_s = 0.0
