@@ -1,7 +1,8 @@
 """The ``afis-enrollment`` command line (also ``python -m enrollment``): the e-KTP enrolment
 layer's ``demo``, ``checks``, ``dedup``, ``status``, ``adjudicate``, ``deletion``,
 ``ktp-digital``, ``workstation``, and the packets' ``packet-keys``, ``receiver`` (the
-centre's endpoint) and ``outbox`` (a station's delivery).
+centre's endpoint), ``outbox`` (a station's delivery) and ``capture`` (scripted and batch
+sessions into a station's outbox).
 
 The engine's own command line (``afis``) knows nothing of this layer; this one is built on
 the engine's public API.
@@ -322,6 +323,28 @@ def _cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_capture(args: argparse.Namespace) -> int:
+    from enrollment.packet.keys import read_private_key, read_public_key
+    from enrollment.scripted import run_batch, run_script
+
+    if args.cap_action == "script":
+        result = run_script(args.file)
+        print(f"{result.session_id}: {result.status}")
+        return 0
+    report = run_batch(
+        args.folder,
+        args.station_folder,
+        station_id=args.station_id,
+        station_key=read_private_key(args.key),
+        centre_key=read_public_key(Path(args.centre_public).read_text()),
+        register_size=args.register_size,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    print("\n".join(report.lines()))
+    return 1 if report.failed else 0
+
+
 def _cmd_ktp(args: argparse.Namespace) -> int:
     from enrollment.ktp_digital.keys import IssuerKey, TrustList
 
@@ -599,6 +622,26 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "resend":
             a.add_argument("--reason", required=True, help="what was fixed")
     p.set_defaults(run=_cmd_outbox)
+
+    p = sub.add_parser(
+        "capture",
+        help="scripted capture sessions and batch enrolment into a station's outbox",
+        description="Run capture sessions through the file-backed devices and queue their "
+        "sealed packets in the station's outbox.",
+    )
+    actions = p.add_subparsers(dest="cap_action", required=True)
+    a = actions.add_parser("script", help="one session from a TOML or JSON script")
+    a.add_argument("file", help="the script (see enrollment.scripted)")
+    a = actions.add_parser("batch", help="one synthetic resident per ten FVC fingers (resumable)")
+    a.add_argument("folder", help="images named <finger>_<impression>.tif")
+    a.add_argument("--station-folder", required=True, help="the station's folder")
+    a.add_argument("--station-id", required=True)
+    a.add_argument("--key", required=True, help="the station's private key (PEM)")
+    a.add_argument("--centre-public", required=True, help="the centre's public key (PEM)")
+    a.add_argument("--register-size", type=int, default=1000, help="synthetic register (1000)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the register (0)")
+    a.add_argument("--limit", type=int, help="enrol at most this many residents")
+    p.set_defaults(run=_cmd_capture)
 
     p = sub.add_parser(
         "ktp-digital",
