@@ -1095,20 +1095,29 @@ def identify_parts(
     return results
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_checked_json(path: Path, fmt: str, versions: Sequence[int], what: str) -> dict[str, Any]:
+    """The body of a JSON file this module's galleries write (``format``, ``version``, the
+    rest, and ``crc32`` of the rest): refused with :class:`GalleryFileError` naming the file
+    when it is missing, unreadable, foreign, of another version or altered. ``what`` names
+    the kind of file in the messages."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise GalleryFileError(f"{path}: no gallery manifest") from exc
+        raise GalleryFileError(f"{path}: no {what}") from exc
     except (OSError, ValueError) as exc:
-        raise GalleryFileError(f"{path}: unreadable manifest ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise GalleryFileError(f"{path}: not a people gallery manifest")
-    if data.get("version") not in READABLE_VERSIONS:
+        raise GalleryFileError(f"{path}: unreadable {what} ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise GalleryFileError(f"{path}: not a {what}")
+    if data.get("version") not in versions:
         raise GalleryFileError(f"{path}: unsupported version {data.get('version')!r}")
     body = {k: v for k, v in data.items() if k != "crc32"}
     if data.get("crc32") != _body_crc(body):
-        raise GalleryFileError(f"{path}: checksum mismatch (the manifest was altered)")
+        raise GalleryFileError(f"{path}: checksum mismatch (the {what} was altered)")
+    return body
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    body = _read_checked_json(path, FORMAT, READABLE_VERSIONS, "people gallery manifest")
     try:
         IndexOptions(**body["options"])
         for entry in body["segments"]:

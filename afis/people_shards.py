@@ -49,7 +49,6 @@ import dataclasses
 import json
 import os
 import threading
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,9 @@ from afis.people import (
     GalleryFileError,
     PeopleCandidate,
     PeopleGallery,
+    _body_crc,
     _check_ids,
+    _read_checked_json,
     identify_parts,
 )
 from afis.template import Template
@@ -101,10 +102,6 @@ def shard_of(person_ids: Sequence[int] | np.ndarray | int, shards: int) -> np.nd
 
 def _shard_name(number: int) -> str:
     return f"shard-{number:03d}"
-
-
-def _header_crc(body: Mapping[str, Any]) -> int:
-    return zlib.crc32(json.dumps(body, sort_keys=True).encode())
 
 
 class ShardedPeopleGallery:
@@ -166,7 +163,7 @@ class ShardedPeopleGallery:
             "shards": int(shards),
             "options": dataclasses.asdict(options),
         }
-        text = json.dumps({**body, "crc32": _header_crc(body)}, indent=1, sort_keys=True)
+        text = json.dumps({**body, "crc32": _body_crc(body)}, indent=1, sort_keys=True)
         atomic_write(folder / HEADER, text.encode())
         return cls(folder, parts)
 
@@ -346,19 +343,7 @@ class ShardedPeopleGallery:
 
 
 def _read_header(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise GalleryFileError(f"{path}: no sharded gallery header") from exc
-    except (OSError, ValueError) as exc:
-        raise GalleryFileError(f"{path}: unreadable header ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise GalleryFileError(f"{path}: not a sharded people gallery header")
-    if data.get("version") != VERSION:
-        raise GalleryFileError(f"{path}: unsupported version {data.get('version')!r}")
-    body = {k: v for k, v in data.items() if k != "crc32"}
-    if data.get("crc32") != _header_crc(body):
-        raise GalleryFileError(f"{path}: checksum mismatch (the header was altered)")
+    body = _read_checked_json(path, FORMAT, (VERSION,), "sharded gallery header")
     shards = body.get("shards")
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
         raise GalleryFileError(f"{path}: invalid shard count {shards!r}")

@@ -12,12 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import _people
 import numpy as np
 import pytest
 
 from afis.errors import AfisError
 from afis.people import MANIFEST, SEGMENTS, GalleryFileError, PeopleGallery
-from afis.synth import Population
 from afis.template import FingerPosition, Template
 
 SEED = 11
@@ -25,13 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def people_of(ids: list[int], impression: int = 0) -> list[dict[int, Template]]:
-    """Ten-finger people of the synthetic population (finger id = person * 10 + position - 1)."""
-    fingers = [10 * p + f for p in ids for f in range(10)]
-    templates = Population(SEED).impressions(fingers, impression).templates()
-    return [
-        dict(zip(range(1, 11), templates[10 * n : 10 * n + 10], strict=True))
-        for n in range(len(ids))
-    ]
+    return _people.people_of(ids, impression, SEED)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import _people
 import numpy as np
 import pytest
 
@@ -20,7 +21,6 @@ from afis.people import (
     shortlist_depth,
 )
 from afis.people_shards import HEADER, ShardedPeopleGallery, shard_of
-from afis.synth import Population
 from afis.template import Template
 
 SEED = 5
@@ -28,12 +28,7 @@ SHARDS = 3
 
 
 def people_of(ids: list[int], impression: int = 0) -> list[dict[int, Template]]:
-    fingers = [10 * p + f for p in ids for f in range(10)]
-    templates = Population(SEED).impressions(fingers, impression).templates()
-    return [
-        dict(zip(range(1, 11), templates[10 * n : 10 * n + 10], strict=True))
-        for n in range(len(ids))
-    ]
+    return _people.people_of(ids, impression, SEED)
 
 
 @pytest.fixture(scope="module")
