@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import simd_levels
 
 import afis
 from afis._native import _core
+from afis.match import _cylinders
 from afis.synth import Population
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "cylinders_reference.npz"
@@ -136,6 +138,99 @@ def test_cylinders_equal_the_reference_bit_for_bit(block):
     for index in range(block, len(stored), 4):
         x, y, direction, digest = stored[index]
         assert _digest(_core.Cylinders(x, y, direction)) == digest, f"template {index}"
+
+
+def _arrays(cylinders: _core.Cylinders) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in _core.pack([cylinders]).items()}
+
+
+def _random_sets(seed: int, count: int) -> list[tuple]:
+    """Minutiae of every density and shape: spread, clustered, on lines, at odd scales, huge."""
+    r = np.random.default_rng(seed)
+    sets = []
+    for _ in range(count):
+        n = int(r.integers(1, 120))
+        kind = r.integers(0, 6)
+        if kind == 0:  # a print
+            x, y = r.uniform(0, 400, n), r.uniform(0, 450, n)
+        elif kind == 1:  # a small, dense patch
+            x, y = r.normal(150, 25, n), r.normal(150, 25, n)
+        elif kind == 2:  # near a line, few pixels wide
+            t = r.uniform(0, 300, n)
+            x, y = t + r.normal(0, 2, n), 0.5 * t + r.normal(0, 2, n)
+        elif kind == 3:  # integer pixels scaled as from another resolution
+            k = 500 / r.uniform(250, 1000)
+            x, y = r.integers(0, 500, n) * k, r.integers(0, 500, n) * k
+        elif kind == 4:  # far from the origin
+            shift = 10 ** r.uniform(3, 11)
+            x, y = r.uniform(0, 400, n) + shift, r.uniform(0, 400, n) - shift
+        else:  # spread over a huge range
+            x, y = r.uniform(-1e6, 1e6, n), r.uniform(-1e6, 1e6, n)
+        direction = r.uniform(-12.5, 12.5, n) if r.random() < 0.2 else r.uniform(0, 2 * np.pi, n)
+        sets.append((x.astype(np.float32), y.astype(np.float32), direction.astype(np.float32)))
+    return sets
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cylinders_equal_the_original_builder_on_random_minutiae(level_cap, seed):
+    """The fast builder against the original one kept as a test hook, at every SIMD level."""
+    sets = _random_sets(seed, 60)
+    for level in simd_levels():
+        _core._set_simd_limit(level)
+        for index, minutiae in enumerate(sets):
+            got = _arrays(_core.Cylinders(*minutiae))
+            expected = _arrays(_core._reference_cylinders(*minutiae))
+            for name, values in expected.items():
+                np.testing.assert_array_equal(
+                    got[name], values, err_msg=f"{index} {name} level {level}"
+                )
+
+
+def test_the_reference_hook_is_the_original_builder():
+    """The hook itself reproduces the stored digests (so the random test compares with the
+    original arithmetic, not with a copy that drifted)."""
+    for x, y, direction, digest in _stored()[::5]:
+        assert _digest(_core._reference_cylinders(x, y, direction)) == digest
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_gallery_packs_what_each_template_prepares(threads):
+    """``Gallery.from_templates`` builds every template's cylinders in one native call; the
+    arrays are those of the one-template path (``afis.match._cylinders``), packed."""
+    people = Population(seed=4)
+    templates = people.impressions(range(6), 0).templates()
+    r = np.random.default_rng(3)
+    for n, ppi in ((40, 569.0), (0, 500.0), (260, 1000.0), (1, 250.0), (35, 500.0)):
+        templates.append(
+            afis.Template(
+                width=2000,
+                height=2000,
+                resolution=ppi,
+                source_resolution=ppi,
+                x=r.integers(0, 2000, n),
+                y=r.integers(0, 2000, n),
+                direction=r.uniform(0, 2 * np.pi, n),
+                type=r.integers(1, 3, n),
+                quality=r.integers(0, 101, n),
+                image_quality=50,
+            )
+        )
+    gallery = afis.Gallery.from_templates(templates, threads=threads).arrays
+    expected = _core.pack([_cylinders(t) for t in templates])
+    assert set(gallery) == set(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(gallery[name], values, err_msg=name)
+    assert afis.Gallery.from_templates([]).minutiae == 0
+
+
+def test_preparing_many_refuses_inconsistent_arrays():
+    ones = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="add up"):
+        _core.prepare_packed(ones, ones, ones, np.array([1, 2], np.int64), 1)
+    with pytest.raises(ValueError, match=r"0\.\.1000 minutiae"):
+        _core.prepare_packed(ones, ones, ones, np.array([5, -1], np.int64), 1)
+    with pytest.raises(ValueError, match="finite"):
+        _core.prepare_packed(ones, ones * np.nan, ones, np.array([4], np.int64), 1)
 
 
 if __name__ == "__main__":
