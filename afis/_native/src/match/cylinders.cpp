@@ -213,10 +213,31 @@ struct Near {
     ex::Neighbour nb;
 };
 
+// A template's minutiae by coordinate, padded to whole groups of eight lanes.
+struct Columns {
+    std::vector<float> x, y, angle;
+    explicit Columns(const std::vector<MatchMinutia>& minutiae) {
+        const std::size_t padded = (minutiae.size() + LANES - 1) / LANES * LANES;
+        x.assign(padded, 0.0f);
+        y.assign(padded, 0.0f);
+        angle.assign(padded, 0.0f);
+        for (std::size_t i = 0; i < minutiae.size(); ++i) {
+            x[i] = minutiae[i].x;
+            y[i] = minutiae[i].y;
+            angle[i] = minutiae[i].angle;
+        }
+    }
+};
+
+struct ColumnsView {
+    const float *x, *y, *angle;
+};
+
 // One cylinder: its validity mask and cell bits, and whether it is usable.
 template <class F, class I>
 AFIS_INLINE void build_one(const std::vector<MatchMinutia>& minutiae, const Shape& shape, int c,
-                           std::uint64_t* bits, std::uint64_t* valid, std::uint8_t& usable, Near* scratch) {
+                           std::uint64_t* bits, std::uint64_t* valid, std::uint8_t& usable, Near* scratch,
+                           ColumnsView soa) {
     const Tables& tb = tables();
     const ex::Constants& k = ex::constants();
     const int n = static_cast<int>(minutiae.size());
@@ -294,15 +315,36 @@ AFIS_INLINE void build_one(const std::vector<MatchMinutia>& minutiae, const Shap
     const float sigma2 = mp::SIGMA_SPATIAL * mp::SIGMA_SPATIAL;
     const float reach2 = k.reach * k.reach;
     const I lanes = iota<I>();
-    // Every neighbour's frame first (the original's arithmetic), then their terms (independent:
-    // the processor overlaps them), then the sums.
+    // Every neighbour's frame first, eight minutiae at a time (the operations of
+    // ex::neighbour_frame, lane by lane), then their terms (independent: the processor overlaps
+    // them), then the sums.
     Near* near = scratch;
     int neighbours = 0, reaching = 0;
-    for (int t = 0; t < n; ++t) {
-        ex::Neighbour& nb = near[reaching].nb;
-        if (t == c || !ex::neighbour_frame(k, m, minutiae[t], cs, sn, nb)) continue;
-        ++neighbours;
-        if (nb.i0 <= nb.i1 && nb.j0 <= nb.j1) ++reaching;
+    const float nb2 = k.neighbourhood * k.neighbourhood, half = 0.5f * (NS - 1);
+    for (int t0 = 0; t0 < n; t0 += LANES) {
+        const F dx = load<F>(soa.x + t0) - m.x, dy = load<F>(soa.y + t0) - m.y;
+        const I index = lanes + t0;
+        const unsigned found = lane_bits((dx * dx + dy * dy <= nb2) & (index != c) & (index < n));
+        if (!found) continue;
+        neighbours += __builtin_popcount(found);
+        const F lu = dx * cs + dy * sn, lv = -dx * sn + dy * cs;
+        F turn = load<F>(soa.angle + t0) - m.angle;  // wrap_pi: at most four steps either way
+        for (int step = 0; step < 4; ++step) turn = select(turn > PI_F, turn - 2 * PI_F, turn);
+        for (int step = 0; step < 4; ++step) turn = select(turn <= -PI_F, turn + 2 * PI_F, turn);
+        alignas(32) int box[4][LANES];
+        alignas(32) float frame[3][LANES];
+        store(box[0], maximum(ceil_int((lu - k.reach) / k.cell + half), I{}));
+        store(box[1], minimum(floor_int((lu + k.reach) / k.cell + half), I{} + (NS - 1)));
+        store(box[2], maximum(ceil_int((lv - k.reach) / k.cell + half), I{}));
+        store(box[3], minimum(floor_int((lv + k.reach) / k.cell + half), I{} + (NS - 1)));
+        store(frame[0], lu);
+        store(frame[1], lv);
+        store(frame[2], turn);
+        for (unsigned rest = found; rest; rest &= rest - 1) {
+            const int l = __builtin_ctz(rest);
+            if (box[0][l] > box[1][l] || box[2][l] > box[3][l]) continue;
+            near[reaching++].nb = {frame[0][l], frame[1][l], frame[2][l], box[0][l], box[1][l], box[2][l], box[3][l]};
+        }
     }
     for (int r = 0; r < reaching; ++r) {
         Near& e = near[r];
@@ -390,9 +432,12 @@ AFIS_INLINE void build_one(const std::vector<MatchMinutia>& minutiae, const Shap
 template <class F, class I>
 AFIS_INLINE void build_all(const std::vector<MatchMinutia>& minutiae, const Shape& shape, CylinderSet& set) {
     std::vector<Near> scratch(minutiae.size());
+    const Columns columns(minutiae);
+    const ColumnsView soa{columns.x.data(), columns.y.data(), columns.angle.data()};
     for (int c = 0; c < set.size(); ++c)
         build_one<F, I>(minutiae, shape, c, &set.bits[static_cast<std::size_t>(c) * CYLINDER_WORDS],
-                        &set.valid[static_cast<std::size_t>(c) * CYLINDER_WORDS], set.usable[c], scratch.data());
+                        &set.valid[static_cast<std::size_t>(c) * CYLINDER_WORDS], set.usable[c], scratch.data(),
+                        soa);
 }
 
 void build_plain(const std::vector<MatchMinutia>& minutiae, const Shape& shape, CylinderSet& set) {

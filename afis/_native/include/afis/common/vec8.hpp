@@ -45,20 +45,26 @@ AFIS_VEC_COMPARE(F4x2, float, <=)
 AFIS_VEC_COMPARE(F4x2, float, >)
 AFIS_VEC_COMPARE(F4x2, float, >=)
 AFIS_VEC_BINARY(I4x2, int, +)
+AFIS_VEC_BINARY(I4x2, int, -)
 AFIS_VEC_BINARY(I4x2, int, &)
 AFIS_VEC_BINARY(I4x2, int, |)
+AFIS_VEC_COMPARE(I4x2, int, <)
 AFIS_VEC_COMPARE(I4x2, int, <=)
+AFIS_VEC_COMPARE(I4x2, int, >)
 AFIS_VEC_COMPARE(I4x2, int, >=)
+AFIS_VEC_COMPARE(I4x2, int, !=)
 #undef AFIS_VEC_BINARY
 #undef AFIS_VEC_COMPARE
 AFIS_VEC_INLINE I4x2 operator~(I4x2 a) { return {~a.lo, ~a.hi}; }
+AFIS_VEC_INLINE F4x2 operator-(F4x2 a) { return {-a.lo, -a.hi}; }
 AFIS_VEC_INLINE I4x2 operator<<(I4x2 a, int b) { return {a.lo << b, a.hi << b}; }
 AFIS_VEC_INLINE I4x2& operator&=(I4x2& a, I4x2 b) { return a = a & b; }
 AFIS_VEC_INLINE I4x2& operator|=(I4x2& a, I4x2 b) { return a = a | b; }
 
 // The vector of each lane type and its helpers, by overload: splat<F>(v), iota<I>(), load<F>(p),
-// store(p, v) (unaligned), select(mask, a, b), maximum(a, b), to_int (truncation), to_float,
-// as_float (the bits of an int vector), lane(v, l) and lane_bits(mask) (bit l: lane l).
+// store(p, v) (unaligned), select(mask, a, b), maximum(a, b), minimum(a, b), to_int
+// (truncation), to_float, as_float (the bits of an int vector), ceil_int and floor_int, lane(v,
+// l) and lane_bits(mask) (bit l: lane l).
 template <class V>
 AFIS_VEC_INLINE V splat(float v);
 template <>
@@ -106,9 +112,15 @@ AFIS_VEC_INLINE F4 select(I4 mask, F4 a, F4 b) {  // no blend instruction before
 AFIS_VEC_INLINE F4x2 select(I4x2 mask, F4x2 a, F4x2 b) {
     return {select(mask.lo, a.lo, b.lo), select(mask.hi, a.hi, b.hi)};
 }
-template <class F>
-AFIS_VEC_INLINE F maximum(F a, F b) {
+AFIS_VEC_INLINE I8 select(I8 mask, I8 a, I8 b) { return mask ? a : b; }
+AFIS_VEC_INLINE I4x2 select(I4x2 mask, I4x2 a, I4x2 b) { return (a & mask) | (b & ~mask); }
+template <class V>
+AFIS_VEC_INLINE V maximum(V a, V b) {
     return select(a > b, a, b);
+}
+template <class V>
+AFIS_VEC_INLINE V minimum(V a, V b) {
+    return select(a < b, a, b);
 }
 
 AFIS_VEC_INLINE I8 to_int(F8 v) { return __builtin_convertvector(v, I8); }
@@ -117,6 +129,18 @@ AFIS_VEC_INLINE F8 to_float(I8 v) { return __builtin_convertvector(v, F8); }
 AFIS_VEC_INLINE F4x2 to_float(I4x2 v) { return {__builtin_convertvector(v.lo, F4), __builtin_convertvector(v.hi, F4)}; }
 AFIS_VEC_INLINE F8 as_float(I8 v) { return (F8)v; }
 AFIS_VEC_INLINE F4x2 as_float(I4x2 v) { return {(F4)v.lo, (F4)v.hi}; }
+
+// ceil and floor of floats of magnitude below 2^31, as ints, exactly.
+template <class F>
+AFIS_VEC_INLINE auto ceil_int(F v) {
+    const auto t = to_int(v);
+    return t - (to_float(t) < v);  // a true comparison is -1
+}
+template <class F>
+AFIS_VEC_INLINE auto floor_int(F v) {
+    const auto t = to_int(v);
+    return t + (to_float(t) > v);
+}
 
 AFIS_VEC_INLINE float lane(F8 v, int l) { return v[l]; }
 AFIS_VEC_INLINE float lane(F4x2 v, int l) { return l < 4 ? v.lo[l] : v.hi[l - 4]; }
