@@ -116,8 +116,7 @@ _MINUTIA_TYPE_CODES = np.array(sorted(int(m) for m in MinutiaType), dtype=np.uin
 _SINGULAR_TYPE_CODES = np.array(sorted(int(s) for s in SingularType), dtype=np.uint8)
 _FINGER_POSITIONS = tuple(FingerPosition)  # by code: codes are 0..10
 _MAX_FINGER = len(_FINGER_POSITIONS) - 1
-# The largest type code and quality a stored minutia may hold (its last two bytes).
-_MINUTIA_BYTE_LIMITS = np.array((max(_MINUTIA_TYPE_CODES), 100), dtype=np.uint8)
+_MAX_MINUTIA_TYPE = int(max(_MINUTIA_TYPE_CODES))
 assert (_MINUTIA_TYPE_CODES == np.arange(len(_MINUTIA_TYPE_CODES))).all()  # 0..max, no gaps
 assert tuple(int(f) for f in _FINGER_POSITIONS) == tuple(range(len(_FINGER_POSITIONS)))
 
@@ -247,6 +246,10 @@ def _empty(dtype: type) -> np.ndarray:
     a = np.empty(0, dtype=dtype)
     a.setflags(write=False)
     return a
+
+
+#: The singular-point arrays of templates without any (read-only, so they may be shared).
+_NO_SINGULAR = (_empty(np.uint16), _empty(np.uint16), _empty(np.uint8))
 
 
 # ---------------------------------------------------------------------------- Template
@@ -726,31 +729,42 @@ class Template:
         if not (width and height and image_quality <= 100 and finger_position <= _MAX_FINGER):
             return None
         words = np.frombuffer(buf, dtype="<u2", count=4 * n, offset=header_len).reshape(n, 4)
-        octets = np.frombuffer(buf, dtype=np.uint8, count=8 * n, offset=header_len).reshape(n, 8)
-        if n and (
-            (words[:, :2] >= np.array((width, height), np.uint16)).any()
-            or (octets[:, 6:] > _MINUTIA_BYTE_LIMITS).any()
-        ):
-            return None
-        singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
-        if m and (
-            int(singular["x"].max()) >= width
-            or int(singular["y"].max()) >= height
-            or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
-        ):
-            return None
+        if n:
+            top = np.maximum.reduce(words, axis=0)  # largest x, y, direction, type | quality
+            end = header_len + 8 * n
+            if (
+                top[0] >= width
+                or top[1] >= height
+                or max(buf[header_len + 6 : end : 8]) > _MAX_MINUTIA_TYPE
+                or max(buf[header_len + 7 : end : 8]) > 100
+            ):
+                return None
+        if m:
+            singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
+            if (
+                int(singular["x"].max()) >= width
+                or int(singular["y"].max()) >= height
+                or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
+            ):
+                return None
+            sx = singular["x"].astype(np.uint16)
+            sy = singular["y"].astype(np.uint16)
+            stype = singular["type"].astype(np.uint8)
+        else:
+            sx, sy, stype = _NO_SINGULAR
+        octets = words.view(np.uint8)
         arrays = {
             "x": words[:, 0].astype(np.uint16),
             "y": words[:, 1].astype(np.uint16),
             "direction": _DIRECTION_TABLE[words[:, 2]],
             "type": octets[:, 6].copy(),
             "quality": octets[:, 7].copy(),
-            "singular_x": singular["x"].astype(np.uint16),
-            "singular_y": singular["y"].astype(np.uint16),
-            "singular_type": singular["type"].astype(np.uint8),
+            "singular_x": sx,
+            "singular_y": sy,
+            "singular_type": stype,
         }
         for array in arrays.values():
-            array.flags.writeable = False
+            array.setflags(write=False)
         template = cls.__new__(cls)
         template.__dict__.update(
             width=width,
