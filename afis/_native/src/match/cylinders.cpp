@@ -12,11 +12,11 @@
 // decides *which* terms a value sums (a neighbour's frame, its box of cells, a cell's squared
 // distance against the reach) is computed with the original operations, so only the size of
 // each term is approximated:
-//  - values: the spatial Gaussian separably (one exponential per column and per row instead
-//    of one per cell, by a polynomial), the directional term from a table of the original
-//    function with linear interpolation, eight cells at a time; each cell also sums its
-//    terms' spatial weights (its "mass"), which bounds how far the cheap value can lie from
-//    the original one (see VALUE_* below);
+//  - values: the spatial Gaussian separably (one exponential per column and per row of a
+//    neighbour's box instead of one per cell, by a polynomial), the six directional terms
+//    from a table of quadratics in the neighbour's turn, eight cells at a time; the sum of a
+//    cell's spatial weights (its "mass", bounded by the sum of its six values) bounds how far
+//    the cheap value can lie from the original one (see VALUE_* below);
 //  - validity: the distance of a cell centre from the hull polygon, from the hull edges that
 //    can reach the cylinder, bounded below by the largest signed distance to an edge's line
 //    and above by the distance to the nearest edge segment (exact for points outside a convex
@@ -80,7 +80,7 @@ AFIS_INLINE F exp_neg(F x) {
 // cheap spatial term lies within 1e-5 (relative) of the original (both ~3e-6 from the exact
 // Gaussian of the same squared distance: argument rounding, expf or the polynomial, products)
 // and the cheap directional term within 1e-5 (absolute; the original is <= 1 and ~2e-6 from
-// the exact integral, the table 1.1e-6 with 1024 steps, the folding of the angle 5e-7); the
+// the exact integral, the table 1.4e-7 from it, the angle's rounding a few 1e-7); the
 // two float sums add at most 2 x N x 2^-24 of the mass each. So the original value lies within
 // mass x (VALUE_RELATIVE + N x VALUE_PER_TERM) + VALUE_ABSOLUTE of the cheap one (twice the
 // sum of those bounds, and the last term covers rounding of the thresholds themselves).
@@ -101,7 +101,7 @@ constexpr float MODERATE = 1e5f;
 // [0, pi] (a turn of -dtheta gives them in reverse section order: the sections are symmetric
 // about 0), one quadratic per row of DIRECTION_ROWS: a multiple of 6, so that the kinks of the
 // terms (where a section's turn wraps, at odd multiples of pi / 6) fall on row boundaries.
-// Error below 2e-7 (quadratic through both ends and the middle of rows of pi / 192).
+// Error 1.4e-7 (quadratic through both ends and the middle of rows of pi / 192; measured).
 constexpr int DIRECTION_ROWS = 192;
 constexpr float DIRECTION_SCALE = DIRECTION_ROWS / PI_F;  // rows per radian
 
