@@ -17,7 +17,6 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -72,6 +71,30 @@ def _cylinders(template: Template) -> _core.Cylinders:
         template.y[keep].astype(np.float32) * np.float32(scale),
         template.direction[keep],
     )
+
+
+def _matcher_minutiae(
+    templates: Sequence[Template],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_cylinders` hands the matcher for each template, for many templates at once:
+    x, y and direction concatenated (``float32``, the same values bit for bit) and the count of
+    each template's minutiae (``int64``)."""
+    counts = np.fromiter((len(t) for t in templates), np.int64, len(templates))
+    if counts.size and counts.max() > MAX_MATCH_MINUTIAE:  # some keep only their best minutiae
+        kept = [_kept(t) for t in templates]
+        parts = [(t.x[k], t.y[k], t.direction[k]) for t, k in zip(templates, kept, strict=True)]
+        counts = np.minimum(counts, MAX_MATCH_MINUTIAE)
+    else:
+        parts = [(t.x, t.y, t.direction) for t in templates]
+    if not parts:
+        empty = np.empty(0, np.float32)
+        return empty, empty, empty, counts
+    scales = np.array([np.float32(PROCESSING_PPI / t.resolution) for t in templates], np.float32)
+    scale = np.repeat(scales, counts)
+    x = np.concatenate([p[0] for p in parts]).astype(np.float32) * scale
+    y = np.concatenate([p[1] for p in parts]).astype(np.float32) * scale
+    direction = np.concatenate([p[2] for p in parts]).astype(np.float32, copy=False)
+    return x, y, direction, counts
 
 
 def compare(a: Template, b: Template) -> float:
@@ -299,9 +322,7 @@ class Gallery:
         """Prepare and pack templates (cylinders are built on ``threads`` threads)."""
         items = [_check_template(t, "gallery entry") for t in templates]
         workers = resolve_threads(threads)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            cylinders = list(pool.map(_cylinders, items))
-        return cls(dict(_core.pack(cylinders)))
+        return cls(dict(_core.prepare_packed(*_matcher_minutiae(items), workers)))
 
     def __len__(self) -> int:
         return len(self._arrays["offsets"]) - 1

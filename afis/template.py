@@ -114,6 +114,11 @@ class FingerPosition(enum.IntEnum):
 
 _MINUTIA_TYPE_CODES = np.array(sorted(int(m) for m in MinutiaType), dtype=np.uint8)
 _SINGULAR_TYPE_CODES = np.array(sorted(int(s) for s in SingularType), dtype=np.uint8)
+_FINGER_POSITIONS = tuple(FingerPosition)  # by code: codes are 0..10
+_MAX_FINGER = len(_FINGER_POSITIONS) - 1
+_MAX_MINUTIA_TYPE = int(max(_MINUTIA_TYPE_CODES))
+assert (_MINUTIA_TYPE_CODES == np.arange(len(_MINUTIA_TYPE_CODES))).all()  # 0..max, no gaps
+assert tuple(int(f) for f in _FINGER_POSITIONS) == tuple(range(len(_FINGER_POSITIONS)))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -226,6 +231,10 @@ def _directions_from_codes(k: np.ndarray) -> np.ndarray:
     return out
 
 
+#: The direction of every stored code, as the constructor makes it (read-only).
+_DIRECTION_TABLE = _directions_from_codes(np.arange(_DIRECTION_STEPS, dtype=np.uint16))
+
+
 def _check_codes(name: str, arr: np.ndarray, allowed: np.ndarray, enum_name: str) -> None:
     if arr.size and not np.all(np.isin(arr, allowed)):
         bad = int(arr[~np.isin(arr, allowed)][0])
@@ -237,6 +246,10 @@ def _empty(dtype: type) -> np.ndarray:
     a = np.empty(0, dtype=dtype)
     a.setflags(write=False)
     return a
+
+
+#: The singular-point arrays of templates without any (read-only, so they may be shared).
+_NO_SINGULAR = (_empty(np.uint16), _empty(np.uint16), _empty(np.uint8))
 
 
 # ---------------------------------------------------------------------------- Template
@@ -663,6 +676,11 @@ class Template:
         if res_c == 0 or src_res_c == 0:
             raise TemplateError("resolution and source_resolution must be positive")
 
+        fields = (width, height, res_c, src_res_c, image_quality, finger_position)
+        template = cls._from_valid_records(buf, header_len, n, m, *fields)
+        if template is not None:
+            return template
+        # Some field is invalid: the constructor's checks say which.
         rec = np.frombuffer(buf, dtype=_MINUTIA_DTYPE, count=n, offset=header_len)
         sing = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
         try:
@@ -684,3 +702,77 @@ class Template:
             )
         except TemplateError as exc:
             raise TemplateError(f"invalid template: {exc}") from None
+
+    @classmethod
+    def _from_valid_records(
+        cls,
+        buf: memoryview,
+        header_len: int,
+        n: int,
+        m: int,
+        width: int,
+        height: int,
+        res_c: int,
+        src_res_c: int,
+        image_quality: int,
+        finger_position: int,
+    ) -> Template | None:
+        """The template of a buffer whose structure and CRC have been checked, when every field
+        is valid as stored (None otherwise, and the constructor explains what is wrong).
+
+        Every field of the format is already of its stored type, so only the ranges the types
+        do not imply are checked (coordinates within the grid, codes, qualities), with one
+        comparison per record array instead of the constructor's conversions. Produces what
+        the constructor produces from the same fields, array for array (directions through a
+        table of the constructor's own conversion of every code).
+        """
+        if not (width and height and image_quality <= 100 and finger_position <= _MAX_FINGER):
+            return None
+        words = np.frombuffer(buf, dtype="<u2", count=4 * n, offset=header_len).reshape(n, 4)
+        if n:
+            top = np.maximum.reduce(words, axis=0)  # largest x, y, direction, type | quality
+            end = header_len + 8 * n
+            if (
+                top[0] >= width
+                or top[1] >= height
+                or max(buf[header_len + 6 : end : 8]) > _MAX_MINUTIA_TYPE
+                or max(buf[header_len + 7 : end : 8]) > 100
+            ):
+                return None
+        if m:
+            singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
+            if (
+                int(singular["x"].max()) >= width
+                or int(singular["y"].max()) >= height
+                or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
+            ):
+                return None
+            sx = singular["x"].astype(np.uint16)
+            sy = singular["y"].astype(np.uint16)
+            stype = singular["type"].astype(np.uint8)
+        else:
+            sx, sy, stype = _NO_SINGULAR
+        octets = words.view(np.uint8)
+        arrays = {
+            "x": words[:, 0].astype(np.uint16),
+            "y": words[:, 1].astype(np.uint16),
+            "direction": _DIRECTION_TABLE[words[:, 2]],
+            "type": octets[:, 6].copy(),
+            "quality": octets[:, 7].copy(),
+            "singular_x": sx,
+            "singular_y": sy,
+            "singular_type": stype,
+        }
+        for array in arrays.values():
+            array.setflags(write=False)
+        template = cls.__new__(cls)
+        template.__dict__.update(
+            width=width,
+            height=height,
+            resolution=_resolution_from_centi(res_c),
+            source_resolution=_resolution_from_centi(src_res_c),
+            image_quality=image_quality,
+            finger_position=_FINGER_POSITIONS[finger_position],
+            **arrays,
+        )
+        return template

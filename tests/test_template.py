@@ -415,6 +415,50 @@ def test_invalid_fields_with_valid_crc_are_rejected(offset, fmt, value, message)
         Template.from_bytes(data)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_from_bytes_builds_what_the_constructor_builds(seed):
+    """The parser's short cut for valid records gives the constructor's fields, type for type."""
+    rng = np.random.default_rng(seed)
+    t = random_template(rng, int(rng.integers(0, 90)), int(rng.integers(0, 4)))
+    parsed = Template.from_bytes(t.to_bytes())
+    for field in dataclasses.fields(Template):
+        got, expected = getattr(parsed, field.name), getattr(t, field.name)
+        assert type(got) is type(expected), field.name
+        if isinstance(expected, np.ndarray):
+            assert got.dtype == expected.dtype and got.dtype.isnative, field.name
+            assert got.flags.c_contiguous and not got.flags.writeable, field.name
+            np.testing.assert_array_equal(got, expected, err_msg=field.name)
+        else:
+            assert got == expected, field.name
+
+
+def test_every_stored_direction_code_converts_as_the_constructor_converts_it():
+    codes = np.arange(65536, dtype=np.uint16)
+    table = template_module._DIRECTION_TABLE
+    np.testing.assert_array_equal(table, template_module._directions_from_codes(codes))
+    np.testing.assert_array_equal(table, template_module._quantize_direction(table))
+
+
+def test_records_at_the_limits_of_their_fields_parse():
+    t = random_template(
+        np.random.default_rng(9),
+        3,
+        1,
+        width=7,
+        height=9,
+        x=[0, 6, 6],
+        y=[8, 0, 8],
+        type=[0, 2, 1],
+        quality=[0, 100, 100],
+        image_quality=100,
+        finger_position=FingerPosition.LEFT_LITTLE,
+        singular_x=[6],
+        singular_y=[8],
+        singular_type=[2],
+    )
+    assert Template.from_bytes(t.to_bytes()) == t
+
+
 @pytest.mark.parametrize("bad", [None, "NAFT", 5, 3.0, [1, 2, 3], object()])
 def test_from_bytes_rejects_non_bytes_like_with_type_error(bad):
     with pytest.raises(TypeError):

@@ -14,6 +14,7 @@
 
 #include "afis/common/parallel.hpp"
 #include "afis/common/simd.hpp"
+#include "afis/match/cylinders_exact.hpp"
 #include "afis/match/match.hpp"
 #include "common.hpp"
 
@@ -22,21 +23,23 @@ namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+// `one`: the minutiae of one template (at most MAX_MINUTIAE), else of several.
 std::vector<afis::MatchMinutia> match_minutiae(const FloatArray& x, const FloatArray& y,
-                                               const FloatArray& direction) {
+                                               const FloatArray& direction, bool one = true) {
     if (x.ndim() != 1 || y.ndim() != 1 || direction.ndim() != 1 || x.shape(0) != y.shape(0) ||
         x.shape(0) != direction.shape(0))
         throw py::value_error("x, y and direction must be 1-D arrays of equal length");
-    if (x.shape(0) > afis::MAX_MINUTIAE)
+    if (one && x.shape(0) > afis::MAX_MINUTIAE)
         throw py::value_error("at most " + std::to_string(afis::MAX_MINUTIAE) +
                               " minutiae per template can be matched, got " + std::to_string(x.shape(0)));
     std::vector<afis::MatchMinutia> out(static_cast<std::size_t>(x.shape(0)));
+    const float *xs = x.data(), *ys = y.data(), *angles = direction.data();
     for (std::size_t i = 0; i < out.size(); ++i) {
-        const float a = direction.at(i);
-        if (!std::isfinite(x.at(i)) || !std::isfinite(y.at(i)) || !std::isfinite(a))
+        const float a = angles[i];
+        if (!std::isfinite(xs[i]) || !std::isfinite(ys[i]) || !std::isfinite(a))
             throw py::value_error("minutiae must have finite coordinates and directions");
         // Template angles are counter-clockwise with y up; the matcher works in image axes.
-        out[i] = {x.at(i), y.at(i), -a};
+        out[i] = {xs[i], ys[i], -a};
         if (!afis::minutia_in_bounds(out[i].x, out[i].y, out[i].angle))
             throw py::value_error("minutiae must have coordinates within 1e12 and directions within "
                                   "4 pi radians");
@@ -51,6 +54,18 @@ std::shared_ptr<afis::CylinderSet> make_cylinders(const FloatArray& x, const Flo
     {
         py::gil_scoped_release release;
         *set = afis::build_cylinders(minutiae);
+    }
+    return set;
+}
+
+// The same cylinders built by the original builder (test hook: the fast builder must agree).
+std::shared_ptr<afis::CylinderSet> make_reference_cylinders(const FloatArray& x, const FloatArray& y,
+                                                            const FloatArray& direction) {
+    auto minutiae = match_minutiae(x, y, direction);
+    auto set = std::make_shared<afis::CylinderSet>();
+    {
+        py::gil_scoped_release release;
+        *set = afis::cylinder_exact::build_cylinders_reference(minutiae);
     }
     return set;
 }
@@ -142,6 +157,59 @@ py::dict pack(const std::vector<std::shared_ptr<afis::CylinderSet>>& sets) {
         at += static_cast<std::int64_t>(k);
     }
     off[n] = at;
+    py::dict d;
+    d["offsets"] = offsets;
+    d["minutiae"] = minutiae;
+    d["bits"] = bits;
+    d["valid"] = valid;
+    d["usable"] = usable;
+    return d;
+}
+
+// The cylinders of many templates, built on `threads` threads with the GIL released and packed
+// as pack() packs them: template i has counts[i] consecutive minutiae of x, y and direction
+// (checked as Cylinders() checks them).
+py::dict prepare_packed(const FloatArray& x, const FloatArray& y, const FloatArray& direction,
+                        const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& counts,
+                        int threads) {
+    const std::vector<afis::MatchMinutia> all = match_minutiae(x, y, direction, false);
+    if (counts.ndim() != 1) throw py::value_error("counts must be a 1-D array");
+    const py::ssize_t n = counts.shape(0);
+    const std::int64_t* count = counts.data();
+    py::array_t<std::int64_t> offsets(n + 1);
+    auto* off = offsets.mutable_data();
+    std::int64_t total = 0;
+    for (py::ssize_t i = 0; i < n; ++i) {
+        if (count[i] < 0 || count[i] > afis::MAX_MINUTIAE)
+            throw py::value_error("each template must have 0.." + std::to_string(afis::MAX_MINUTIAE) +
+                                  " minutiae, got " + std::to_string(count[i]));
+        off[i] = total;
+        total += count[i];
+    }
+    off[n] = total;
+    if (total != static_cast<std::int64_t>(all.size()))
+        throw py::value_error("counts must add up to the number of minutiae");
+    const auto rows = static_cast<py::ssize_t>(total);
+    py::array_t<float> minutiae({rows, py::ssize_t{3}});
+    py::array_t<std::uint64_t> bits({rows, py::ssize_t{afis::CYLINDER_WORDS}});
+    py::array_t<std::uint64_t> valid({rows, py::ssize_t{afis::CYLINDER_WORDS}});
+    py::array_t<std::uint8_t> usable(rows);
+    float* out_minutiae = minutiae.mutable_data();
+    std::uint64_t *out_bits = bits.mutable_data(), *out_valid = valid.mutable_data();
+    std::uint8_t* out_usable = usable.mutable_data();
+    {
+        py::gil_scoped_release release;
+        afis::parallel_for(n, workers_for(threads, n), 8, [&](std::ptrdiff_t i, int /*worker*/) {
+            const std::vector<afis::MatchMinutia> one(all.begin() + off[i], all.begin() + off[i + 1]);
+            const afis::CylinderSet s = afis::build_cylinders(one);
+            const std::size_t k = one.size(), at = static_cast<std::size_t>(off[i]);
+            if (!k) return;
+            std::memcpy(out_minutiae + at * 3, s.minutiae.data(), k * sizeof(afis::MatchMinutia));
+            std::memcpy(out_bits + at * afis::CYLINDER_WORDS, s.bits.data(), s.bits.size() * 8);
+            std::memcpy(out_valid + at * afis::CYLINDER_WORDS, s.valid.data(), s.valid.size() * 8);
+            std::memcpy(out_usable + at, s.usable.data(), k);
+        });
+    }
     py::dict d;
     d["offsets"] = offsets;
     d["minutiae"] = minutiae;
@@ -269,6 +337,10 @@ void bind_match(py::module_& m) {
     m.def("compare", &compare_sets, py::arg("a"), py::arg("b"), "Similarity of two templates in [0, 1].");
     m.def("explain", &explain_sets, py::arg("a"), py::arg("b"),
           "compare() recording what it counted: LSS-R's pairs and the global pairing's.");
+    m.def("prepare_packed", &prepare_packed, py::arg("x"), py::arg("y"), py::arg("direction"),
+          py::arg("counts"), py::arg("threads"),
+          "Cylinders of many templates (counts[i] consecutive minutiae each), built on `threads` "
+          "threads and packed as pack() packs them.");
     m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
           py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
@@ -282,6 +354,8 @@ void bind_match(py::module_& m) {
             throw py::value_error("SIMD level must be 0, 1 or 2");
         return static_cast<int>(afis::set_simd_limit(static_cast<afis::SimdLevel>(level)));
     }, py::arg("level"), "Cap the SIMD level of the matcher's kernels; returns the previous cap.");
+    m.def("_reference_cylinders", &make_reference_cylinders, py::arg("x"), py::arg("y"), py::arg("direction"),
+          "Cylinders built by the original, unoptimised builder (the fast one must give the same bits).");
     m.def("_local_similarities", &local_similarities, py::arg("a"), py::arg("b"),
           "Local-similarity matrix of two templates given as (minutiae, bits, valid, usable).");
     m.attr("CYLINDER_WORDS") = afis::CYLINDER_WORDS;
