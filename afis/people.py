@@ -134,15 +134,18 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     """Candidate-index options for a people gallery expected to hold ``people`` people in
     ``shards`` shards: the ``national`` preset with about one coarse list per
     ``PEOPLE_INDEX["people_per_list"]`` people of a shard (a power of two, at most
-    ``PEOPLE_INDEX["max_nlist"]``), visiting ``PEOPLE_INDEX["nprobe"]`` of them
+    ``PEOPLE_INDEX["max_nlist"]``), visiting ``PEOPLE_INDEX["nprobe"]`` of them, and
+    retrieving more neighbours per probe code as the shard grows
     (:data:`afis.constants.PEOPLE_INDEX`). The search then scans about
     ``nprobe / nlist`` of the codes: a share that falls as the gallery grows to the cap.
 
     Examples
     --------
     >>> o = people_index_options(10**6)
-    >>> o.nlist, o.nprobe
-    (4096, 32)
+    >>> o.nlist, o.nprobe, o.neighbours
+    (4096, 32, 4096)
+    >>> people_index_options(10_000).neighbours
+    512
     >>> people_index_options(100).nlist
     1
     """
@@ -150,11 +153,14 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     nlist = 1
     while nlist * 2 <= min(PEOPLE_INDEX["max_nlist"], per_shard // PEOPLE_INDEX["people_per_list"]):
         nlist *= 2
+    neighbours = per_shard // PEOPLE_INDEX["people_per_neighbour"]
     return IndexOptions.preset(
         "national",
         nlist=nlist,
         nprobe=min(PEOPLE_INDEX["nprobe"], nlist),
-        neighbours=PEOPLE_INDEX["neighbours"],
+        neighbours=min(
+            PEOPLE_INDEX["max_neighbours"], max(PEOPLE_INDEX["min_neighbours"], neighbours)
+        ),
         train_per_list=PEOPLE_INDEX["train_per_list"],
     )
 
