@@ -59,9 +59,9 @@ from enrollment.capture import (
 )
 from enrollment.capture.constants import SLAP_POSITIONS
 from enrollment.capture.synthetic import render_finger
+from enrollment.kinds import Issuance
 from enrollment.outbox import Outbox
 from enrollment.packet.keys import read_private_key, read_public_key
-from enrollment.store import Issuance
 
 __all__ = [
     "BATCH_IMAGE",

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from afis.errors import AfisError
 from afis.template import FingerPosition
+from enrollment.kinds import Citizenship, Issuance
 from enrollment.status import IllegalTransition, Status, check_transition
 
 __all__ = [
@@ -71,21 +72,6 @@ INITIAL_STATUSES = frozenset({Status.UNREGISTERED, Status.RECEIVED_AT_CENTRAL})
 
 class StoreError(AfisError, ValueError):
     """The store cannot do what was asked (unknown record, bad argument, unreachable database)."""
-
-
-class Issuance(str, enum.Enum):
-    """How the record was captured."""
-
-    MASS = "mass"
-    REGULAR = "regular"
-    HOME_VISIT = "home_visit"
-
-
-class Citizenship(str, enum.Enum):
-    """Citizen or foreign resident (both hold an e-KTP)."""
-
-    CITIZEN = "citizen"
-    FOREIGN_RESIDENT = "foreign_resident"
 
 
 class SampleState(str, enum.Enum):

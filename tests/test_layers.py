@@ -149,3 +149,20 @@ def test_the_enrolment_layer_does_not_import_the_card_reader() -> None:
                 if m.split(".")[0] == "reader"
             ]
     assert not offenders, "\n".join(offenders)
+
+
+def test_an_enrolment_station_loads_no_data_centre_stack() -> None:
+    """A station embeds capture, packets and the outbox's packet code: in a fresh
+    interpreter they load neither the SQL toolkit nor the centre's web or cluster stacks."""
+    script = """
+import json, sys
+import enrollment.capture, enrollment.packet, enrollment.kinds
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.split(".")[0] in ("sqlalchemy", "alembic", "dask", "distributed",
+                                               "psycopg", "flask"))))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

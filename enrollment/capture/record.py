@@ -32,7 +32,7 @@ from afis.template import FingerPosition
 from enrollment.capture import constants as C
 from enrollment.capture.errors import CaptureError
 from enrollment.capture.register import Resident, Role
-from enrollment.store import Citizenship, Issuance
+from enrollment.kinds import Citizenship, Issuance
 
 __all__ = [
     "CaptureRecord",

@@ -57,7 +57,7 @@ from enrollment.capture.errors import (
     UnknownNik,
     WrongFamilyCard,
 )
-from enrollment.store import Citizenship
+from enrollment.kinds import Citizenship
 
 __all__ = [
     "Authentication",

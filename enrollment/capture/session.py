@@ -110,7 +110,7 @@ from enrollment.capture.register import (
 )
 from enrollment.capture.slaps import segment_slap
 from enrollment.capture.synthetic import png
-from enrollment.store import Citizenship, Issuance
+from enrollment.kinds import Citizenship, Issuance
 
 __all__ = [
     "CaptureOptions",
