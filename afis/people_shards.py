@@ -90,8 +90,17 @@ def shard_of(person_ids: Sequence[int] | np.ndarray | int, shards: int) -> np.nd
     --------
     >>> shard_of([0, 1, 2, 3, 4, 5], 4).tolist()
     [3, 1, 2, 1, 2, 2]
+    >>> shard_of([-1], 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: person ids must be non-negative integers
     """
-    z = np.atleast_1d(np.asarray(person_ids)).astype(np.uint64)
+    if isinstance(shards, bool) or not isinstance(shards, int | np.integer) or shards < 1:
+        raise ValueError(f"shards must be a positive int, got {shards!r}")
+    ids = np.atleast_1d(np.asarray(person_ids))
+    if ids.size and (not np.issubdtype(ids.dtype, np.integer) or (ids < 0).any()):
+        raise ValueError("person ids must be non-negative integers")
+    z = ids.astype(np.uint64)
     with np.errstate(over="ignore"):
         z = z + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -216,7 +225,11 @@ class ShardedPeopleGallery:
 
     def shard(self, number: int) -> PeopleGallery:
         """Shard ``number`` (``IndexError`` outside ``0 .. shards - 1``)."""
-        return self._shards[number]
+        if isinstance(number, bool) or not isinstance(number, int | np.integer):
+            raise TypeError(f"a shard number must be an int, got {type(number).__name__}")
+        if not 0 <= number < len(self._shards):
+            raise IndexError(f"shard {number} out of 0..{len(self._shards) - 1}")
+        return self._shards[int(number)]
 
     def shard_counts(self) -> list[int]:
         """People held by each shard."""

@@ -124,6 +124,12 @@ def test_bad_input_and_corrupt_files(tmp_path: Path, enrolled: list) -> None:
         gallery.delete([1, 99])
     assert 1 in gallery
     assert gallery.missing([1, 5, 3, 6]) == [5, 6]
+    with pytest.raises(IndexError, match=r"shard -1 out of 0\.\.1"):
+        gallery.shard(-1)
+    with pytest.raises(ValueError, match="shards must be a positive int"):
+        shard_of([1], 0)
+    with pytest.raises(ValueError, match="non-negative integers"):
+        shard_of([1.5], 2)
     with pytest.raises(ValueError, match="no searchable finger"):
         gallery.identify([{3: enrolled[1][3]}])
     with pytest.raises(GalleryFileError, match="no sharded gallery header"):
@@ -152,6 +158,14 @@ def test_shared_centroids_and_repartition(tmp_path: Path, enrolled: list, probes
     gallery.insert(list(range(30, 48)), enrolled[30:])  # reuses them
     manifest = json.loads((tmp_path / "g" / MANIFEST).read_text())
     assert manifest["quantizer"]["name"] == "quantizer-000001.npy"
+    from afis.index import CandidateIndex
+
+    with pytest.raises(ValueError, match="centroids must be uint8 of shape"):
+        CandidateIndex(options).set_centroids(np.zeros((3, 8), np.uint8))
+    trained = CandidateIndex(options)
+    trained.set_centroids(np.zeros((options.nlist, options.code_bytes), np.uint8))
+    with pytest.raises(ValueError, match="already trained"):
+        trained.set_centroids(trained.centroids)
     segments = [gallery._segments[n].index for n in sorted(gallery._segments)]
     first = [s.shard(1).centroids for s in segments]
     np.testing.assert_array_equal(first[0], first[1])
