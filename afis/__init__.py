@@ -30,6 +30,7 @@ from afis.match import (
     Reranker,
     compare,
     explain,
+    fmr_for_score,
     threshold_for_fmr,
 )
 from afis.template import FingerPosition, MinutiaType, SingularType, Template
@@ -80,6 +81,7 @@ __all__ = [
     "explain",
     "extract",
     "extract_many",
+    "fmr_for_score",
     "identify",
     "load_image",
     "threshold_for_fmr",

@@ -7,7 +7,6 @@ identify``).
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from afis.index import CandidateIndex, ShardedIndex
-from afis.match import Gallery, Reranker, _threshold_table, threshold_for_fmr
+from afis.match import Gallery, Reranker, _log10_fmr, _threshold_table, threshold_for_fmr
 from afis.template import Template
 
 __all__ = ["Identification", "estimated_fmr", "identify"]
@@ -67,16 +66,9 @@ def estimated_fmr(score: float) -> float:
     >>> estimated_fmr(1.0)
     0.0001
     """
-    table = _threshold_table()  # fmr descending, threshold ascending
-    thresholds = [t for _, t in table]
-    if not math.isfinite(score) or score <= thresholds[0]:
-        return table[0][0]
-    if score >= thresholds[-1]:
-        return table[-1][0]
-    i = bisect.bisect_right(thresholds, score)
-    (f1, t1), (f2, t2) = table[i - 1], table[i]
-    share = 0.0 if t2 == t1 else (score - t1) / (t2 - t1)
-    return 10 ** (math.log10(f1) + share * (math.log10(f2) - math.log10(f1)))
+    if not math.isfinite(score):
+        return _threshold_table()[0][0]
+    return 10 ** _log10_fmr(score, extrapolate=False)
 
 
 def identify(

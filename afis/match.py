@@ -11,6 +11,7 @@ must stay below that (true of upright live-scan and card captures).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -36,6 +37,7 @@ __all__ = [
     "Reranker",
     "compare",
     "explain",
+    "fmr_for_score",
     "threshold_for_fmr",
 ]
 
@@ -500,9 +502,71 @@ class Matcher:
 
 
 @functools.cache
+@functools.cache
+def _calibration() -> dict:
+    return json.loads(resources.files("afis").joinpath("data/thresholds.json").read_text())
+
+
 def _threshold_table() -> tuple[tuple[float, float], ...]:
-    text = resources.files("afis").joinpath("data/thresholds.json").read_text()
-    return tuple((row["fmr"], row["threshold"]) for row in json.loads(text)["table"])
+    return tuple((row["fmr"], row["threshold"]) for row in _calibration()["table"])
+
+
+def _log10_fmr(score: float, *, extrapolate: bool) -> float:
+    """log10 of the calibrated false match rate at ``score``: log-linear between the calibrated
+    thresholds; past the last one the fitted tail (``extrapolate``) or its rate (clamped);
+    below the first one, log-linear down to FMR 1 at score 0 (``extrapolate``) or clamped."""
+    table = _threshold_table()  # fmr descending, threshold ascending
+    thresholds = [t for _, t in table]
+    (f_first, t_first), (f_last, t_last) = table[0], table[-1]
+    if score >= t_last:
+        if not extrapolate:
+            return math.log10(f_last)
+        return math.log10(f_last) + _calibration()["tail"]["slope"] * (score - t_last)
+    if score <= t_first:
+        if not extrapolate or score >= t_first:
+            return math.log10(f_first)
+        return math.log10(f_first) * max(score, 0.0) / t_first
+    i = bisect.bisect_right(thresholds, score)
+    (f1, t1), (f2, t2) = table[i - 1], table[i]
+    share = 0.0 if t2 == t1 else (score - t1) / (t2 - t1)
+    return math.log10(f1) + share * (math.log10(f2) - math.log10(f1))
+
+
+def fmr_for_score(score: float) -> float:
+    """The false match rate of a decision threshold at ``score``: the calibrated share of
+    impostor comparisons that score at least that much.
+
+    The inverse of :func:`threshold_for_fmr` within its calibrated range (1e-4 .. 0.1); below
+    it, log-linear down to 1 at score 0; above it, the impostor tail fitted on the highest
+    impostor scores of the calibration (``log10 FMR`` linear in the score, flattened so that
+    it decays more slowly than measured). Extrapolated rates let independent evidence be
+    combined (two fingers of a card: multiply their rates), never a single finger's decision
+    below 1e-4 be trusted more than the calibration shows.
+
+    Parameters
+    ----------
+    score : float
+        A :func:`compare` score.
+
+    Returns
+    -------
+    float
+        In (0, 1]; non-increasing in ``score``.
+
+    Examples
+    --------
+    >>> round(fmr_for_score(threshold_for_fmr(1e-3)), 9)
+    0.001
+    >>> fmr_for_score(0.0)
+    1.0
+    >>> fmr_for_score(0.1) < 1e-8
+    True
+    """
+    if isinstance(score, bool) or not isinstance(score, int | float | np.floating):
+        raise TypeError(f"score must be a number, got {type(score).__name__}")
+    if not math.isfinite(score):
+        raise ValueError(f"score must be finite, got {score!r}")
+    return 10 ** _log10_fmr(float(score), extrapolate=True)
 
 
 def threshold_for_fmr(fmr: float) -> float:

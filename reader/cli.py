@@ -10,7 +10,8 @@ worksheet (``--log``, default ``reads.xlsx`` in the output folder).
 ``afis-reader readers``                    list PC/SC readers
 ``afis-reader read --out DIR``             read and check the card, export its data
 ``afis-reader verify --right IMG.. --left  read, capture from files, match: berhasil/gagal
-IMG.. [--policy both|either] [--fmr F]``
+IMG.. [--policy fused|both|either]         (fused: one decision from both fingers at a
+[--card-far F] [--fmr F]``                 false acceptance rate per card, the default)
 ``afis-reader personalise --biodata JSON   write a blank card (issuance office)
 --photo JPG --signature IMG --finger
 POS=IMG.. --issuer-key PEM --issuer-cert
@@ -106,7 +107,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from reader.verify import BERHASIL, ImageFileScanner, VerifyOptions, verify
 
-    options = VerifyOptions(args.policy, args.fmr, args.attempts, args.dpi)
+    options = VerifyOptions(args.policy, args.fmr, args.attempts, args.dpi, args.card_far)
     images = _positions(args.finger)
     card, sam = _links(args)
     # --right / --left follow whichever finger of that hand the chip holds
@@ -191,8 +192,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--right", nargs="*", default=[], help="live images of the chip's right finger")
     p.add_argument("--left", nargs="*", default=[], help="live images of the chip's left finger")
     p.add_argument("--finger", action="append", default=[], help="POSITION=IMAGE (any finger)")
-    p.add_argument("--policy", choices=("both", "either"), default="both")
-    p.add_argument("--fmr", type=float, default=1e-4)
+    p.add_argument(
+        "--policy",
+        choices=c.POLICIES,
+        default=c.DEFAULT_POLICY,
+        help="fused: one decision from both fingers (default); both / either: per-finger "
+        "thresholds",
+    )
+    p.add_argument(
+        "--card-far",
+        type=float,
+        default=c.DEFAULT_CARD_FAR,
+        help="false acceptance rate per card and attempt of the fused policy",
+    )
+    p.add_argument("--fmr", type=float, default=c.DEFAULT_FMR, help="per-finger FMR (both/either)")
     p.add_argument("--attempts", type=int, default=4)
     p.add_argument("--dpi", type=int, default=500)
     p.add_argument("--out", type=Path, help="export folder")

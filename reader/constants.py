@@ -18,10 +18,13 @@ __all__ = [
     "BIODATA_MAX_FIELD",
     "BIODATA_SEPARATOR",
     "CARD_CAPACITY",
+    "CARD_FAR_RANGE",
     "CARD_HISTORICAL",
     "CHALLENGE_LENGTH",
+    "DEFAULT_CARD_FAR",
     "DEFAULT_FMR",
     "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_POLICY",
     "DF_EKTP",
     "EFS",
     "EF_BIODATA",
@@ -38,6 +41,7 @@ __all__ = [
     "MIN_LIVE_QUALITY",
     "PIN_TRIES",
     "PLAIN_READABLE",
+    "POLICIES",
     "READ_CHUNK_PLAIN",
     "READ_CHUNK_SM",
     "SAM_HISTORICAL",
@@ -93,7 +97,16 @@ MAX_SECURITY_OBJECT = 4096  #: largest security object the SAM accepts
 # --- verification ---
 MIN_LIVE_MINUTIAE = 8  #: a live capture with fewer minutiae is not a usable fingerprint
 MIN_LIVE_QUALITY = 30  #: nor one below this image quality (0..100)
-DEFAULT_FMR = 1e-4  #: false match rate the threshold is set for
+DEFAULT_FMR = 1e-4  #: false match rate of each finger's threshold (policies "both", "either")
+#: Policies of the pick-up decision: the chip fingers' evidence fused into one decision
+#: ("fused"), every finger over its threshold ("both"), or any one finger ("either").
+POLICIES = ("fused", "both", "either")
+DEFAULT_POLICY = "fused"
+#: False acceptance rate per card and attempt of the fused decision: the rate of "both" at
+#: DEFAULT_FMR for two independent fingers (1e-4 squared), so the default is as safe as the
+#: two separate thresholds it replaces.
+DEFAULT_CARD_FAR = 1e-8
+CARD_FAR_RANGE = (1e-12, 1e-2)  #: card FAR targets accepted
 DEFAULT_MAX_ATTEMPTS = 4  #: captures before "gagal"
 
 # --- answers to reset (pseudo-ATR shape: TS T0 TD1 TD2 historical TCK, T=1) ---

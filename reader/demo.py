@@ -8,9 +8,10 @@ matching) and, with ``--trace``, the APDU exchange of one verification.
 
 ``--acceptance`` runs the acceptance protocol instead: five cards from impression 1 of
 fingers (101, 102) ... (109, 110) as right and left index, each personalised and read back
-through the stack; genuine = impressions 2-8 of the same fingers (single attempts under both
-policies, and up to four attempts: impressions k..k+3, cyclic), impostor = impressions 1-8
-of the other cards' fingers.
+through the stack; genuine = impressions 2-8 of the same fingers (single attempts under each
+policy, and up to four attempts: impressions k..k+3, cyclic, under "fused" and "both"),
+impostor = impressions 1-8 of the other cards' fingers (single attempts under "fused" and
+under "either", the most permissive).
 
 Examples
 --------
@@ -81,7 +82,16 @@ def acceptance(folder: Path) -> dict[str, tuple[int, int]]:
     }
     master, pin, issuer = bytes(range(16)), "246810", Issuer.from_seed(11)
     sam = EmulatedSam({AES.code: master}, pin, [issuer.certificate])
-    counts = {k: [0, 0] for k in ("genuine both", "genuine either", "genuine both 4", "impostor")}
+    names = (
+        "genuine fused",
+        "genuine fused 4",
+        "genuine both",
+        "genuine both 4",
+        "genuine either",
+        "impostor fused",
+        "impostor either",
+    )
+    counts = {k: [0, 0] for k in names}
 
     def tally(name: str, fingers, live, options) -> None:
         result = match_card(fingers, ImageFileScanner(live), options)
@@ -107,19 +117,23 @@ def acceptance(folder: Path) -> dict[str, tuple[int, int]]:
             wait_for_removal("Virtual PCD 00 00")
             for i in range(2, 9):
                 live = {right: [templates[fr, i]], left: [templates[fl, i]]}
-                tally("genuine both", chip, live, VerifyOptions(max_attempts=1))
+                tally("genuine fused", chip, live, VerifyOptions(max_attempts=1))
+                tally("genuine both", chip, live, VerifyOptions("both", max_attempts=1))
                 tally("genuine either", chip, live, VerifyOptions("either", max_attempts=1))
                 tries = [2 + (i - 2 + j) % 7 for j in range(4)]
                 live4 = {
                     right: [templates[fr, k] for k in tries],
                     left: [templates[fl, k] for k in tries],
                 }
-                tally("genuine both 4", chip, live4, VerifyOptions())
+                tally("genuine fused 4", chip, live4, VerifyOptions())
+                tally("genuine both 4", chip, live4, VerifyOptions("both"))
             for other_r, other_l in PAIRS:
                 if (other_r, other_l) != (fr, fl):
                     for i in range(1, 9):
                         live = {right: [templates[other_r, i]], left: [templates[other_l, i]]}
-                        tally("impostor", chip, live, VerifyOptions("either", max_attempts=1))
+                        tally("impostor fused", chip, live, VerifyOptions(max_attempts=1))
+                        either = VerifyOptions("either", max_attempts=1)
+                        tally("impostor either", chip, live, either)
         client.link.close()  # type: ignore[attr-defined]
     return {k: (v[0], v[1]) for k, v in counts.items()}
 

@@ -70,10 +70,12 @@ class StoreIssuance:
                 f"found {len(waiting)} (records under this NIK: {where})"
             )
         scores = ", ".join(f"{p.name} {s:.4f}" for p, s in verification.best_scores.items())
-        reason = (
-            f"pick-up verification berhasil ({verification.policy}, FMR "
-            f"{verification.fmr:g}; {scores})"
+        rule = (
+            f"card FAR {verification.card_far:g}"
+            if verification.card_far is not None
+            else f"FMR {verification.fmr:g}"
         )
+        reason = f"pick-up verification berhasil ({verification.policy}, {rule}; {scores})"
         self.store.transition(
             waiting[0],
             Status.CARD_ISSUED,
