@@ -7,8 +7,8 @@ record whose fingers are :mod:`afis.synth` minutiae (a population that exists on
 templates, as the demo's does): each finger's template is the given one, its Type-14 image a
 blank stand-in of the template's size (:func:`stand_in_wsq`), so that the packet must be
 built with ``minutiae=True`` and read by a receiver opened with ``minutiae=True``; a
-centre that extracts from the images finds no finger in them. :func:`pack_and_post` is one
-packet's way out of a station: built, signed and sealed
+centre that extracts from the images finds no finger in them. :func:`pack` and :func:`pack_and_post`
+are one packet's way out of a station: built, signed and sealed
 (:func:`~enrollment.packet.build_packet`), written atomically to the outbox folder, and
 POSTed to the centre's receiving endpoint as the outbox does (:func:`enrollment.outbox._post`).
 
@@ -56,6 +56,7 @@ __all__ = [
     "PACKET_TIME",
     "capture_records",
     "minutiae_record",
+    "pack",
     "pack_and_post",
     "stand_in_wsq",
     "synthetic_registration_id",
@@ -165,6 +166,29 @@ def minutiae_record(
     return dataclasses.replace(kit, **changes)
 
 
+def pack(
+    record: CaptureRecord,
+    rid: str,
+    *,
+    station_key: ec.EllipticCurvePrivateKey,
+    centre_key: ec.EllipticCurvePublicKey,
+    outbox: Path,
+    minutiae: bool = False,
+) -> bytes:
+    """Build, sign and seal ``record``'s packet under ``rid`` and write it atomically to
+    ``outbox/<rid>.pkt``; returns the packet."""
+    data = build_packet(
+        record,
+        registration_id=rid,
+        station_key=station_key,
+        centre_key=centre_key,
+        created_at=PACKET_TIME,
+        minutiae=minutiae,
+    )
+    atomic_write(outbox / f"{rid}.pkt", data)
+    return data
+
+
 def pack_and_post(
     record: CaptureRecord,
     rid: str,
@@ -176,16 +200,14 @@ def pack_and_post(
     minutiae: bool = False,
     timeout: float = C.OUTBOX_TIMEOUT,
 ) -> tuple[int | None, dict[str, Any]]:
-    """Build, sign and seal ``record``'s packet under ``rid``, write it atomically to
-    ``outbox/<rid>.pkt`` and POST it to the centre at ``url``: (HTTP status, JSON answer).
-    """
-    data = build_packet(
+    """:func:`pack`, then POST the packet to the centre at ``url`` as the outbox does:
+    (HTTP status, JSON answer)."""
+    data = pack(
         record,
-        registration_id=rid,
+        rid,
         station_key=station_key,
         centre_key=centre_key,
-        created_at=PACKET_TIME,
+        outbox=outbox,
         minutiae=minutiae,
     )
-    atomic_write(outbox / f"{rid}.pkt", data)
     return _post(url, data, rid, timeout)
