@@ -438,13 +438,16 @@ def run_demo(
     register = StationRegister()
     register.add(C.SYNTHETIC_STATION, station_key.public_key())
     receiver = Receiver(store, work_dir / "centre", centre_key, register, minutiae=True)
-    level = logging.getLogger("enrollment.receiver").level
-    logging.getLogger("enrollment.receiver").setLevel(logging.WARNING)  # not a line a packet
-    figures, rids = deliver_packets(items, receiver, work_dir, stations=stations)
-    seconds["packets"] = figures.seconds
-    t = time.perf_counter()
-    receiver.ingest()
-    logging.getLogger("enrollment.receiver").setLevel(level)
+    quiet = logging.getLogger("enrollment.receiver")  # not a log line a packet
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        figures, rids = deliver_packets(items, receiver, work_dir, stations=stations)
+        seconds["packets"] = figures.seconds
+        t = time.perf_counter()
+        receiver.ingest()
+    finally:
+        quiet.setLevel(level)
     found_ids = [receiver.receipt(rid) for rid in rids]
     ids = [int(r["record_id"]) for r in found_ids if r is not None and r["record_id"]]
     if len(ids) != len(items):
