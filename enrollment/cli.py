@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from afis.cli import run_command
+from enrollment import constants as C
 
 __all__ = ["build_parser", "main"]
 
@@ -89,6 +90,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             client=client,
             threads=args.threads,
             processes=args.processes,
+            stations=args.stations,
             progress=sys.stderr.isatty(),
         )
     print("\n".join(report.lines()))
@@ -457,17 +459,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "demo",
-        help="synthetic enrolment day: checks and de-duplication end to end",
-        description="Make a seeded synthetic population (ten fingers a person; a share "
-        "enrolled again under another NIK with fresh impressions; a few NIK/sex "
-        "mismatches), enrol it into a fresh SQLite file (DB is replaced), run the centre's "
+        help="synthetic enrolment day: packets, checks and de-duplication end to end",
+        description="Make a seeded synthetic population (ten fingers a person, as minutiae; "
+        "a share enrolled again under another NIK with fresh impressions; a few NIK/sex "
+        "mismatches), enrol each record as a station does (packet built, signed and sealed "
+        "by --stations worker processes, written to the station's outbox in --work-dir, "
+        "delivered over HTTP to the centre's receiving endpoint on 127.0.0.1), ingest the "
+        "received packets into a fresh SQLite file (DB is replaced), run the centre's "
         "checks and the de-duplication job, and print what was planted against what was "
-        "found, the status counts and the throughput.",
+        "found, the packet figures, the status counts and the throughput.",
     )
     p.add_argument("--people", type=int, default=5000, help="people (default 5000)")
     p.add_argument("--duplicates", type=float, default=0.01, help="share enrolled twice")
     p.add_argument("--mismatches", type=int, default=5, help="records with NIK/sex mismatch")
     p.add_argument("--seed", type=int, default=0, help="seed of the population")
+    p.add_argument(
+        "--stations",
+        type=int,
+        default=C.DEMO_STATIONS,
+        help=f"station processes building the packets (default {C.DEMO_STATIONS})",
+    )
     p.add_argument("--db", default="out/demo/centre.db", help="SQLite file (replaced)")
     _cluster(p)
     p.set_defaults(run=_cmd_demo, work_dir="out/demo/work")

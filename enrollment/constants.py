@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEMO_STATIONS",
     "FLOOR_FMR_ADJUDICATE",
     "FLOOR_FMR_DUPLICATE",
     "FPIR_ADJUDICATE",
@@ -49,6 +50,8 @@ __all__ = [
     "PROVINCE_CODES",
     "QUALITY_FLOOR",
     "RECEIVER_INGEST_INTERVAL",
+    "SYNTHETIC_PACKET_TIME",
+    "SYNTHETIC_STATION",
 ]
 
 #: Share of impostor person pairs above :data:`FUSED_TAIL_START` (the tail fit's base).
@@ -165,3 +168,12 @@ OUTBOX_JITTER = 0.25
 OUTBOX_TIMEOUT = 60.0
 #: Seconds between the receiving endpoint's passes over pending receipts.
 RECEIVER_INGEST_INTERVAL = 1.0
+
+# -- synthetic stations (enrollment.synthetic_packets: the demo and the packet benchmark) --------
+#: Station id of the synthetic stations' packets.
+SYNTHETIC_STATION = "ST-01"
+#: Fixed time of the synthetic stations' captures and packets (deterministic content; the
+#: n-th packet's registration id is stamped this many seconds later).
+SYNTHETIC_PACKET_TIME = "2026-03-02T17:00:00+00:00"
+#: Station processes that build and deliver the demo's packets (the machine's two cores).
+DEMO_STATIONS = 2

@@ -29,8 +29,12 @@ templates are extracted by the centre from the packet's WSQ finger images
 gallery holds templates of one extractor version whatever software a station runs, with
 the engine's own features (per-minutia quality, singular points, image quality) that
 standard minutiae do not carry, and with nothing a station computed trusted for the search.
-The record then meets the centre's checks (:func:`enrollment.checks.run_checks`) and the
-de-duplication job (:func:`enrollment.dedup.run_dedup`).
+The one exception is a receiver opened with ``minutiae=True``, for synthetic populations
+that exist only as minutiae (:mod:`afis.synth`, the ``afis-enrollment demo``): it takes each
+finger's template from the packet's Type-9 standard minutiae (the image quality from the
+manifest), and never extracts. The record then meets the centre's checks
+(:func:`enrollment.checks.run_checks`) and the de-duplication job
+(:func:`enrollment.dedup.run_dedup`).
 
 :func:`create_app` wraps a receiver in a small Flask application; :func:`make_server`
 serves it with waitress (``afis-enrollment receiver serve``), ingesting in a background
@@ -49,13 +53,15 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +104,7 @@ __all__ = [
     "area_problems",
     "create_app",
     "make_server",
+    "serving",
 ]
 
 log = logging.getLogger(__name__)
@@ -289,6 +296,10 @@ class Receiver:
     stations : StationRegister
     hook : callable, optional
         Called with ``(event, registration id)`` (tests kill the process there).
+    minutiae : bool
+        Take each finger's template from the packet's Type-9 minutiae instead of extracting
+        it from the Type-14 image (synthetic populations without images only; see the
+        module docstring). A finger without Type-9 minutiae is then left out.
     """
 
     def __init__(
@@ -299,6 +310,7 @@ class Receiver:
         stations: StationRegister,
         *,
         hook: Hook | None = None,
+        minutiae: bool = False,
     ) -> None:
         if not isinstance(centre_key, ec.EllipticCurvePrivateKey):
             raise PacketError("the centre key must be a P-256 private key")
@@ -309,6 +321,9 @@ class Receiver:
         self.centre_key = centre_key
         self.stations = stations
         self.hook = hook
+        if not isinstance(minutiae, bool):
+            raise TypeError(f"minutiae must be True or False, got {minutiae!r}")
+        self.minutiae = minutiae
         self._ingest_lock = threading.Lock()
 
     # -- receiving --------------------------------------------------------------------------
@@ -493,7 +508,7 @@ class Receiver:
             )
             checked = self._check(opened)
             regional = row.outcome == Status.ENROLL_FAILURE_AT_REGIONAL.value
-            fingers = [] if regional else _samples(opened, row.sha256)
+            fingers = [] if regional else _samples(opened, row.sha256, self.minutiae)
         except (OSError, AfisError, StoreError, ValueError) as exc:
             self._fail(receipt_id, f"cannot ingest: {exc}")
             report.failed += 1
@@ -720,9 +735,10 @@ def _person(
     )
 
 
-def _samples(opened: OpenedPacket, sha: str) -> list[Sample]:
+def _samples(opened: OpenedPacket, sha: str, minutiae: bool = False) -> list[Sample]:
     """One sample per finger position: a template the centre extracts from the Type-14
-    image, or why there is none (the manifest's exceptions)."""
+    image (with ``minutiae``, reads from the Type-9 record of the same IDC), or why there
+    is none (the manifest's exceptions)."""
     manifest = opened.manifest
     exempt = bool(manifest.get("exempt"))
     out = []
@@ -732,13 +748,18 @@ def _samples(opened: OpenedPacket, sha: str) -> list[Sample]:
             Sample(FingerPosition(int(e["position"])), state, reason=f"{e['kind']}: {e['reason']}")
         )
     transaction = an.decode(opened.parts[TRANSACTION_PART])
+    type9 = {int(r.idc): r for r in transaction.of_type(9)} if minutiae else {}
+    qualities = {f["position"]: f.get("quality") for f in manifest.get("fingers", [])}
     for record in transaction.of_type(14):
         fgp = transaction.text(record, 13)
         if fgp not in _FINGER_FGP:
             continue
         position = FingerPosition(int(fgp))
         try:
-            template = afis.extract(transaction.image(record), finger_position=position)
+            if minutiae:
+                template = _minutiae(transaction, type9.get(int(record.idc)), qualities, position)
+            else:
+                template = afis.extract(transaction.image(record), finger_position=position)
         except AfisError as exc:  # left out: the checks count it as not captured
             log.warning("packet %s, %s: %s", opened.registration_id, position.name, exc)
             continue
@@ -752,6 +773,28 @@ def _samples(opened: OpenedPacket, sha: str) -> list[Sample]:
             )
         )
     return out
+
+
+def _minutiae(
+    transaction: an.Transaction,
+    record: Any,
+    qualities: Mapping[int, Any],
+    position: FingerPosition,
+) -> afis.Template:
+    """A finger's template from its Type-9 standard minutiae, with the manifest's quality.
+
+    Raises
+    ------
+    afis.errors.FormatError
+        No Type-9 record for the finger, or a malformed one, or no quality 0..100.
+    """
+    if record is None:
+        raise afis.FormatError("no Type-9 minutiae for the finger")
+    quality = qualities.get(int(position))
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
+        raise afis.FormatError(f"the manifest gives no quality 0..100 ({quality!r})")
+    template = transaction.template(record)
+    return dataclasses.replace(template, image_quality=quality, finger_position=position)
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
@@ -842,3 +885,24 @@ def make_server(
 
         server.close = close_all
     return server
+
+
+@contextlib.contextmanager
+def serving(receiver: Receiver, *, threads: int = 4) -> Iterator[str]:
+    """Serve ``receiver`` on an ephemeral port of 127.0.0.1 in a background thread, without
+    background ingestion; yields the URL and closes the server on exit."""
+    server = make_server(receiver, threads=threads, ingest_interval=None)
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:  # the socket closed under the loop by server.close()
+            pass
+
+    thread = threading.Thread(target=run, name="packet-receiver", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(10)
