@@ -6,9 +6,13 @@
 // costs ~40 taps a pixel instead of ~200 for a 2-D kernel.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
+#include "afis/common/simd.hpp"
 #include "afis/common/util.hpp"
+#include "afis/common/vec8.hpp"
+#include "afis/common/x86.hpp"
 #include "afis/extract/params.hpp"
 #include "afis/extract/stages.hpp"
 
@@ -16,19 +20,32 @@ namespace afis {
 
 namespace {
 
-struct Kernel {
-    std::vector<std::ptrdiff_t> offsets;  // linear offsets in the padded grid
+using namespace vec8;
+#define AFIS_INLINE inline __attribute__((always_inline))
+
+constexpr int O = params::ENHANCE_ORIENTATION_BINS, Q = params::ENHANCE_PERIOD_BINS;
+constexpr int R = params::ENHANCE_ALONG_RADIUS, TAPS = 2 * R + 1, B = params::ENHANCE_PATH_BLOCK;
+// The vector kernels below take eight pixels at a time: one block row of the along-ridge pass.
+constexpr int LANES = 8;
+static_assert(B == LANES, "the along-ridge pass takes one block row per vector");
+// Pixel kernel index of background pixels (the band-pass skips them).
+constexpr std::uint16_t NO_KERNEL = 0xFFFF;
+static_assert(O * Q < NO_KERNEL, "kernel indices fit 16 bits");
+
+// One across-ridge kernel: tap positions relative to the centre and weights. Neither depends
+// on the image (only the linear offsets do, through the row stride), so they are made once.
+struct AcrossKernel {
+    std::vector<int> dx, dy;
     std::vector<float> weights;
 };
 
 float bin_period(int q) {
-    const int Q = params::ENHANCE_PERIOD_BINS;
     return params::MIN_RIDGE_PERIOD +
            (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD) * q / static_cast<float>(Q - 1);
 }
 
-Kernel across_kernel(float theta, float period, std::ptrdiff_t stride) {
-    Kernel k;
+AcrossKernel across_kernel(float theta, float period) {
+    AcrossKernel k;
     const float nx = -std::sin(theta), ny = std::cos(theta);
     const float sigma = params::ENHANCE_ACROSS_SIGMA_PERIODS * period;
     const int radius = std::min(params::PAD,
@@ -36,8 +53,8 @@ Kernel across_kernel(float theta, float period, std::ptrdiff_t stride) {
     std::vector<float> envelope;
     float env_sum = 0, wave_sum = 0;
     for (int i = -radius; i <= radius; ++i) {
-        const int ox = static_cast<int>(std::lround(i * nx)), oy = static_cast<int>(std::lround(i * ny));
-        k.offsets.push_back(oy * stride + ox);
+        k.dx.push_back(static_cast<int>(std::lround(i * nx)));
+        k.dy.push_back(static_cast<int>(std::lround(i * ny)));
         const float env = std::exp(-0.5f * i * i / (sigma * sigma));
         envelope.push_back(env);
         k.weights.push_back(env * std::cos(2 * PI * i / period));
@@ -54,27 +71,138 @@ Kernel across_kernel(float theta, float period, std::ptrdiff_t stride) {
     return k;
 }
 
-inline float apply(const float* centre, const Kernel& k) {
-    float acc = 0;
-    const std::size_t n = k.offsets.size();
-    for (std::size_t i = 0; i < n; ++i) acc += k.weights[i] * centre[k.offsets[i]];
-    return acc;
+// Kernel o * Q + q: orientation bin o, period bin q.
+const std::vector<AcrossKernel>& across_kernels() {
+    static const std::vector<AcrossKernel> kernels = [] {
+        std::vector<AcrossKernel> all(static_cast<std::size_t>(O) * Q);
+        for (int o = 0; o < O; ++o) {
+            const float theta = PI * o / O;
+            for (int q = 0; q < Q; ++q) all[o * Q + q] = across_kernel(theta, bin_period(q));
+        }
+        return all;
+    }();
+    return kernels;
 }
+
+// The across-ridge kernels of one image, flat: kernel k's taps are [start[k], start[k + 1]).
+struct KernelTable {
+    std::vector<std::ptrdiff_t> offsets;  // linear offsets in the padded grid
+    std::vector<float> weights;
+    std::vector<int> start;
+};
+
+KernelTable kernel_table(std::ptrdiff_t stride) {
+    KernelTable t;
+    for (const AcrossKernel& k : across_kernels()) {
+        t.start.push_back(static_cast<int>(t.offsets.size()));
+        for (std::size_t i = 0; i < k.weights.size(); ++i) {
+            t.offsets.push_back(static_cast<std::ptrdiff_t>(k.dy[i]) * stride + k.dx[i]);
+            t.weights.push_back(k.weights[i]);
+        }
+    }
+    t.start.push_back(static_cast<int>(t.offsets.size()));
+    return t;
+}
+
+// Everything the two filter passes read.
+struct Passes {
+    int w = 0, h = 0, bw = 0;
+    const FloatGrid* normalized = nullptr;
+    FloatGrid* smoothed = nullptr;
+    FloatGrid* out = nullptr;
+    const std::ptrdiff_t* paths = nullptr;  // TAPS offsets per block
+    const float* along = nullptr;            // TAPS weights
+    const Grid<std::uint16_t>* kernel = nullptr;  // per pixel, NO_KERNEL in the background
+    const KernelTable* table = nullptr;
+};
+
+// Pass 1 (see enhance): the eight pixels of a block row share their block's path, so a vector
+// of them takes every tap with one load. Lane by lane the operations and their order are those
+// of the scalar sum, so the sums are the same bit for bit.
+template <class F>
+AFIS_INLINE void smooth_along(const Passes& p) {
+    const int pad = params::PAD;
+    for (int y = 0; y < p.h; ++y) {
+        const float* src = p.normalized->row(y + pad) + pad;
+        float* dst = p.smoothed->row(y + pad) + pad;
+        const std::ptrdiff_t* row_paths = p.paths + static_cast<std::size_t>(y / B) * p.bw * TAPS;
+        for (int bx = 0; bx < p.bw; ++bx) {
+            const std::ptrdiff_t* path = row_paths + static_cast<std::size_t>(bx) * TAPS;
+            const int x0 = bx * B;
+            if (x0 + LANES <= p.w) {
+                const float* c = src + x0;
+                F acc = splat<F>(0.0f);
+                for (int k = 0; k < TAPS; ++k) acc = acc + splat<F>(p.along[k]) * load<F>(c + path[k]);
+                store(dst + x0, acc);
+                continue;
+            }
+            for (int x = x0; x < p.w; ++x) {  // the last, partial block of a row
+                const float* c = src + x;
+                float acc = 0;
+                for (int k = 0; k < TAPS; ++k) acc += p.along[k] * c[path[k]];
+                dst[x] = acc;
+            }
+        }
+    }
+}
+
+// Pass 2 (see enhance): eight neighbouring pixels at a time; each distinct kernel among the
+// group's foreground pixels is applied to the whole group with one load per tap, and its
+// pixels take their lanes. Lane by lane the sums are the scalar ones, bit for bit. The last
+// group of a row is moved left to end at the row's end (its overlap is computed twice, alike),
+// so no lane reads past the padded grid.
+template <class F>
+AFIS_INLINE void band_pass(const Passes& p) {
+    const int pad = params::PAD;
+    const KernelTable& t = *p.table;
+    for (int y = 0; y < p.h; ++y) {
+        const float* src = p.smoothed->row(y + pad) + pad;
+        float* dst = p.out->row(y + pad) + pad;
+        const std::uint16_t* kr = p.kernel->row(y);
+        for (int x = 0; x < p.w; x += LANES) {
+            const int x0 = std::min(x, p.w - LANES);
+            unsigned todo = 0;
+            for (int l = 0; l < LANES; ++l)
+                if (kr[x0 + l] != NO_KERNEL) todo |= 1u << l;
+            while (todo) {
+                const int k = kr[x0 + __builtin_ctz(todo)];
+                const std::ptrdiff_t* off = &t.offsets[t.start[k]];
+                const float* wt = &t.weights[t.start[k]];
+                const int n = t.start[k + 1] - t.start[k];
+                const float* c = src + x0;
+                F acc = splat<F>(0.0f);
+                for (int i = 0; i < n; ++i) acc = acc + splat<F>(wt[i]) * load<F>(c + off[i]);
+                float lanes[LANES];
+                store(lanes, acc);
+                for (int l = 0; l < LANES; ++l)
+                    if ((todo >> l & 1) && kr[x0 + l] == k) {
+                        dst[x0 + l] = lanes[l];
+                        todo &= ~(1u << l);
+                    }
+            }
+        }
+    }
+}
+
+void passes_plain(const Passes& p) {
+    smooth_along<F4x2>(p);
+    band_pass<F4x2>(p);
+}
+
+#ifdef AFIS_X86
+__attribute__((target("avx2"))) void passes_avx2(const Passes& p) {
+    smooth_along<F8>(p);
+    band_pass<F8>(p);
+}
+#endif
 
 }  // namespace
 
 FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientation,
                   const RidgePeriod& period, const ByteGrid& foreground) {
-    const int pad = params::PAD;
     const int w = foreground.width, h = foreground.height;
     const std::ptrdiff_t stride = normalized.width;
-    const int O = params::ENHANCE_ORIENTATION_BINS, Q = params::ENHANCE_PERIOD_BINS;
-
-    std::vector<Kernel> across(static_cast<std::size_t>(O) * Q);
-    for (int o = 0; o < O; ++o) {
-        const float theta = PI * o / O;
-        for (int q = 0; q < Q; ++q) across[o * Q + q] = across_kernel(theta, bin_period(q), stride);
-    }
+    const KernelTable table = kernel_table(stride);
 
     // Orientation bin of every pixel from the bilinearly interpolated doubled-angle field.
     BlockField<float> c2 = BlockField<float>::like(orientation.angle);
@@ -92,7 +220,16 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
         if (a < 0) a += PI;
         obin.data[i] = static_cast<std::uint8_t>(static_cast<int>(a * bins_per_radian + 0.5f) % O);
     }
+    // Kernel of every foreground pixel: its orientation bin and period bin.
     const FloatGrid period_pixels = upsample_block_field(period.period, w, h);
+    const float period_scale = (Q - 1) / (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD);
+    Grid<std::uint16_t> kernel(w, h, NO_KERNEL);
+    for (std::size_t i = 0; i < kernel.size(); ++i) {
+        if (!foreground.data[i]) continue;
+        const float p = period_pixels.data[i];
+        const int q = std::clamp(static_cast<int>((p - params::MIN_RIDGE_PERIOD) * period_scale + 0.5f), 0, Q - 1);
+        kernel.data[i] = static_cast<std::uint16_t>(obin.data[i] * Q + q);
+    }
 
     // Pass 1: smoothing along the ridges, everywhere (pass 2 reads outside the mask). The
     // smoothing follows the ridge flow: from the centre of every block it walks unit steps
@@ -100,7 +237,6 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     // curved ridges (around cores and deltas) are smoothed along themselves rather than
     // along a chord. Every pixel of the block uses its block's path, shifted: one walk per
     // block keeps the per-pixel cost that of a straight kernel.
-    constexpr int R = params::ENHANCE_ALONG_RADIUS, TAPS = 2 * R + 1, B = params::ENHANCE_PATH_BLOCK;
     std::vector<float> step_x(O), step_y(O), weight(TAPS);
     for (int o = 0; o < O; ++o) {
         step_x[o] = std::cos(PI * o / O);
@@ -137,34 +273,28 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
                 }
             }
         }
+    // Pass 2: band-pass across the ridges, in the foreground only, with one precomputed 1-D
+    // kernel per orientation and period bin.
     FloatGrid smoothed(normalized.width, normalized.height);
-    for (int y = 0; y < h; ++y) {
-        const float* src = normalized.row(y + pad) + pad;
-        float* dst = smoothed.row(y + pad) + pad;
-        const std::ptrdiff_t* row_paths = &paths[static_cast<std::size_t>(y / B) * bw * TAPS];
-        for (int x = 0; x < w; ++x) {
-            const std::ptrdiff_t* path = row_paths + static_cast<std::size_t>(x / B) * TAPS;
-            const float* c = src + x;
-            float acc = 0;
-            for (int k = 0; k < TAPS; ++k) acc += weight[k] * c[path[k]];
-            dst[x] = acc;
-        }
-    }
-    // Pass 2: band-pass across the ridges, in the foreground only.
     FloatGrid out(normalized.width, normalized.height);
-    const float period_scale = (Q - 1) / (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD);
-    for (int y = 0; y < h; ++y) {
-        const float* src = smoothed.row(y + pad) + pad;
-        float* dst = out.row(y + pad) + pad;
-        const std::uint8_t* ob = obin.row(y);
-        const std::uint8_t* fg = foreground.row(y);
-        for (int x = 0; x < w; ++x) {
-            if (!fg[x]) continue;
-            const float p = period_pixels.at(x, y);
-            const int q = std::clamp(static_cast<int>((p - params::MIN_RIDGE_PERIOD) * period_scale + 0.5f), 0, Q - 1);
-            dst[x] = apply(src + x, across[ob[x] * Q + q]);
-        }
+    Passes p;
+    p.w = w;
+    p.h = h;
+    p.bw = bw;
+    p.normalized = &normalized;
+    p.smoothed = &smoothed;
+    p.out = &out;
+    p.paths = paths.data();
+    p.along = weight.data();
+    p.kernel = &kernel;
+    p.table = &table;
+#ifdef AFIS_X86
+    if (simd_level() >= SimdLevel::AVX2) {
+        passes_avx2(p);
+        return out;
     }
+#endif
+    passes_plain(p);
     return out;
 }
 
