@@ -83,23 +83,30 @@ AxisWeights axis_weights(int pixels, int blocks, int block) {
 
 }  // namespace
 
-FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height) {
-    FloatGrid out(width, height);
-    if (field.empty() || width == 0 || height == 0) return out;
+BlockUpsampling::BlockUpsampling(const BlockField<float>& field, int width, int height)
+    : across(width, field.height) {
     const AxisWeights ax = axis_weights(width, field.width, field.block);
-    const AxisWeights ay = axis_weights(height, field.height, field.block);
-    // Interpolate each block row across x once, then blend two such rows per pixel row.
-    Grid<float> rows(width, field.height);
+    AxisWeights ay = axis_weights(height, field.height, field.block);
     for (int by = 0; by < field.height; ++by) {
         const float* src = field.row(by);
-        float* dst = rows.row(by);
+        float* dst = across.row(by);
         for (int x = 0; x < width; ++x)
             dst[x] = src[ax.lo[x]] + (src[ax.hi[x]] - src[ax.lo[x]]) * ax.t[x];
     }
+    lo = std::move(ay.lo);
+    hi = std::move(ay.hi);
+    t = std::move(ay.t);
+}
+
+FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height) {
+    FloatGrid out(width, height);
+    if (field.empty() || width == 0 || height == 0) return out;
+    // Interpolate each block row across x once, then blend two such rows per pixel row.
+    const BlockUpsampling up(field, width, height);
     for (int y = 0; y < height; ++y) {
-        const float* a = rows.row(ay.lo[y]);
-        const float* b = rows.row(ay.hi[y]);
-        const float t = ay.t[y];
+        const float* a = up.across.row(up.lo[y]);
+        const float* b = up.across.row(up.hi[y]);
+        const float t = up.t[y];
         float* dst = out.row(y);
         for (int x = 0; x < width; ++x) dst[x] = a[x] + (b[x] - a[x]) * t;
     }

@@ -184,6 +184,88 @@ AFIS_INLINE void band_pass(const Passes& p) {
     }
 }
 
+// What the pixel bins are made of: the interpolated doubled-angle field and period field.
+struct Bins {
+    int w = 0, h = 0;
+    const BlockUpsampling* c2 = nullptr;
+    const BlockUpsampling* s2 = nullptr;
+    const BlockUpsampling* period = nullptr;
+    const ByteGrid* foreground = nullptr;
+    Grid<std::uint8_t>* obin = nullptr;     // orientation bin of every pixel
+    Grid<std::uint16_t>* kernel = nullptr;  // across kernel of every foreground pixel
+};
+
+AFIS_INLINE F8 abs_v(F8 v) { return (F8)((I8)v & 0x7fffffff); }
+AFIS_INLINE F4x2 abs_v(F4x2 v) { return {(F4)((I4)v.lo & 0x7fffffff), (F4)((I4)v.hi & 0x7fffffff)}; }
+
+// fast_atan2 lane by lane: the same operations in the same order, so the same bits.
+template <class F>
+AFIS_INLINE F atan2_v(F y, F x) {
+    const F ax = abs_v(x), ay = abs_v(y);
+    const auto x_wins = ax > ay;
+    const F mx = select(x_wins, ax, ay);
+    const F mn = select(x_wins, ay, ax);
+    const F a = mn / mx;
+    const F s = a * a;
+    F r = ((splat<F>(-0.0464964749f) * s + 0.15931422f) * s - 0.327622764f) * s * a + a;
+    r = select(ay > ax, 1.57079637f - r, r);
+    r = select(x < 0.0f, PI - r, r);
+    r = select(y < 0.0f, -r, r);
+    return select(mx > 0.0f, r, splat<F>(0.0f));  // mx >= 0: zero where both are
+}
+
+// Row at y of an interpolated field, eight pixels from x0 (see BlockUpsampling).
+template <class F>
+AFIS_INLINE F interpolated(const BlockUpsampling& u, int y, int x0) {
+    const F a = load<F>(u.across.row(u.lo[y]) + x0);
+    return a + (load<F>(u.across.row(u.hi[y]) + x0) - a) * u.t[y];
+}
+
+// Orientation bin of every pixel (the nearest of O bins to the interpolated orientation) and
+// the across kernel of every foreground pixel (its orientation bin and nearest period bin),
+// eight pixels at a time; the last group of a row is moved left to end at the row's end.
+template <class F, class I>
+AFIS_INLINE void pixel_bins(const Bins& b) {
+    static_assert((O & (O - 1)) == 0, "the orientation bin wraps by a mask");
+    const float bins_per_radian = O / PI;
+    const float period_scale = (Q - 1) / (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD);
+    const I zero{};
+    for (int y = 0; y < b.h; ++y) {
+        std::uint8_t* ob = b.obin->row(y);
+        std::uint16_t* kr = b.kernel->row(y);
+        const std::uint8_t* fg = b.foreground->row(y);
+        for (int x = 0; x < b.w; x += LANES) {
+            const int x0 = std::min(x, b.w - LANES);
+            F a = splat<F>(0.5f) * atan2_v(interpolated<F>(*b.s2, y, x0), interpolated<F>(*b.c2, y, x0));
+            a = select(a < 0.0f, a + PI, a);  // [0, pi]
+            const I o = to_int(a * bins_per_radian + 0.5f) & (O - 1);
+            const F p = interpolated<F>(*b.period, y, x0);
+            const I q = minimum(maximum(to_int((p - params::MIN_RIDGE_PERIOD) * period_scale + 0.5f), zero),
+                                zero + (Q - 1));
+            int os[LANES], qs[LANES];
+            store(os, o);
+            store(qs, q);
+            for (int l = 0; l < LANES; ++l) {
+                ob[x0 + l] = static_cast<std::uint8_t>(os[l]);
+                kr[x0 + l] = fg[x0 + l] ? static_cast<std::uint16_t>(os[l] * Q + qs[l]) : NO_KERNEL;
+            }
+        }
+    }
+}
+
+void bins_plain(const Bins& b) { pixel_bins<F4x2, I4x2>(b); }
+
+#ifdef AFIS_X86
+__attribute__((target("avx2"))) void bins_avx2(const Bins& b) { pixel_bins<F8, I8>(b); }
+#endif
+
+// std::lround of a float of small magnitude (half away from zero), exactly: the float plus
+// one half is exact in double.
+inline int round_half_away(float v) {
+    const double d = v;
+    return d >= 0 ? static_cast<int>(d + 0.5) : -static_cast<int>(-d + 0.5);
+}
+
 void passes_plain(const Passes& p) {
     smooth_along<F4x2>(p);
     band_pass<F4x2>(p);
@@ -204,32 +286,33 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     const std::ptrdiff_t stride = normalized.width;
     const KernelTable table = kernel_table(stride);
 
-    // Orientation bin of every pixel from the bilinearly interpolated doubled-angle field.
+    // Orientation bin of every pixel from the bilinearly interpolated doubled-angle field;
+    // across kernel of every foreground pixel.
     BlockField<float> c2 = BlockField<float>::like(orientation.angle);
     BlockField<float> s2 = BlockField<float>::like(orientation.angle);
     for (std::size_t i = 0; i < c2.size(); ++i) {
         c2.data[i] = std::cos(2 * orientation.angle.data[i]);
         s2.data[i] = std::sin(2 * orientation.angle.data[i]);
     }
-    const FloatGrid c2_pixels = upsample_block_field(c2, w, h);
-    const FloatGrid s2_pixels = upsample_block_field(s2, w, h);
+    const BlockUpsampling c2_up(c2, w, h), s2_up(s2, w, h), period_up(period.period, w, h);
     Grid<std::uint8_t> obin(w, h);
-    const float bins_per_radian = O / PI;
-    for (std::size_t i = 0; i < obin.size(); ++i) {
-        float a = 0.5f * fast_atan2(s2_pixels.data[i], c2_pixels.data[i]);  // [-pi/2, pi/2]
-        if (a < 0) a += PI;
-        obin.data[i] = static_cast<std::uint8_t>(static_cast<int>(a * bins_per_radian + 0.5f) % O);
-    }
-    // Kernel of every foreground pixel: its orientation bin and period bin.
-    const FloatGrid period_pixels = upsample_block_field(period.period, w, h);
-    const float period_scale = (Q - 1) / (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD);
-    Grid<std::uint16_t> kernel(w, h, NO_KERNEL);
-    for (std::size_t i = 0; i < kernel.size(); ++i) {
-        if (!foreground.data[i]) continue;
-        const float p = period_pixels.data[i];
-        const int q = std::clamp(static_cast<int>((p - params::MIN_RIDGE_PERIOD) * period_scale + 0.5f), 0, Q - 1);
-        kernel.data[i] = static_cast<std::uint16_t>(obin.data[i] * Q + q);
-    }
+    Grid<std::uint16_t> kernel(w, h);
+    Bins bins;
+    bins.w = w;
+    bins.h = h;
+    bins.c2 = &c2_up;
+    bins.s2 = &s2_up;
+    bins.period = &period_up;
+    bins.foreground = &foreground;
+    bins.obin = &obin;
+    bins.kernel = &kernel;
+    [[maybe_unused]] const bool avx2 = simd_level() >= SimdLevel::AVX2;
+#ifdef AFIS_X86
+    if (avx2)
+        bins_avx2(bins);
+    else
+#endif
+        bins_plain(bins);
 
     // Pass 1: smoothing along the ridges, everywhere (pass 2 reads outside the mask). The
     // smoothing follows the ridge flow: from the centre of every block it walks unit steps
@@ -260,7 +343,7 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
                 for (int i = 1; i <= R; ++i) {
                     px += dx;
                     py += dy;
-                    const int ix = static_cast<int>(std::lround(px)), iy = static_cast<int>(std::lround(py));
+                    const int ix = round_half_away(px), iy = round_half_away(py);
                     path[sign * i] = static_cast<std::ptrdiff_t>(iy - sy) * stride + (ix - sx);
                     const int o = obin.at(std::clamp(ix, 0, w - 1), std::clamp(iy, 0, h - 1));
                     float nx = step_x[o], ny = step_y[o];
@@ -289,7 +372,7 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     p.kernel = &kernel;
     p.table = &table;
 #ifdef AFIS_X86
-    if (simd_level() >= SimdLevel::AVX2) {
+    if (avx2) {
         passes_avx2(p);
         return out;
     }
