@@ -5,30 +5,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "afis/common/x86.hpp"
+#include "afis/common/bit_rows.hpp"
 #include "afis/extract/params.hpp"
 #include "afis/extract/stages.hpp"
 
 namespace afis {
 
 namespace {
-
-// Bit x % 64 of words[x / 64] is set where row[x] == value (x < w; the bits past w are clear).
-void row_bits(const std::uint8_t* row, int w, std::uint8_t value, std::uint64_t* words) {
-    const int nwords = (w + 63) / 64;
-    std::fill(words, words + nwords, 0);
-    int x = 0;
-#ifdef AFIS_X86
-    const __m128i v = _mm_set1_epi8(static_cast<char>(value));
-    for (; x + 16 <= w; x += 16) {
-        const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x));
-        const auto m = static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(p, v))));
-        words[x / 64] |= m << (x % 64);
-    }
-#endif
-    for (; x < w; ++x)
-        if (row[x] == value) words[x / 64] |= std::uint64_t{1} << (x % 64);
-}
 
 struct Run {
     int y, x0, x1;  // pixels [x0, x1) of row y
@@ -39,7 +22,7 @@ struct Run {
 // (their spans, widened by one pixel, overlap); union-find keeps the pixel count of each.
 void remove_specks(ByteGrid& image, std::uint8_t value, int min_size) {
     const int w = image.width, h = image.height;
-    std::vector<std::uint64_t> bits((w + 63) / 64);
+    std::vector<std::uint64_t> bits(bit_words(w));
     std::vector<Run> runs;
     std::vector<int> parent, size;
     auto find = [&parent](int i) {
