@@ -117,48 +117,103 @@ struct Passes {
 };
 
 // Pass 1 (see enhance): the eight pixels of a block row share their block's path, so a vector
-// of them takes every tap with one load. Lane by lane the operations and their order are those
-// of the scalar sum, so the sums are the same bit for bit.
+// of them takes every tap with one load; the ROWS rows of a block are summed together (their
+// sums are independent, which hides the latency of each). Lane by lane the operations and their
+// order are those of the scalar sum, so the sums are the same bit for bit.
+template <class F, int ROWS>
+AFIS_INLINE void smooth_block(const Passes& p, const F* along, const std::ptrdiff_t* path, int x0, int y0) {
+    const int pad = params::PAD;
+    const float* c[ROWS];
+    F acc[ROWS];
+    for (int r = 0; r < ROWS; ++r) {
+        c[r] = p.normalized->row(y0 + r + pad) + pad + x0;
+        acc[r] = splat<F>(0.0f);
+    }
+    for (int k = 0; k < TAPS; ++k)
+        for (int r = 0; r < ROWS; ++r) acc[r] = acc[r] + along[k] * load<F>(c[r] + path[k]);
+    for (int r = 0; r < ROWS; ++r) store(p.smoothed->row(y0 + r + pad) + pad + x0, acc[r]);
+}
+
 template <class F>
 AFIS_INLINE void smooth_along(const Passes& p) {
     const int pad = params::PAD;
-    for (int y = 0; y < p.h; ++y) {
-        const float* src = p.normalized->row(y + pad) + pad;
-        float* dst = p.smoothed->row(y + pad) + pad;
-        const std::ptrdiff_t* row_paths = p.paths + static_cast<std::size_t>(y / B) * p.bw * TAPS;
+    F along[TAPS];
+    for (int k = 0; k < TAPS; ++k) along[k] = splat<F>(p.along[k]);
+    for (int y0 = 0; y0 < p.h; y0 += B) {
+        const int rows = std::min(B, p.h - y0);
+        const std::ptrdiff_t* row_paths = p.paths + static_cast<std::size_t>(y0 / B) * p.bw * TAPS;
         for (int bx = 0; bx < p.bw; ++bx) {
             const std::ptrdiff_t* path = row_paths + static_cast<std::size_t>(bx) * TAPS;
             const int x0 = bx * B;
             if (x0 + LANES <= p.w) {
-                const float* c = src + x0;
-                F acc = splat<F>(0.0f);
-                for (int k = 0; k < TAPS; ++k) acc = acc + splat<F>(p.along[k]) * load<F>(c + path[k]);
-                store(dst + x0, acc);
+                if (rows == B) {
+                    smooth_block<F, B>(p, along, path, x0, y0);
+                } else {
+                    for (int y = y0; y < y0 + rows; ++y) smooth_block<F, 1>(p, along, path, x0, y);
+                }
                 continue;
             }
-            for (int x = x0; x < p.w; ++x) {  // the last, partial block of a row
-                const float* c = src + x;
-                float acc = 0;
-                for (int k = 0; k < TAPS; ++k) acc += p.along[k] * c[path[k]];
-                dst[x] = acc;
+            for (int y = y0; y < y0 + rows; ++y) {  // the last, partial block of a row
+                const float* src = p.normalized->row(y + pad) + pad;
+                float* dst = p.smoothed->row(y + pad) + pad;
+                for (int x = x0; x < p.w; ++x) {
+                    const float* c = src + x;
+                    float acc = 0;
+                    for (int k = 0; k < TAPS; ++k) acc += p.along[k] * c[path[k]];
+                    dst[x] = acc;
+                }
             }
         }
     }
 }
 
+// One kernel over eight pixels from x0, of which `lanes` (bit l: pixel x0 + l) take the sum.
+struct Job {
+    int kernel, x0;
+    unsigned lanes;
+};
+
+// JOBS jobs of one kernel summed together (independent sums hide each other's latency).
+template <class F, int JOBS>
+AFIS_INLINE void run_jobs(const KernelTable& t, const Job* jobs, const float* src, float* dst) {
+    const int k = jobs[0].kernel;
+    const std::ptrdiff_t* off = &t.offsets[t.start[k]];
+    const float* wt = &t.weights[t.start[k]];
+    const int n = t.start[k + 1] - t.start[k];
+    F acc[JOBS];
+    for (int j = 0; j < JOBS; ++j) acc[j] = splat<F>(0.0f);
+    for (int i = 0; i < n; ++i) {
+        const float w = wt[i];
+        for (int j = 0; j < JOBS; ++j) acc[j] = acc[j] + w * load<F>(src + jobs[j].x0 + off[i]);
+    }
+    for (int j = 0; j < JOBS; ++j) {
+        if (jobs[j].lanes == (1u << LANES) - 1) {
+            store(dst + jobs[j].x0, acc[j]);
+            continue;
+        }
+        float lanes[LANES];
+        store(lanes, acc[j]);
+        for (int l = 0; l < LANES; ++l)
+            if (jobs[j].lanes >> l & 1) dst[jobs[j].x0 + l] = lanes[l];
+    }
+}
+
 // Pass 2 (see enhance): eight neighbouring pixels at a time; each distinct kernel among the
 // group's foreground pixels is applied to the whole group with one load per tap, and its
-// pixels take their lanes. Lane by lane the sums are the scalar ones, bit for bit. The last
-// group of a row is moved left to end at the row's end (its overlap is computed twice, alike),
-// so no lane reads past the padded grid.
+// pixels take their lanes. Lane by lane the sums are the scalar ones, bit for bit. Runs of
+// groups with the same kernel (the common case: orientation and period vary slowly) are summed
+// together. The last group of a row is moved left to end at the row's end (its overlap is
+// computed twice, alike), so no lane reads past the padded grid.
 template <class F>
 AFIS_INLINE void band_pass(const Passes& p) {
     const int pad = params::PAD;
     const KernelTable& t = *p.table;
+    std::vector<Job> jobs;
     for (int y = 0; y < p.h; ++y) {
         const float* src = p.smoothed->row(y + pad) + pad;
         float* dst = p.out->row(y + pad) + pad;
         const std::uint16_t* kr = p.kernel->row(y);
+        jobs.clear();
         for (int x = 0; x < p.w; x += LANES) {
             const int x0 = std::min(x, p.w - LANES);
             unsigned todo = 0;
@@ -166,19 +221,25 @@ AFIS_INLINE void band_pass(const Passes& p) {
                 if (kr[x0 + l] != NO_KERNEL) todo |= 1u << l;
             while (todo) {
                 const int k = kr[x0 + __builtin_ctz(todo)];
-                const std::ptrdiff_t* off = &t.offsets[t.start[k]];
-                const float* wt = &t.weights[t.start[k]];
-                const int n = t.start[k + 1] - t.start[k];
-                const float* c = src + x0;
-                F acc = splat<F>(0.0f);
-                for (int i = 0; i < n; ++i) acc = acc + splat<F>(wt[i]) * load<F>(c + off[i]);
-                float lanes[LANES];
-                store(lanes, acc);
+                unsigned lanes = 0;
                 for (int l = 0; l < LANES; ++l)
-                    if ((todo >> l & 1) && kr[x0 + l] == k) {
-                        dst[x0 + l] = lanes[l];
-                        todo &= ~(1u << l);
-                    }
+                    if ((todo >> l & 1) && kr[x0 + l] == k) lanes |= 1u << l;
+                todo &= ~lanes;
+                jobs.push_back({k, x0, lanes});
+            }
+        }
+        const std::size_t n = jobs.size();
+        for (std::size_t i = 0; i < n;) {
+            const int k = jobs[i].kernel;
+            if (i + 4 <= n && jobs[i + 1].kernel == k && jobs[i + 2].kernel == k && jobs[i + 3].kernel == k) {
+                run_jobs<F, 4>(t, &jobs[i], src, dst);
+                i += 4;
+            } else if (i + 2 <= n && jobs[i + 1].kernel == k) {
+                run_jobs<F, 2>(t, &jobs[i], src, dst);
+                i += 2;
+            } else {
+                run_jobs<F, 1>(t, &jobs[i], src, dst);
+                i += 1;
             }
         }
     }

@@ -89,14 +89,14 @@ void chamfer(std::int32_t* d, int w, int h) {
         // Background pixels (0) stay 0: every term is positive.
         for (int x = 1; x < w - 1; ++x)
             r[x] = std::min(std::min(r[x], up[x] + 3), std::min(up[x - 1] + 4, up[x + 1] + 4));
-        for (int x = 1; x < w - 1; ++x) r[x] = std::min(r[x], r[x - 1] + 3);
+        for (std::int32_t x = 1, before = r[0]; x < w - 1; ++x) r[x] = before = std::min(r[x], before + 3);
     }
     for (int y = h - 2; y >= 1; --y) {
         std::int32_t* r = d + static_cast<std::ptrdiff_t>(y) * w;
         const std::int32_t* down = r + w;
         for (int x = 1; x < w - 1; ++x)
             r[x] = std::min(std::min(r[x], down[x] + 3), std::min(down[x + 1] + 4, down[x - 1] + 4));
-        for (int x = w - 2; x >= 1; --x) r[x] = std::min(r[x], r[x + 1] + 3);
+        for (std::int32_t x = w - 2, after = r[w - 1]; x >= 1; --x) r[x] = after = std::min(r[x], after + 3);
     }
 }
 
