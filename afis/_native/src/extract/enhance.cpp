@@ -275,12 +275,18 @@ AFIS_INLINE F atan2_v(F y, F x) {
     return select(mx > 0.0f, r, splat<F>(0.0f));  // mx >= 0: zero where both are
 }
 
-// Row at y of an interpolated field, eight pixels from x0 (see BlockUpsampling).
-template <class F>
-AFIS_INLINE F interpolated(const BlockUpsampling& u, int y, int x0) {
-    const F a = load<F>(u.across.row(u.lo[y]) + x0);
-    return a + (load<F>(u.across.row(u.hi[y]) + x0) - a) * u.t[y];
-}
+// Row y of an interpolated field (see BlockUpsampling), eight pixels at a time.
+struct InterpolatedRow {
+    const float* a;
+    const float* b;
+    float t;
+    InterpolatedRow(const BlockUpsampling& u, int y) : a(u.across.row(u.lo[y])), b(u.across.row(u.hi[y])), t(u.t[y]) {}
+    template <class F>
+    AFIS_INLINE F at(int x0) const {
+        const F lo = load<F>(a + x0);
+        return lo + (load<F>(b + x0) - lo) * t;
+    }
+};
 
 // Orientation bin of every pixel (the nearest of O bins to the interpolated orientation) and
 // the across kernel of every foreground pixel (its orientation bin and nearest period bin),
@@ -292,15 +298,18 @@ AFIS_INLINE void pixel_bins(const Bins& b) {
     const float period_scale = (Q - 1) / (params::MAX_RIDGE_PERIOD - params::MIN_RIDGE_PERIOD);
     const I zero{};
     for (int y = 0; y < b.h; ++y) {
+        // Row pointers held in locals: the byte stores below may alias anything.
         std::uint8_t* ob = b.obin->row(y);
         std::uint16_t* kr = b.kernel->row(y);
         const std::uint8_t* fg = b.foreground->row(y);
-        for (int x = 0; x < b.w; x += LANES) {
-            const int x0 = std::min(x, b.w - LANES);
-            F a = splat<F>(0.5f) * atan2_v(interpolated<F>(*b.s2, y, x0), interpolated<F>(*b.c2, y, x0));
+        const InterpolatedRow c2(*b.c2, y), s2(*b.s2, y), period(*b.period, y);
+        const int w = b.w;
+        for (int x = 0; x < w; x += LANES) {
+            const int x0 = std::min(x, w - LANES);
+            F a = splat<F>(0.5f) * atan2_v(s2.at<F>(x0), c2.at<F>(x0));
             a = select(a < 0.0f, a + PI, a);  // [0, pi]
             const I o = to_int(a * bins_per_radian + 0.5f) & (O - 1);
-            const F p = interpolated<F>(*b.period, y, x0);
+            const F p = period.at<F>(x0);
             const I q = minimum(maximum(to_int((p - params::MIN_RIDGE_PERIOD) * period_scale + 0.5f), zero),
                                 zero + (Q - 1));
             int os[LANES], qs[LANES];
