@@ -402,30 +402,48 @@ FloatGrid enhance(const FloatGrid& normalized, const OrientationField& orientati
     }
     const int bw = (w + B - 1) / B, bh = (h + B - 1) / B;
     std::vector<std::ptrdiff_t> paths(static_cast<std::size_t>(bw) * bh * TAPS, 0);
-    for (int by = 0; by < bh; ++by)
+    // The walks of a row of blocks, both ways, advance a step at a time together: each walk
+    // is a chain of dependent operations, and independent chains overlap.
+    struct Walk {
+        int sx, sy;
+        float px, py, dx, dy;
+        std::ptrdiff_t* path;
+        int sign;
+    };
+    std::vector<Walk> walks(2 * static_cast<std::size_t>(bw));
+    for (int by = 0; by < bh; ++by) {
         for (int bx = 0; bx < bw; ++bx) {
             const int sx = std::min(bx * B + B / 2, w - 1), sy = std::min(by * B + B / 2, h - 1);
             std::ptrdiff_t* path = &paths[(static_cast<std::size_t>(by) * bw + bx) * TAPS + R];
             const int o0 = obin.at(sx, sy);
             for (int sign = -1; sign <= 1; sign += 2) {
-                float px = static_cast<float>(sx), py = static_cast<float>(sy);
-                float dx = sign * step_x[o0], dy = sign * step_y[o0];
-                for (int i = 1; i <= R; ++i) {
-                    px += dx;
-                    py += dy;
-                    const int ix = round_half_away(px), iy = round_half_away(py);
-                    path[sign * i] = static_cast<std::ptrdiff_t>(iy - sy) * stride + (ix - sx);
-                    const int o = obin.at(std::clamp(ix, 0, w - 1), std::clamp(iy, 0, h - 1));
-                    float nx = step_x[o], ny = step_y[o];
-                    if (nx * dx + ny * dy < 0) {
-                        nx = -nx;
-                        ny = -ny;
-                    }
-                    dx = nx;
-                    dy = ny;
-                }
+                Walk& k = walks[2 * bx + (sign + 1) / 2];
+                k.sx = sx;
+                k.sy = sy;
+                k.px = static_cast<float>(sx);
+                k.py = static_cast<float>(sy);
+                k.dx = sign * step_x[o0];
+                k.dy = sign * step_y[o0];
+                k.path = path;
+                k.sign = sign;
             }
         }
+        for (int i = 1; i <= R; ++i)
+            for (Walk& k : walks) {
+                k.px += k.dx;
+                k.py += k.dy;
+                const int ix = round_half_away(k.px), iy = round_half_away(k.py);
+                k.path[k.sign * i] = static_cast<std::ptrdiff_t>(iy - k.sy) * stride + (ix - k.sx);
+                const int o = obin.at(std::clamp(ix, 0, w - 1), std::clamp(iy, 0, h - 1));
+                float nx = step_x[o], ny = step_y[o];
+                if (nx * k.dx + ny * k.dy < 0) {
+                    nx = -nx;
+                    ny = -ny;
+                }
+                k.dx = nx;
+                k.dy = ny;
+            }
+    }
     // Pass 2: band-pass across the ridges, in the foreground only, with one precomputed 1-D
     // kernel per orientation and period bin.
     FloatGrid smoothed(normalized.width, normalized.height);
