@@ -6,6 +6,9 @@
 #include "afis/common/vec8.hpp"
 #include "afis/common/x86.hpp"
 
+// 32-byte vectors are passed between always-inlined helpers only: no ABI to keep.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace afis {
 
 std::vector<float> gaussian_kernel(float sigma) {

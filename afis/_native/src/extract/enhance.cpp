@@ -16,6 +16,9 @@
 #include "afis/extract/params.hpp"
 #include "afis/extract/stages.hpp"
 
+// 32-byte vectors are passed between always-inlined helpers only: no ABI to keep.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace afis {
 
 namespace {

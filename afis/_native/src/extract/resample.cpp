@@ -10,6 +10,9 @@
 #include "afis/common/x86.hpp"
 #include "afis/extract/stages.hpp"
 
+// 32-byte vectors are passed between always-inlined helpers only: no ABI to keep.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace afis {
 
 namespace {
