@@ -86,7 +86,7 @@ ByteGrid binarize(const FloatGrid& enhanced, const ByteGrid& foreground) {
         const float* src = enhanced.row(y + pad) + pad;
         const std::uint8_t* fg = foreground.row(y);
         std::uint8_t* dst = out.row(y);
-        for (int x = 0; x < out.width; ++x) dst[x] = (fg[x] && src[x] < 0) ? 1 : 0;
+        for (int x = 0; x < out.width; ++x) dst[x] = static_cast<std::uint8_t>((fg[x] != 0) & (src[x] < 0));
     }
     remove_specks(out, 1, params::MIN_BLOB_PIXELS);
     remove_specks(out, 0, params::MIN_BLOB_PIXELS);

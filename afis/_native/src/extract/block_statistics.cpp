@@ -45,51 +45,57 @@ void float_tensor(const ByteGrid& image, int bx, int by, int block, float& gxx, 
 }
 
 // Integer sums per block (row-major over the block lattice): grey levels, their squares and
-// the gradient tensor. Compiled for AVX2 and the base instruction set; integers give the same
-// sums on both.
+// the gradient tensor. The rows of a block row add into per-column sums (vector adds), which
+// are then added up per block. Compiled for AVX2 and the base instruction set; integers give
+// the same sums on both.
 #ifdef AFIS_X86
 __attribute__((target_clones("avx2", "default")))
 #endif
 void integer_sums(const ByteGrid& image, int block, int bw, std::int64_t* sum, std::int64_t* sum_sq,
                   std::int64_t* sxx, std::int64_t* syy, std::int64_t* sxy) {
     const int w = image.width, h = image.height;
-    std::vector<std::int32_t> gx(w, 0), gy(w, 0);
-    for (int y = 0; y < h; ++y) {
-        const std::uint8_t* row = image.row(y);
-        const int by = y / block;
-        std::int64_t* s = sum + static_cast<std::size_t>(by) * bw;
-        std::int64_t* q = sum_sq + static_cast<std::size_t>(by) * bw;
-        for (int bx = 0; bx < bw; ++bx) {
-            std::int32_t a = 0, b = 0;
-            for (int x = bx * block; x < std::min(w, (bx + 1) * block); ++x) {
+    // Column sums over at most `block` rows: below 2^31 for blocks up to 2,000 pixels.
+    std::vector<std::int32_t> cs(w), cq(w), cxx(w), cyy(w), cxy(w);
+    for (int y0 = 0, by = 0; y0 < h; y0 += block, ++by) {
+        std::fill(cs.begin(), cs.end(), 0);
+        std::fill(cq.begin(), cq.end(), 0);
+        std::fill(cxx.begin(), cxx.end(), 0);
+        std::fill(cyy.begin(), cyy.end(), 0);
+        std::fill(cxy.begin(), cxy.end(), 0);
+        for (int y = y0; y < std::min(h, y0 + block); ++y) {
+            const std::uint8_t* row = image.row(y);
+            for (int x = 0; x < w; ++x) {
                 const std::int32_t v = row[x];
-                a += v;
-                b += v * v;
+                cs[x] += v;
+                cq[x] += v * v;
             }
-            s[bx] += a;
-            q[bx] += b;
+            if (y == 0 || y == h - 1) continue;
+            const std::uint8_t* up = image.row(y - 1);
+            const std::uint8_t* down = image.row(y + 1);
+            // Columns 0 and w - 1 have no gradient.
+            for (int x = 1; x < w - 1; ++x) {
+                const std::int32_t gx = (up[x + 1] + 2 * row[x + 1] + down[x + 1]) - (up[x - 1] + 2 * row[x - 1] + down[x - 1]);
+                const std::int32_t gy = (down[x - 1] + 2 * down[x] + down[x + 1]) - (up[x - 1] + 2 * up[x] + up[x + 1]);
+                cxx[x] += gx * gx;
+                cyy[x] += gy * gy;
+                cxy[x] += gx * gy;
+            }
         }
-        if (y == 0 || y == h - 1) continue;
-        const std::uint8_t* up = image.row(y - 1);
-        const std::uint8_t* down = image.row(y + 1);
-        // Columns 0 and w - 1 have no gradient: theirs stay zero.
-        for (int x = 1; x < w - 1; ++x) {
-            gx[x] = (up[x + 1] + 2 * row[x + 1] + down[x + 1]) - (up[x - 1] + 2 * row[x - 1] + down[x - 1]);
-            gy[x] = (down[x - 1] + 2 * down[x] + down[x + 1]) - (up[x - 1] + 2 * up[x] + up[x + 1]);
-        }
-        std::int64_t* xx = sxx + static_cast<std::size_t>(by) * bw;
-        std::int64_t* yy = syy + static_cast<std::size_t>(by) * bw;
-        std::int64_t* xy = sxy + static_cast<std::size_t>(by) * bw;
+        const std::size_t at = static_cast<std::size_t>(by) * bw;
         for (int bx = 0; bx < bw; ++bx) {
-            std::int32_t a = 0, b = 0, c = 0;  // at most block x 1020^2
+            std::int64_t a = 0, b = 0, c = 0, d = 0, e = 0;
             for (int x = bx * block; x < std::min(w, (bx + 1) * block); ++x) {
-                a += gx[x] * gx[x];
-                b += gy[x] * gy[x];
-                c += gx[x] * gy[x];
+                a += cs[x];
+                b += cq[x];
+                c += cxx[x];
+                d += cyy[x];
+                e += cxy[x];
             }
-            xx[bx] += a;
-            yy[bx] += b;
-            xy[bx] += c;
+            sum[at + bx] = a;
+            sum_sq[at + bx] = b;
+            sxx[at + bx] = c;
+            syy[at + bx] = d;
+            sxy[at + bx] = e;
         }
     }
 }

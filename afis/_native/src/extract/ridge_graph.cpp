@@ -86,8 +86,11 @@ RidgeGraph trace_ridges(const ByteGrid& skeleton) {
     // The skeleton with a one-pixel empty frame, so neighbours need no bounds tests.
     const int pw = w + 2;
     std::vector<std::uint8_t> framed(static_cast<std::size_t>(pw) * (h + 2), 0);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) framed[static_cast<std::size_t>(y + 1) * pw + x + 1] = skeleton.at(x, y) ? 1 : 0;
+    for (int y = 0; y < h; ++y) {
+        const std::uint8_t* src = skeleton.row(y);
+        std::uint8_t* dst = &framed[static_cast<std::size_t>(y + 1) * pw + 1];
+        for (int x = 0; x < w; ++x) dst[x] = src[x] != 0;
+    }
     auto on = [&](int x, int y) { return framed[static_cast<std::size_t>(y + 1) * pw + x + 1] != 0; };
     auto neighbours = [&](int x, int y) {
         const std::uint8_t* p = &framed[static_cast<std::size_t>(y + 1) * pw + x + 1];
