@@ -81,12 +81,13 @@ void remove_specks(ByteGrid& image, std::uint8_t value, int min_size) {
 
 ByteGrid binarize(const FloatGrid& enhanced, const ByteGrid& foreground) {
     const int pad = params::PAD;
-    ByteGrid out(foreground.width, foreground.height);
-    for (int y = 0; y < out.height; ++y) {
+    const int w = foreground.width, h = foreground.height;  // locals: byte stores alias anything
+    ByteGrid out(w, h);
+    for (int y = 0; y < h; ++y) {
         const float* src = enhanced.row(y + pad) + pad;
         const std::uint8_t* fg = foreground.row(y);
         std::uint8_t* dst = out.row(y);
-        for (int x = 0; x < out.width; ++x) dst[x] = static_cast<std::uint8_t>((fg[x] != 0) & (src[x] < 0));
+        for (int x = 0; x < w; ++x) dst[x] = static_cast<std::uint8_t>((fg[x] != 0) & (src[x] < 0));
     }
     remove_specks(out, 1, params::MIN_BLOB_PIXELS);
     remove_specks(out, 0, params::MIN_BLOB_PIXELS);

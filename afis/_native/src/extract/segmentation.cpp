@@ -105,10 +105,11 @@ FloatGrid border_distance(const ByteGrid& fg) {
     const int w = fg.width + 2, h = fg.height + 2;
     const std::int32_t big = 1000000000;
     std::vector<std::int32_t> d(static_cast<std::size_t>(w) * h, 0);
+    const int fw = fg.width;
     for (int y = 0; y < fg.height; ++y) {
         const std::uint8_t* src = fg.row(y);
         std::int32_t* dst = &d[static_cast<std::size_t>(y + 1) * w + 1];
-        for (int x = 0; x < fg.width; ++x) dst[x] = src[x] ? big : 0;
+        for (int x = 0; x < fw; ++x) dst[x] = src[x] ? big : 0;
     }
     chamfer(d.data(), w, h);
     FloatGrid out(fg.width, fg.height);
