@@ -192,6 +192,72 @@ def test_thinning_treats_any_nonzero_value_as_ridge():
     assert np.array_equal(_core.thin(bar * 255), _core.thin(bar))
 
 
+# (dx, dy) of the neighbours N, NE, E, SE, S, SW, W, NW
+NEIGHBOURS = ((0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1))
+
+
+def reference_thin(binary: np.ndarray) -> np.ndarray:
+    """Guo-Hall thinning and staircase removal pixel by pixel, as the native stage defines them
+    (the native code decides 64 pixels at a time with word logic)."""
+    img = np.pad(binary != 0, 1)
+    h, w = binary.shape
+    changed = True
+    while changed:
+        changed = False
+        for sub in (0, 1):
+            p2, p3, p4, p5, p6, p7, p8, p9 = (
+                img[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dx, dy in NEIGHBOURS
+            )
+            terms = (~p2 & (p3 | p4), ~p4 & (p5 | p6), ~p6 & (p7 | p8), ~p8 & (p9 | p2))
+            c = sum(t.astype(int) for t in terms)
+            n1 = sum(t.astype(int) for t in (p9 | p2, p3 | p4, p5 | p6, p7 | p8))
+            n2 = sum(t.astype(int) for t in (p2 | p3, p4 | p5, p6 | p7, p8 | p9))
+            n = np.minimum(n1, n2)
+            m = (p6 | p7 | ~p9) & p8 if sub == 0 else (p2 | p3 | ~p5) & p4
+            doomed = img[1:-1, 1:-1] & (c == 1) & (n >= 2) & (n <= 3) & ~m
+            if doomed.any():
+                img[1:-1, 1:-1][doomed] = False
+                changed = True
+    # Staircases, one pixel after another in raster order: a pixel whose (two or more) set
+    # neighbours form one 8-connected group is removed.
+    live = [tuple(p) for p in np.argwhere(img)]
+    for _ in range(4):
+        removed = False
+        for y, x in live:
+            if not img[y, x]:
+                continue
+            on = [(dx, dy) for dx, dy in NEIGHBOURS if img[y + dy, x + dx]]
+            groups, seen = 0, set()
+            for start in on:
+                if start in seen:
+                    continue
+                groups += 1
+                stack = [start]
+                seen.add(start)
+                while stack:
+                    a = stack.pop()
+                    for b in on:
+                        if b not in seen and abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1:
+                            seen.add(b)
+                            stack.append(b)
+            if len(on) >= 2 and groups == 1:
+                img[y, x] = False
+                removed = True
+        if not removed:
+            break
+    return img[1:-1, 1:-1].astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(40, 63), (37, 64), (50, 65), (33, 130), (70, 129)])
+def test_thinning_matches_the_per_pixel_definition(shape):
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    noise = rng.random(shape) < 0.55
+    blobs = ndimage.uniform_filter(rng.random(shape), 5) > 0.5  # thick ridges and holes
+    for binary in (noise, blobs, noise | blobs):
+        binary = binary.astype(np.uint8)
+        assert np.array_equal(_core.thin(binary), reference_thin(binary))
+
+
 # --------------------------------------------------------------- minutiae on skeletons
 
 

@@ -2,6 +2,13 @@
 
 #include <algorithm>
 
+#include "afis/common/simd.hpp"
+#include "afis/common/vec8.hpp"
+#include "afis/common/x86.hpp"
+
+// 32-byte vectors are passed between always-inlined helpers only: no ABI to keep.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace afis {
 
 std::vector<float> gaussian_kernel(float sigma) {
@@ -18,23 +25,78 @@ std::vector<float> gaussian_kernel(float sigma) {
 
 namespace {
 
-// One separable pass along x (horizontal=true) or y with edge clamping by renormalisation.
-void convolve_pass(const Grid<float>& in, Grid<float>& out, const std::vector<float>& k,
-                   bool horizontal) {
-    const int radius = static_cast<int>(k.size() / 2);
+using namespace vec8;
+#define AFIS_INLINE inline __attribute__((always_inline))
+constexpr int LANES = 8;
+
+// One separable pass along x (horizontal=true) or y with edge clamping by renormalisation:
+// taps outside the grid are left out of the sum. Eight outputs at a time, lane by lane the
+// scalar sum in the same order; along x the row is read from a copy framed by zeros, whose
+// terms (+0) leave the sum unchanged (it starts at +0, so it is never -0). The last group of
+// a row is moved left to end at the row's end; grids narrower than eight take the scalar loop.
+template <class F>
+AFIS_INLINE void convolve_pass_v(const Grid<float>& in, Grid<float>& out, const std::vector<float>& k,
+                                 bool horizontal) {
+    const int radius = static_cast<int>(k.size() / 2), taps = static_cast<int>(k.size());
     const int w = in.width, h = in.height;
-    for (int y = 0; y < h; ++y) {
-        for (int x = 0; x < w; ++x) {
-            float acc = 0;
-            for (int i = -radius; i <= radius; ++i) {
-                const int sx = horizontal ? x + i : x;
-                const int sy = horizontal ? y : y + i;
-                if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
-                acc += k[i + radius] * in.at(sx, sy);
+    if (horizontal) {
+        std::vector<float> framed(static_cast<std::size_t>(w) + 2 * radius, 0.0f);
+        for (int y = 0; y < h; ++y) {
+            std::copy(in.row(y), in.row(y) + w, framed.begin() + radius);
+            float* dst = out.row(y);
+            if (w < LANES) {
+                for (int x = 0; x < w; ++x) {
+                    float acc = 0;
+                    for (int j = 0; j < taps; ++j) acc += k[j] * framed[x + j];
+                    dst[x] = acc;
+                }
+                continue;
             }
-            out.at(x, y) = acc;
+            for (int x = 0; x < w; x += LANES) {
+                const int x0 = std::min(x, w - LANES);
+                F acc = splat<F>(0.0f);
+                for (int j = 0; j < taps; ++j) acc = acc + splat<F>(k[j]) * load<F>(&framed[x0 + j]);
+                store(dst + x0, acc);
+            }
+        }
+        return;
+    }
+    for (int y = 0; y < h; ++y) {
+        const int i0 = std::max(-radius, -y), i1 = std::min(radius, h - 1 - y);
+        float* dst = out.row(y);
+        if (w < LANES) {
+            for (int x = 0; x < w; ++x) {
+                float acc = 0;
+                for (int i = i0; i <= i1; ++i) acc += k[i + radius] * in.at(x, y + i);
+                dst[x] = acc;
+            }
+            continue;
+        }
+        for (int x = 0; x < w; x += LANES) {
+            const int x0 = std::min(x, w - LANES);
+            F acc = splat<F>(0.0f);
+            for (int i = i0; i <= i1; ++i) acc = acc + splat<F>(k[i + radius]) * load<F>(in.row(y + i) + x0);
+            store(dst + x0, acc);
         }
     }
+}
+
+void convolve_plain(const Grid<float>& in, Grid<float>& out, const std::vector<float>& k, bool horizontal) {
+    convolve_pass_v<F4x2>(in, out, k, horizontal);
+}
+
+#ifdef AFIS_X86
+__attribute__((target("avx2"))) void convolve_avx2(const Grid<float>& in, Grid<float>& out,
+                                                   const std::vector<float>& k, bool horizontal) {
+    convolve_pass_v<F8>(in, out, k, horizontal);
+}
+#endif
+
+void convolve_pass(const Grid<float>& in, Grid<float>& out, const std::vector<float>& k, bool horizontal) {
+#ifdef AFIS_X86
+    if (simd_level() >= SimdLevel::AVX2) return convolve_avx2(in, out, k, horizontal);
+#endif
+    convolve_plain(in, out, k, horizontal);
 }
 
 }  // namespace
@@ -83,23 +145,30 @@ AxisWeights axis_weights(int pixels, int blocks, int block) {
 
 }  // namespace
 
-FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height) {
-    FloatGrid out(width, height);
-    if (field.empty() || width == 0 || height == 0) return out;
+BlockUpsampling::BlockUpsampling(const BlockField<float>& field, int width, int height)
+    : across(width, field.height) {
     const AxisWeights ax = axis_weights(width, field.width, field.block);
-    const AxisWeights ay = axis_weights(height, field.height, field.block);
-    // Interpolate each block row across x once, then blend two such rows per pixel row.
-    Grid<float> rows(width, field.height);
+    AxisWeights ay = axis_weights(height, field.height, field.block);
     for (int by = 0; by < field.height; ++by) {
         const float* src = field.row(by);
-        float* dst = rows.row(by);
+        float* dst = across.row(by);
         for (int x = 0; x < width; ++x)
             dst[x] = src[ax.lo[x]] + (src[ax.hi[x]] - src[ax.lo[x]]) * ax.t[x];
     }
+    lo = std::move(ay.lo);
+    hi = std::move(ay.hi);
+    t = std::move(ay.t);
+}
+
+FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height) {
+    FloatGrid out(width, height);
+    if (field.empty() || width == 0 || height == 0) return out;
+    // Interpolate each block row across x once, then blend two such rows per pixel row.
+    const BlockUpsampling up(field, width, height);
     for (int y = 0; y < height; ++y) {
-        const float* a = rows.row(ay.lo[y]);
-        const float* b = rows.row(ay.hi[y]);
-        const float t = ay.t[y];
+        const float* a = up.across.row(up.lo[y]);
+        const float* b = up.across.row(up.hi[y]);
+        const float t = up.t[y];
         float* dst = out.row(y);
         for (int x = 0; x < width; ++x) dst[x] = a[x] + (b[x] - a[x]) * t;
     }

@@ -2,8 +2,10 @@
 // is negative. Tiny ridge islands and tiny valley holes are noise (pores, dust) and are
 // flipped before thinning, which would otherwise turn them into dots and loops.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
+#include "afis/common/bit_rows.hpp"
 #include "afis/extract/params.hpp"
 #include "afis/extract/stages.hpp"
 
@@ -11,49 +13,81 @@ namespace afis {
 
 namespace {
 
-// Flips 8-connected components of `value` smaller than `min_size` pixels. Works on a
-// copy framed by a sentinel so the flood fill needs no bounds tests.
+struct Run {
+    int y, x0, x1;  // pixels [x0, x1) of row y
+};
+
+// Flips 8-connected components of `value` smaller than `min_size` pixels. Components are
+// unions of the rows' runs of `value`: a run joins every run of the row above that it touches
+// (their spans, widened by one pixel, overlap); union-find keeps the pixel count of each.
 void remove_specks(ByteGrid& image, std::uint8_t value, int min_size) {
-    constexpr std::uint8_t FRAME = 2, SEEN = 3;
-    const int w = image.width + 2, h = image.height + 2;
-    ByteGrid work(w, h, FRAME);
-    for (int y = 0; y < image.height; ++y)
-        std::copy(image.row(y), image.row(y) + image.width, work.row(y + 1) + 1);
-    const std::ptrdiff_t offsets[8] = {-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1};
-    std::uint8_t* base = work.data.data();
-    std::vector<std::ptrdiff_t> stack, members;
-    for (int y = 1; y < h - 1; ++y)
-        for (int x = 1; x < w - 1; ++x) {
-            const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(y) * w + x;
-            if (base[start] != value) continue;
-            members.clear();
-            stack.assign(1, start);
-            base[start] = SEEN;
-            while (!stack.empty()) {
-                const std::ptrdiff_t i = stack.back();
-                stack.pop_back();
-                if (static_cast<int>(members.size()) < min_size) members.push_back(i);
-                for (std::ptrdiff_t o : offsets)
-                    if (base[i + o] == value) {
-                        base[i + o] = SEEN;
-                        stack.push_back(i + o);
-                    }
+    const int w = image.width, h = image.height;
+    std::vector<std::uint64_t> bits(bit_words(w));
+    std::vector<Run> runs;
+    std::vector<int> parent, size;
+    auto find = [&parent](int i) {
+        while (parent[i] != i) i = parent[i] = parent[parent[i]];
+        return i;
+    };
+    std::size_t prev_begin = 0, prev_end = 0;
+    for (int y = 0; y < h; ++y) {
+        row_bits(image.row(y), w, value, bits.data());
+        const std::size_t begin = runs.size();
+        // A run starts and ends where a bit differs from the one before it.
+        bool inside = false;
+        int start = 0;
+        std::uint64_t carry = 0;
+        for (std::size_t k = 0; k < bits.size(); ++k) {
+            const std::uint64_t b = bits[k];
+            std::uint64_t edges = b ^ ((b << 1) | carry);
+            carry = b >> 63;
+            while (edges) {
+                const int x = static_cast<int>(k * 64) + __builtin_ctzll(edges);
+                edges &= edges - 1;
+                if (inside) {
+                    runs.push_back({y, start, x});
+                } else {
+                    start = x;
+                }
+                inside = !inside;
             }
-            if (static_cast<int>(members.size()) < min_size)
-                for (std::ptrdiff_t i : members) image.data[(i / w - 1) * image.width + (i % w - 1)] = static_cast<std::uint8_t>(1 - value);
         }
+        if (inside) runs.push_back({y, start, w});
+        for (std::size_t r = begin; r < runs.size(); ++r) {
+            parent.push_back(static_cast<int>(r));
+            size.push_back(runs[r].x1 - runs[r].x0);
+        }
+        std::size_t i = prev_begin;
+        for (std::size_t r = begin; r < runs.size(); ++r) {
+            while (i < prev_end && runs[i].x1 < runs[r].x0) ++i;
+            for (std::size_t k = i; k < prev_end && runs[k].x0 <= runs[r].x1; ++k) {
+                int a = find(static_cast<int>(k)), b = find(static_cast<int>(r));
+                if (a == b) continue;
+                if (size[a] < size[b]) std::swap(a, b);
+                parent[b] = a;
+                size[a] += size[b];
+            }
+        }
+        prev_begin = begin;
+        prev_end = runs.size();
+    }
+    for (std::size_t r = 0; r < runs.size(); ++r)
+        if (size[find(static_cast<int>(r))] < min_size)
+            std::fill(image.row(runs[r].y) + runs[r].x0, image.row(runs[r].y) + runs[r].x1,
+                      static_cast<std::uint8_t>(1 - value));
 }
 
 }  // namespace
 
 ByteGrid binarize(const FloatGrid& enhanced, const ByteGrid& foreground) {
     const int pad = params::PAD;
-    ByteGrid out(foreground.width, foreground.height);
-    for (int y = 0; y < out.height; ++y) {
+    const int w = foreground.width, h = foreground.height;  // locals: byte stores alias anything
+    ByteGrid out(w, h);
+    for (int y = 0; y < h; ++y) {
         const float* src = enhanced.row(y + pad) + pad;
         const std::uint8_t* fg = foreground.row(y);
         std::uint8_t* dst = out.row(y);
-        for (int x = 0; x < out.width; ++x) dst[x] = (fg[x] && src[x] < 0) ? 1 : 0;
+        for (int x = 0; x < w; ++x) dst[x] = static_cast<std::uint8_t>((fg[x] != 0) & (src[x] < 0));
     }
     remove_specks(out, 1, params::MIN_BLOB_PIXELS);
     remove_specks(out, 0, params::MIN_BLOB_PIXELS);

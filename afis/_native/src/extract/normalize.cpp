@@ -14,16 +14,20 @@ FloatGrid normalize(const ByteGrid& image, const BlockStatistics& stats) {
     BlockField<float> mean = stats.mean, contrast = stats.contrast;
     smooth_weighted(mean, nullptr, params::NORMALIZE_SMOOTHING_SIGMA);
     smooth_weighted(contrast, nullptr, params::NORMALIZE_SMOOTHING_SIGMA);
-    const FloatGrid m = upsample_block_field(mean, image.width, image.height);
-    const FloatGrid c = upsample_block_field(contrast, image.width, image.height);
+    // Mean and contrast interpolated at every pixel a row at a time (see BlockUpsampling).
+    const BlockUpsampling m(mean, image.width, image.height), c(contrast, image.width, image.height);
     FloatGrid out(image.width + 2 * pad, image.height + 2 * pad);
     // Background is normalised too: the filters reach a little outside the mask.
     for (int y = 0; y < image.height; ++y) {
         float* dst = out.row(y + pad) + pad;
         const std::uint8_t* src = image.row(y);
-        const float* mr = m.row(y);
-        const float* cr = c.row(y);
-        for (int x = 0; x < image.width; ++x) dst[x] = (src[x] - mr[x]) / std::max(4.0f, cr[x]);
+        const float *ma = m.across.row(m.lo[y]), *mb = m.across.row(m.hi[y]);
+        const float *ca = c.across.row(c.lo[y]), *cb = c.across.row(c.hi[y]);
+        const float mt = m.t[y], ct = c.t[y];
+        for (int x = 0; x < image.width; ++x) {
+            const float mr = ma[x] + (mb[x] - ma[x]) * mt, cr = ca[x] + (cb[x] - ca[x]) * ct;
+            dst[x] = (src[x] - mr) / std::max(4.0f, cr);
+        }
     }
     return out;
 }

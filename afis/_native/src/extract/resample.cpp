@@ -2,12 +2,24 @@
 // pixel covers (no aliasing of fine ridges); enlarging interpolates bilinearly.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
+#include "afis/common/simd.hpp"
+#include "afis/common/vec8.hpp"
+#include "afis/common/x86.hpp"
 #include "afis/extract/stages.hpp"
+
+// 32-byte vectors are passed between always-inlined helpers only: no ABI to keep.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace afis {
 
 namespace {
+
+using namespace vec8;
+#define AFIS_INLINE inline __attribute__((always_inline))
+constexpr int LANES = 8;
 
 // For each output index, the source interval [lo, hi) it covers, as weights per source cell.
 struct AreaWeights {
@@ -32,25 +44,72 @@ AreaWeights area_weights(int src, int dst) {
     return a;
 }
 
+// std::lround of a non-negative float below 2^24, clamped to a grey level: the float plus one
+// half is exact in double, and truncation rounds it down.
+inline std::uint8_t round_grey(float v) {
+    return static_cast<std::uint8_t>(std::min(255, static_cast<int>(static_cast<double>(v) + 0.5)));
+}
+
+// Area averaging, separably: along x into float rows, then along y. The vertical pass takes a
+// row at a time (the weights are the same along it), eight pixels a vector (lane by lane the
+// scalar sum, same order: same bits).
+template <class F>
+AFIS_INLINE void shrink_columns(const Grid<float>& rows, const AreaWeights& ay, ByteGrid& out) {
+    const int out_w = out.width;
+    std::vector<float> acc_row(out_w);
+    for (int y = 0; y < out.height; ++y) {
+        const std::vector<float>& wy = ay.w[y];
+        int x = 0;
+        for (; x + LANES <= out_w; x += LANES) {
+            F acc = splat<F>(0.0f);
+            for (std::size_t k = 0; k < wy.size(); ++k)
+                acc = acc + splat<F>(wy[k]) * load<F>(rows.row(ay.first[y] + static_cast<int>(k)) + x);
+            store(&acc_row[x], acc);
+        }
+        for (; x < out_w; ++x) {
+            float acc = 0;
+            for (std::size_t k = 0; k < wy.size(); ++k) acc += wy[k] * rows.at(x, ay.first[y] + static_cast<int>(k));
+            acc_row[x] = acc;
+        }
+        std::uint8_t* dst = out.row(y);
+        for (x = 0; x < out_w; ++x) dst[x] = round_grey(acc_row[x]);
+    }
+}
+
+void shrink_columns_plain(const Grid<float>& rows, const AreaWeights& ay, ByteGrid& out) {
+    shrink_columns<F4x2>(rows, ay, out);
+}
+
+#ifdef AFIS_X86
+__attribute__((target("avx2"))) void shrink_columns_avx2(const Grid<float>& rows, const AreaWeights& ay,
+                                                         ByteGrid& out) {
+    shrink_columns<F8>(rows, ay, out);
+}
+#endif
+
 ByteGrid shrink(const ByteGrid& image, int out_w, int out_h) {
     const AreaWeights ax = area_weights(image.width, out_w), ay = area_weights(image.height, out_h);
     Grid<float> rows(out_w, image.height);
     for (int y = 0; y < image.height; ++y) {
         const std::uint8_t* src = image.row(y);
+        float* dst = rows.row(y);
         for (int x = 0; x < out_w; ++x) {
+            const float* wx = ax.w[x].data();
+            const std::uint8_t* s = src + ax.first[x];
+            const std::size_t n = ax.w[x].size();
             float acc = 0;
-            for (std::size_t k = 0; k < ax.w[x].size(); ++k) acc += ax.w[x][k] * src[ax.first[x] + k];
-            rows.at(x, y) = acc;
+            for (std::size_t k = 0; k < n; ++k) acc += wx[k] * s[k];
+            dst[x] = acc;
         }
     }
     ByteGrid out(out_w, out_h);
-    for (int y = 0; y < out_h; ++y) {
-        for (int x = 0; x < out_w; ++x) {
-            float acc = 0;
-            for (std::size_t k = 0; k < ay.w[y].size(); ++k) acc += ay.w[y][k] * rows.at(x, ay.first[y] + k);
-            out.at(x, y) = static_cast<std::uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
-        }
+#ifdef AFIS_X86
+    if (simd_level() >= SimdLevel::AVX2) {
+        shrink_columns_avx2(rows, ay, out);
+        return out;
     }
+#endif
+    shrink_columns_plain(rows, ay, out);
     return out;
 }
 

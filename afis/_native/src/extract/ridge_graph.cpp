@@ -3,6 +3,9 @@
 // pixel between nodes. Closed loops without any node carry no minutia and are skipped.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "afis/extract/ridge_graph.hpp"
 #include "afis/extract/stages.hpp"
@@ -80,24 +83,42 @@ RidgeGraph trace_ridges(const ByteGrid& skeleton) {
     RidgeGraph graph;
     graph.width = w;
     graph.height = h;
-    auto on = [&](int x, int y) { return skeleton.contains(x, y) && skeleton.at(x, y); };
+    // The skeleton with a one-pixel empty frame, so neighbours need no bounds tests.
+    const int pw = w + 2;
+    std::vector<std::uint8_t> framed(static_cast<std::size_t>(pw) * (h + 2), 0);
+    for (int y = 0; y < h; ++y) {
+        const std::uint8_t* src = skeleton.row(y);
+        std::uint8_t* dst = &framed[static_cast<std::size_t>(y + 1) * pw + 1];
+        for (int x = 0; x < w; ++x) dst[x] = src[x] != 0;
+    }
+    auto on = [&](int x, int y) { return framed[static_cast<std::size_t>(y + 1) * pw + x + 1] != 0; };
     auto neighbours = [&](int x, int y) {
-        int n = 0;
-        for (int k = 0; k < 8; ++k) n += on(x + DX[k], y + DY[k]);
-        return n;
+        const std::uint8_t* p = &framed[static_cast<std::size_t>(y + 1) * pw + x + 1];
+        return p[-pw - 1] + p[-pw] + p[-pw + 1] + p[-1] + p[1] + p[pw - 1] + p[pw] + p[pw + 1];
     };
 
-    // Node of every node pixel, -1 elsewhere.
+    // Node of every node pixel, -1 elsewhere; the node pixels (as y * w + x).
     Grid<int> node_of(w, h, -1);
+    std::vector<int> node_pixels;
     std::vector<Point> stack;
-    for (int y = 0; y < h; ++y)
+    for (int y = 0; y < h; ++y) {
+        const std::uint8_t* row = skeleton.row(y);
         for (int x = 0; x < w; ++x) {
-            if (!skeleton.at(x, y) || node_of.at(x, y) >= 0) continue;
+            if (x + 8 <= w) {  // the skeleton is sparse: skip empty runs of eight pixels
+                std::uint64_t eight;
+                std::memcpy(&eight, row + x, sizeof eight);
+                if (eight == 0) {
+                    x += 7;
+                    continue;
+                }
+            }
+            if (!row[x] || node_of.at(x, y) >= 0) continue;
             const int n = neighbours(x, y);
             if (n == 2) continue;
             const int id = static_cast<int>(graph.nodes.size());
             graph.nodes.emplace_back();
             node_of.at(x, y) = id;
+            node_pixels.push_back(y * w + x);
             if (n != 2 && n < 3) {  // ending (1) or isolated dot (0)
                 graph.nodes[id].at = {x, y};
                 continue;
@@ -114,6 +135,7 @@ RidgeGraph trace_ridges(const ByteGrid& skeleton) {
                     const int nx = p.x + DX[k], ny = p.y + DY[k];
                     if (on(nx, ny) && node_of.at(nx, ny) < 0 && neighbours(nx, ny) >= 3) {
                         node_of.at(nx, ny) = id;
+                        node_pixels.push_back(ny * w + nx);
                         stack.push_back({nx, ny});
                     }
                 }
@@ -136,67 +158,68 @@ RidgeGraph trace_ridges(const ByteGrid& skeleton) {
             }
             graph.nodes[id].at = best;
         }
+    }
 
-    // Trace every ridge leaving every node pixel.
+    // Trace every ridge leaving every node pixel, in raster order.
+    std::sort(node_pixels.begin(), node_pixels.end());
     ByteGrid visited(w, h);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            const int a = node_of.at(x, y);
-            if (a < 0) continue;
-            for (int k = 0; k < 8; ++k) {
-                int cx = x + DX[k], cy = y + DY[k];
-                if (!on(cx, cy)) continue;
-                const int b = node_of.at(cx, cy);
-                if (b == a) continue;
-                Ridge ridge;
-                ridge.start = a;
-                ridge.points.push_back(graph.nodes[a].at);
-                if (b >= 0) {  // two nodes touching: a ridge without interior pixels
-                    if (b < a) continue;
-                    const auto& mine = graph.nodes[a].ridges;
-                    if (std::any_of(mine.begin(), mine.end(), [&](int r) {
-                            return graph.ridges[r].end == b && graph.ridges[r].length() == 2;
-                        }))
-                        continue;
-                    ridge.end = b;
-                } else {
-                    if (visited.at(cx, cy)) continue;
-                    int px = x, py = y;
-                    while (true) {
-                        const int here = node_of.at(cx, cy);
-                        if (here >= 0) {
-                            ridge.end = here;
-                            break;
-                        }
-                        visited.at(cx, cy) = 1;
-                        ridge.points.push_back({cx, cy});
-                        int nx = -1, ny = -1;
-                        for (int j = 0; j < 8; ++j) {
-                            const int tx = cx + DX[j], ty = cy + DY[j];
-                            if (!on(tx, ty) || (tx == px && ty == py)) continue;
-                            if (node_of.at(tx, ty) >= 0 && node_of.at(tx, ty) == a &&
-                                ridge.points.size() < 3)
-                                continue;  // do not fall straight back into the start node
-                            if (node_of.at(tx, ty) < 0 && visited.at(tx, ty)) continue;
-                            nx = tx;
-                            ny = ty;
-                            if (node_of.at(tx, ty) >= 0) break;  // prefer arriving at a node
-                        }
-                        if (nx < 0) break;  // dead end inside a broken loop
-                        px = cx;
-                        py = cy;
-                        cx = nx;
-                        cy = ny;
+    for (const int i : node_pixels) {
+        const int x = i % w, y = i / w;
+        const int a = node_of.at(x, y);
+        for (int k = 0; k < 8; ++k) {
+            int cx = x + DX[k], cy = y + DY[k];
+            if (!on(cx, cy)) continue;
+            const int b = node_of.at(cx, cy);
+            if (b == a) continue;
+            Ridge ridge;
+            ridge.start = a;
+            ridge.points.push_back(graph.nodes[a].at);
+            if (b >= 0) {  // two nodes touching: a ridge without interior pixels
+                if (b < a) continue;
+                const auto& mine = graph.nodes[a].ridges;
+                if (std::any_of(mine.begin(), mine.end(), [&](int r) {
+                        return graph.ridges[r].end == b && graph.ridges[r].length() == 2;
+                    }))
+                    continue;
+                ridge.end = b;
+            } else {
+                if (visited.at(cx, cy)) continue;
+                int px = x, py = y;
+                while (true) {
+                    const int here = node_of.at(cx, cy);
+                    if (here >= 0) {
+                        ridge.end = here;
+                        break;
                     }
-                    if (ridge.end < 0) continue;
+                    visited.at(cx, cy) = 1;
+                    ridge.points.push_back({cx, cy});
+                    int nx = -1, ny = -1;
+                    for (int j = 0; j < 8; ++j) {
+                        const int tx = cx + DX[j], ty = cy + DY[j];
+                        if (!on(tx, ty) || (tx == px && ty == py)) continue;
+                        if (node_of.at(tx, ty) >= 0 && node_of.at(tx, ty) == a &&
+                            ridge.points.size() < 3)
+                            continue;  // do not fall straight back into the start node
+                        if (node_of.at(tx, ty) < 0 && visited.at(tx, ty)) continue;
+                        nx = tx;
+                        ny = ty;
+                        if (node_of.at(tx, ty) >= 0) break;  // prefer arriving at a node
+                    }
+                    if (nx < 0) break;  // dead end inside a broken loop
+                    px = cx;
+                    py = cy;
+                    cx = nx;
+                    cy = ny;
                 }
-                ridge.points.push_back(graph.nodes[ridge.end].at);
-                const int id = static_cast<int>(graph.ridges.size());
-                graph.nodes[a].ridges.push_back(id);
-                graph.nodes[ridge.end].ridges.push_back(id);
-                graph.ridges.push_back(std::move(ridge));
+                if (ridge.end < 0) continue;
             }
+            ridge.points.push_back(graph.nodes[ridge.end].at);
+            const int id = static_cast<int>(graph.ridges.size());
+            graph.nodes[a].ridges.push_back(id);
+            graph.nodes[ridge.end].ridges.push_back(id);
+            graph.ridges.push_back(std::move(ridge));
         }
+    }
     for (RidgeNode& node : graph.nodes)
         if (node.ridges.empty()) node.alive = false;
     return graph;

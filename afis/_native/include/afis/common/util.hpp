@@ -58,4 +58,15 @@ void smooth_weighted(Grid<float>& values, const Grid<float>* weight, float sigma
 // the edges) at every pixel of a width x height image, computed separably.
 FloatGrid upsample_block_field(const BlockField<float>& field, int width, int height);
 
+// The same interpolation a pixel row at a time, for stages that use each row once: every
+// block row is interpolated across x once (`across`), then pixel row y is
+// across(lo[y]) + (across(hi[y]) - across(lo[y])) * t[y], which is what
+// upsample_block_field stores, bit for bit. The field must not be empty.
+struct BlockUpsampling {
+    FloatGrid across;  // width x field.height
+    std::vector<int> lo, hi;
+    std::vector<float> t;
+    BlockUpsampling(const BlockField<float>& field, int width, int height);
+};
+
 }  // namespace afis
