@@ -40,6 +40,7 @@ from enrollment.capture import (
     SessionFileError,
     SessionStateError,
     SlapCountError,
+    StationFull,
     SyntheticDevice,
 )
 from enrollment.capture.synthetic import png, render_finger
@@ -442,3 +443,29 @@ def test_a_session_through_the_device_service_over_http(tmp_path: Path) -> None:
         capture_rest(session, http_kit)
         record = session.sign_off(operator_finger())
     assert len(record.fingers) == 10 and {s.device_id for s in record.slaps} == {"SL-1"}
+
+
+def test_a_station_short_of_disk_refuses_the_next_resident(tmp_path: Path, monkeypatch) -> None:
+    """A home-visit station that cannot deliver keeps every packet: before the disk runs out
+    it refuses to start another resident, says why, audits it, and keeps what it holds."""
+    import shutil
+
+    from enrollment.capture import session as session_module
+
+    station = make_station(tmp_path / "station", options=CaptureOptions(min_free_bytes=2**30))
+    first = start(station)  # plenty of room: the real disk
+    total, used, _ = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(
+        session_module.shutil,
+        "disk_usage",
+        lambda path: shutil._ntuple_diskusage(total, used, 100 * 2**20),  # 100 MiB free
+    )
+    assert station.free_bytes() == 100 * 2**20
+    other = adult(station, 1)
+    with pytest.raises(StationFull, match=r"only 100 MiB free .* needs 1024 MiB: deliver"):
+        start(station, other)
+    refusal = station.audit.events()[-1]
+    assert refusal["action"] == "session.refused" and refusal["details"]["nik"] == other.nik
+    assert station.open_sessions() == [first.session_id]  # the open session is untouched
+    with pytest.raises(ValueError, match="min_free_bytes"):
+        CaptureOptions(min_free_bytes=-1)

@@ -30,6 +30,7 @@ __all__ = [
     "FINGER_ORDER",
     "FLAT_SLAP_FMR",
     "MAX_DEVICE_RESPONSE",
+    "MIN_FREE_BYTES",
     "QUALITY_FLOOR",
     "RETRIES",
     "SESSION_FILE_LIMIT",
@@ -63,6 +64,11 @@ CHIP_FINGER_PREFERENCE = MappingProxyType(
 
 #: Image quality (0-100, the engine's) a finger must reach to be accepted without force.
 QUALITY_FLOOR = 40
+#: Free disk a station needs before it starts capturing a resident. A session's images and
+#: its sealed packet take a few MB; a home-visit station that cannot deliver for weeks keeps
+#: every packet, so below this it refuses the next resident (deliver the outbox or free
+#: space) instead of running out of disk in the middle of one.
+MIN_FREE_BYTES = 512 * 2**20
 #: Captures of a finger below the floor before the best of them is kept, flagged forced
 #: (MOSIP's registration client: three).
 RETRIES = 3

@@ -34,6 +34,7 @@ __all__ = [
     "SessionFileError",
     "SessionStateError",
     "SlapCountError",
+    "StationFull",
     "UnderAge",
     "UnknownNik",
     "WrongFamilyCard",
@@ -171,6 +172,10 @@ class FlatSlapMismatch(CaptureError):
 
 class SessionStateError(CaptureError):
     """A step was asked for that the session's state does not allow (with what is missing)."""
+
+
+class StationFull(CaptureError):
+    """The station's disk has too little room left to capture another resident."""
 
 
 class SessionFileError(CaptureError):

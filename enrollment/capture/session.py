@@ -59,6 +59,7 @@ import io
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,7 @@ from enrollment.capture.errors import (
     NotAuthorised,
     SessionFileError,
     SessionStateError,
+    StationFull,
 )
 from enrollment.capture.record import (
     CaptureRecord,
@@ -147,6 +149,8 @@ class CaptureOptions:
     flat_slap_fmr: float = C.FLAT_SLAP_FMR
     verify_fmr: float = C.VERIFY_FMR
     capture_timeout: float = C.DEFAULT_CAPTURE_TIMEOUT
+    #: free disk (bytes) under the station folder below which no new resident is started
+    min_free_bytes: int = C.MIN_FREE_BYTES
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("quality_floor", 1, 100), ("retries", 1, 10)):
@@ -161,6 +165,9 @@ class CaptureOptions:
                 raise ValueError(f"{name} must be a float in [1e-6, 0.1], got {value!r}")
         if not 0 < self.capture_timeout <= 600:
             raise ValueError(f"capture_timeout must lie in (0, 600], got {self.capture_timeout}")
+        value = self.min_free_bytes
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"min_free_bytes must be a non-negative int, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a plain dictionary (stored with each session)."""
@@ -316,6 +323,13 @@ class Station:
 
     # -- sessions -------------------------------------------------------------------------------
 
+    def free_bytes(self) -> int:
+        """Free disk under the station folder (of its nearest existing ancestor)."""
+        folder = self.folder.absolute()
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return shutil.disk_usage(folder).free
+
     def start_session(
         self,
         nik: str,
@@ -345,6 +359,9 @@ class Station:
             Unknown NIK, wrong family card, under 17, KITAP mismatch (audited).
         SessionStateError
             Missing call letter or visit reason, or a session for this NIK is still open.
+        StationFull
+            Less than ``options.min_free_bytes`` free under the station folder (audited):
+            deliver the outbox or free space first; nothing already captured is touched.
         """
         at = _now(self.clock)
         if not isinstance(operator, Authentication):
@@ -356,6 +373,17 @@ class Station:
             raise SessionStateError("a call letter belongs to mass enrolment only")
         if issuance == Issuance.HOME_VISIT and not home_visit_reason.strip():
             raise SessionStateError("a home visit needs its reason (age, disability, illness)")
+        free = self.free_bytes()
+        if free < self.options.min_free_bytes:
+            reason = (
+                f"only {free / 2**20:.0f} MiB free under {self.folder} and a resident needs "
+                f"{self.options.min_free_bytes / 2**20:.0f} MiB: deliver the outbox or free "
+                "space before capturing more (nothing captured so far is affected)"
+            )
+            self.audit.append(
+                operator.operator_id, "session.refused", {"nik": str(nik), "reason": reason}, at=at
+            )
+            raise StationFull(reason)
         try:
             resident = self.register.admit(nik, family_card, on=at.date(), kitap=kitap)
         except CaptureError as exc:
