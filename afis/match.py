@@ -502,11 +502,11 @@ class Matcher:
 
 
 @functools.cache
-@functools.cache
 def _calibration() -> dict:
     return json.loads(resources.files("afis").joinpath("data/thresholds.json").read_text())
 
 
+@functools.cache
 def _threshold_table() -> tuple[tuple[float, float], ...]:
     return tuple((row["fmr"], row["threshold"]) for row in _calibration()["table"])
 
@@ -523,7 +523,7 @@ def _log10_fmr(score: float, *, extrapolate: bool) -> float:
             return math.log10(f_last)
         return math.log10(f_last) + _calibration()["tail"]["slope"] * (score - t_last)
     if score <= t_first:
-        if not extrapolate or score >= t_first:
+        if not extrapolate:
             return math.log10(f_first)
         return math.log10(f_first) * max(score, 0.0) / t_first
     i = bisect.bisect_right(thresholds, score)
@@ -546,7 +546,7 @@ def fmr_for_score(score: float) -> float:
     Parameters
     ----------
     score : float
-        A :func:`compare` score.
+        A :func:`compare` score (in [0, 1]; a larger one counts as 1).
 
     Returns
     -------
@@ -566,7 +566,7 @@ def fmr_for_score(score: float) -> float:
         raise TypeError(f"score must be a number, got {type(score).__name__}")
     if not math.isfinite(score):
         raise ValueError(f"score must be finite, got {score!r}")
-    return 10 ** _log10_fmr(float(score), extrapolate=True)
+    return 10 ** _log10_fmr(min(float(score), 1.0), extrapolate=True)
 
 
 def threshold_for_fmr(fmr: float) -> float:

@@ -160,10 +160,12 @@ def required_evidence(card_far: float, fingers: int = 2) -> float:
     >>> required_evidence(1e-8) > 8
     True
     """
+    if isinstance(card_far, bool) or not isinstance(card_far, int | float):
+        raise TypeError(f"card_far must be a number, got {type(card_far).__name__}")
     if not 0 < card_far < 1:
         raise ValueError(f"card_far must lie in (0, 1), got {card_far!r}")
-    if fingers < 1:
-        raise ValueError(f"fingers must be at least 1, got {fingers}")
+    if isinstance(fingers, bool) or not isinstance(fingers, int) or fingers < 1:
+        raise ValueError(f"fingers must be an int of at least 1, got {fingers!r}")
 
     def rate(decades: float) -> float:  # P(product < 10**-decades)
         ln = decades * math.log(10)
@@ -177,7 +179,15 @@ def required_evidence(card_far: float, fingers: int = 2) -> float:
 
 
 def evidence(scores: Sequence[float | None]) -> float:
-    """Decades of false match rate the scores show together (None adds nothing)."""
+    """Decades of false match rate the scores show together: ``-sum(log10(
+    afis.fmr_for_score(s)))``, a finger that could not be captured (None) adding nothing.
+
+    Examples
+    --------
+    >>> from afis import threshold_for_fmr
+    >>> round(evidence([threshold_for_fmr(1e-3), None, threshold_for_fmr(1e-2)]), 6)
+    5.0
+    """
     return -sum(math.log10(fmr_for_score(s)) for s in scores if s is not None)
 
 
@@ -286,11 +296,8 @@ def match_card(
     """Match live captures against the chip's templates; the outcome with every score."""
     threshold = options.threshold
     timings = timings if timings is not None else Timings()
-    result = _verification(options, "")
-    needed = None
-    if options.policy == "fused":  # the evidence the card's fingers together must show
-        needed = required_evidence(options.card_far, max(len(fingers), 1))
-        result.evidence_needed = needed
+    result = _verification(options, "", fingers=max(len(fingers), 1))
+    needed = result.evidence_needed  # what the card's fingers together must show ("fused")
     for number in range(1, options.max_attempts + 1):
         attempt = Attempt(number, {}, {})
         for position, enrolled in fingers.items():
@@ -343,8 +350,9 @@ def match_card(
     return result
 
 
-def _verification(options: VerifyOptions, message: str) -> Verification:
-    """An undecided ("gagal") verification carrying the options' decision rule."""
+def _verification(options: VerifyOptions, message: str, fingers: int = 2) -> Verification:
+    """An undecided ("gagal") verification carrying the options' decision rule for a card
+    of ``fingers`` fingers."""
     fused = options.policy == "fused"
     return Verification(
         GAGAL,
@@ -353,7 +361,7 @@ def _verification(options: VerifyOptions, message: str) -> Verification:
         float(options.fmr),
         options.threshold,
         card_far=float(options.card_far) if fused else None,
-        evidence_needed=required_evidence(options.card_far) if fused else None,
+        evidence_needed=required_evidence(options.card_far, fingers) if fused else None,
     )
 
 

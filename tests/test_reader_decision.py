@@ -38,6 +38,7 @@ def test_fmr_for_score_is_monotone_with_a_cautious_tail():
     rates = [afis.fmr_for_score(float(s)) for s in scores]
     assert all(b <= a for a, b in itertools.pairwise(rates))
     assert rates[0] == 1.0 and 0 < rates[-1] < 1e-30
+    assert afis.fmr_for_score(1e9) == afis.fmr_for_score(1.0) > 0  # never 0: logs stay finite
     # Past the last calibrated point the tail decays more slowly than the one fitted on the
     # highest impostor scores (a heavier tail: rates over- rather than under-estimated).
     from afis.match import _calibration
@@ -78,6 +79,8 @@ def test_required_evidence_gives_the_card_far_for_independent_fingers():
         required_evidence(0.0)
     with pytest.raises(ValueError, match="fingers"):
         required_evidence(1e-8, fingers=0)
+    with pytest.raises(TypeError, match="card_far must be a number"):
+        required_evidence("1e-8")
 
 
 def test_default_is_the_fused_decision_as_safe_as_both_fingers():
