@@ -77,11 +77,12 @@ from typing import Any
 
 import numpy as np
 
+from afis._native import _core
 from afis._threads import resolve_threads
 from afis.atomic import fsync_folder
 from afis.constants import PEOPLE_INDEX
 from afis.errors import AfisError, IndexFileError
-from afis.index import CandidateIndex, IndexOptions, ShardedIndex, shared_encoding
+from afis.index import CandidateIndex, IndexOptions, JointIndexes, ShardedIndex, shared_encoding
 from afis.match import Gallery, Matcher, threshold_for_fmr
 from afis.template import FingerPosition, Template
 
@@ -375,6 +376,9 @@ class PeopleGallery:
         self._index = _Indexes()
         #: the coarse centroids every segment's index shares (None: one list, or untrained)
         self._centroids: np.ndarray | None = None
+        #: the segments' indexes per searched position as one (:meth:`_joint_indexes`; None
+        #: until made again after a change, empty when they cannot be searched jointly)
+        self._joint: dict[int, JointIndexes] | None = None
 
     # -- creating and opening -----------------------------------------------------------
 
@@ -439,6 +443,7 @@ class PeopleGallery:
         self._people.clear()
         self._dead.clear()
         self._index = _Indexes()
+        self._joint = None
 
     def __enter__(self) -> PeopleGallery:
         return self
@@ -540,6 +545,7 @@ class PeopleGallery:
                     self._index.live -= 1
                     self._index.dead[n] = self._index.dead.get(n, 0) + 1
             self._dead[pid] = manifest["next_segment"]
+        self._joint = None
 
     def compact(self, *, repartition: bool = False, options: IndexOptions | None = None) -> None:
         """Rewrite the live people into one new segment, drop the tombstones, and remove
@@ -693,15 +699,116 @@ class PeopleGallery:
         """Codes held by the live segments' indexes (for :func:`identify_parts`)."""
         return sum(segment.index.codes for segment in self._segments.values())
 
+    def _neighbours(self) -> int:
+        """Codes retrieved per probe code (for :func:`identify_parts`)."""
+        return int(self.options.neighbours)
+
+    def _similarity_floor(self) -> float:
+        """The index's vote floor (for :func:`identify_parts`)."""
+        return float(self.options.similarity_floor)
+
     def _search(
-        self, queries: list[Template], k: int, total_codes: int | None = None
+        self,
+        queries: list[Template],
+        k: int,
+        total_codes: int | None = None,
+        tables: list[np.ndarray | None] | None = None,
+        each: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best live fingers per query over every segment's index, merged by score
-        as :meth:`ShardedIndex.search` merges shards (best first, ties by finger id).
+        """The ``k`` best live fingers per query over every segment's index.
+
+        The segments' indexes of one finger position share their coarse centroids and are
+        searched as one (:class:`JointIndexes`: one scan, one vote count; tombstoned fingers
+        take no place), so a gallery in many segments searches as its compacted self would.
+        ``tables`` (per query, the vote rows of its codes from the histograms summed over the
+        parts of a sharded gallery: :func:`identify_parts`) make this part vote as the whole.
+        Segments that cannot be searched jointly (codes of other than 8 bytes), or ``each``,
+        are searched in turn and merged (:meth:`_search_each`), each retrieving its share of
+        the neighbours among ``total_codes``.
+        """
+        total = total_codes if total_codes is not None else self._codes()
+        joint = None if each else self._joint_indexes()
+        if joint is None:
+            return self._search_each(queries, k, total)
+        scores = np.zeros((len(queries), k), np.float32)
+        found = np.full((len(queries), k), -1, np.int64)
+        groups: dict[int, list[int]] = {}
+        for n, query in enumerate(queries):
+            groups.setdefault(int(query.finger_position), []).append(n)
+        for position, members in sorted(groups.items()):
+            if position not in joint:
+                continue
+            rows = None
+            if tables is not None:
+                parts = [tables[n] for n in members]
+                if any(t is None for t in parts):
+                    continue  # no part's scan met a code of these probes
+                rows = np.concatenate(parts)
+            s, i = joint[position].search(
+                [queries[n] for n in members], k=k, neighbours=self.options.neighbours, tables=rows
+            )
+            scores[members, : s.shape[1]] = s
+            found[members, : i.shape[1]] = i
+        return scores, found
+
+    def _code_histograms(self, queries: list[Template]) -> list[np.ndarray | None] | None:
+        """Per query, the distance histograms of its codes' scans over this gallery's joint
+        indexes (``(codes, 65)``; None where no segment holds its position), for the parts of
+        a sharded gallery to add up; None when the segments cannot be searched jointly."""
+        joint = self._joint_indexes()
+        if joint is None:
+            return None
+        out: list[np.ndarray | None] = [None] * len(queries)
+        groups: dict[int, list[int]] = {}
+        for n, query in enumerate(queries):
+            groups.setdefault(int(query.finger_position), []).append(n)
+        for position, members in groups.items():
+            if position not in joint:
+                continue
+            found = joint[position].histograms([queries[n] for n in members])
+            for n, rows in zip(members, found, strict=True):
+                out[n] = rows
+        return out
+
+    def _joint_indexes(self) -> dict[int, JointIndexes] | None:
+        """Per searched finger position, its segments' indexes as one (with the tombstoned
+        fingers' counts at 0), made after each change of the segments or tombstones and kept;
+        None when some segment's index cannot be searched jointly. Making it costs one pass
+        over the live segments' lists and finger slots (not per search)."""
+        cached = self._joint
+        if cached is not None:
+            return cached or None
+        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
+        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        parts: dict[int, tuple[list[CandidateIndex], list[np.ndarray]]] = {}
+        for number, segment in sorted(self._segments.items()):
+            gone = dead_ids[dead_from > number]
+            for position in segment.index.positions:
+                shard = segment.index.shard(position)
+                if not len(shard):
+                    continue
+                counts = np.array(shard._counts, np.int32)
+                if gone.size:
+                    counts[np.isin(shard._ids // 10, gone)] = 0
+                indexes, all_counts = parts.setdefault(int(position), ([], []))
+                indexes.append(shard)
+                all_counts.append(counts)
+        try:
+            joint = {p: JointIndexes(ix, counts) for p, (ix, counts) in parts.items()}
+        except ValueError:
+            joint = {}
+        self._joint = joint
+        return joint or None
+
+    def _search_each(
+        self, queries: list[Template], k: int, total: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_search` one segment at a time, merged by score as :meth:`ShardedIndex.search`
+        merges shards (best first, ties by finger id).
 
         Each segment is asked for ``k`` plus the number of its tombstoned indexed fingers, so
-        that its ``k`` best live fingers survive the tombstone filter: the merged list is then
-        the ``k`` best live fingers over all segments, each scored by its own segment's index.
+        that its ``k`` best live fingers survive the tombstone filter, and retrieves its share
+        of the neighbours (with a margin).
         """
         dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
         dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
@@ -711,13 +818,14 @@ class PeopleGallery:
             for number, segment in sorted(self._segments.items())
             if len(segment.index)
         ]
-        total = total_codes if total_codes is not None else self._codes()
         with shared_encoding():  # the probes are encoded once, not once per segment
             results = [
                 segment.index.search(
                     queries,
                     k=k + self._index.dead.get(number, 0),
-                    neighbours=_segment_neighbours(segment, total, self.options.neighbours),
+                    neighbours=_share_of_neighbours(
+                        segment.index.codes, total, self.options.neighbours
+                    ),
                 )
                 for number, segment in searched
             ]
@@ -936,6 +1044,7 @@ class PeopleGallery:
         tombstones; no template is read) and count its live and dead indexed fingers."""
         number = segment.number
         self._segments[number] = segment
+        self._joint = None
         searched = np.isin(segment.positions, SEARCHED_POSITIONS).tolist()
         dead = 0
         for row, pid in enumerate(segment.people.tolist()):
@@ -1026,8 +1135,22 @@ def identify_parts(
     tick = time.perf_counter()
     width = max(2 * depth, FINGER_LIST)
     total = sum(run("_codes", ()))
+    tables, each = None, False
+    if len(parts) > 1:  # the parts' votes are those of one gallery: summed histograms first
+        found = run("_code_histograms", (queries,))
+        if any(f is None for f in found):
+            each = True  # some part cannot search jointly: every part searches by segments
+        else:
+            neighbours = run("_neighbours", ())[0]
+            floor = run("_similarity_floor", ())[0]
+            tables = []
+            for q in range(len(queries)):
+                rows = [f[q] for f in found if f[q] is not None]
+                tables.append(
+                    _core.vote_tables(np.sum(rows, axis=0), neighbours, floor) if rows else None
+                )
     index_scores, finger_ids = _merge_lists(
-        run("_search", (queries, width, total)), width, len(queries)
+        run("_search", (queries, width, total, tables, each)), width, len(queries)
     )
     search_s = time.perf_counter() - tick
     evidence: list[dict[int, float]] = [{} for _ in checked]
@@ -1170,9 +1293,10 @@ def _read_quantizer(
     return centroids
 
 
-def _segment_neighbours(segment: _Segment, total_codes: int, neighbours: int) -> int:
-    """Codes a segment retrieves per probe code: its share of ``neighbours``, with a margin."""
-    share = segment.index.codes / max(1, total_codes)
+def _share_of_neighbours(codes: int, total_codes: int, neighbours: int) -> int:
+    """Codes a part holding ``codes`` of ``total_codes`` retrieves per probe code: its share
+    of ``neighbours``, with a margin (all of them when it holds every code)."""
+    share = codes / max(1, total_codes)
     wanted = math.ceil(share * neighbours * SEGMENT_NEIGHBOURS_MARGIN)
     return max(MIN_SEGMENT_NEIGHBOURS, min(neighbours, wanted))
 

@@ -13,6 +13,7 @@ from _shared import random_finger, simd_levels
 from afis._native import _core
 from afis._threads import ReadWriteLock
 from afis.index import CandidateIndex, IndexOptions
+from afis.index.candidate import _vote_layout
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -229,7 +230,7 @@ def test_vote_count_matches_numpy_reference() -> None:
     votes[:, ::7] = 0  # zero votes are skipped
     starts = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(probes)))])
     best, slots = _core.aggregate_votes(
-        votes, labels, geometry, starts, index._counts, index._vote_layout(), 25, 2
+        votes, labels, geometry, starts, index._counts, _vote_layout(index.options), 25, 2
     )
     for p in range(len(probes)):
         rows = slice(starts[p], starts[p + 1])
@@ -244,7 +245,7 @@ def test_vote_count_matches_numpy_reference() -> None:
 def test_vote_count_bad_input() -> None:
     index = CandidateIndex(IndexOptions(), threads=1)
     index.add([random_finger(s) for s in range(5)], ids=range(5))
-    layout = index._vote_layout()
+    layout = _vote_layout(index.options)
     votes = np.ones((4, 3), np.float32)
     labels = np.zeros((4, 3), np.int64)
     geometry = np.zeros((4, 3), np.float32)
@@ -312,7 +313,7 @@ def test_search_votes_equals_scan_then_votes_then_count(
     index = ivf_index
     table = index._scan_table()
     nprobe, compared = index._faiss.nprobe, index._scanned_per_code()
-    counts, layout = index._counts, index._vote_layout()
+    counts, layout = index._counts, _vote_layout(index.options)
     for seeds in [(3, 7, 11, 500, 501), (502,)]:
         queries, starts, geometry = _probe_rows(index, seeds)
         distances, labels = table.search(queries, nprobe, neighbours, 1)
@@ -341,7 +342,7 @@ def test_search_votes_equals_scan_then_votes_then_count(
 def test_search_votes_bad_input(ivf_index: CandidateIndex) -> None:
     table = ivf_index._scan_table()
     queries, starts, geometry = _probe_rows(ivf_index, (1, 2))
-    counts, layout = ivf_index._counts, ivf_index._vote_layout()
+    counts, layout = ivf_index._counts, _vote_layout(ivf_index.options)
 
     def run(**change):
         args = dict(

@@ -25,7 +25,7 @@ from afis.index import _file
 from afis.index._codes import code_bits, template_codes
 from afis.template import Template
 
-__all__ = ["CandidateIndex", "IndexOptions", "shared_encoding"]
+__all__ = ["CandidateIndex", "IndexOptions", "JointIndexes", "shared_encoding"]
 
 _FAISS_NAME = "faiss.index"
 _SLOTS_NAME = "slots.npz"
@@ -366,6 +366,223 @@ def _labels(slots: np.ndarray, geometry: np.ndarray) -> np.ndarray:
     y = np.clip(np.rint(geometry[:, 1] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
     a = np.rint(geometry[:, 2] * (_ANGLE_LEVELS / (2 * math.pi))).astype(np.int64) & _ANGLE_MASK
     return (slots << _SLOT_SHIFT) | (x << _X_SHIFT) | (y << _Y_SHIFT) | a
+
+
+def _vote_layout(o: IndexOptions) -> dict[str, Any]:
+    """How labels pack a finger's slot and a minutia's pose, and the pose cells votes gather in
+    (for the native vote count)."""
+    return {
+        "slot_shift": _SLOT_SHIFT,
+        "x_shift": _X_SHIFT,
+        "y_shift": _Y_SHIFT,
+        "coord_mask": _COORD_MASK,
+        "angle_mask": _ANGLE_MASK,
+        "coord_step": float(_COORD_STEP),
+        "angle_step": float(TWO_PI / _ANGLE_LEVELS),
+        "max_rotation": o.max_rotation,
+        "rotation_bin": o.rotation_bin,
+        "translation_bin": o.translation_bin,
+    }
+
+
+def _neighbours_for(base: int, k: int, codes: int, items: int) -> int:
+    """Codes retrieved per probe code: ``base``, or enough to fill the shortlist twice over
+    (a large k, a small penetration of a large gallery, needs more codes per probe code)."""
+    return max(base, -(-2 * k // max(1, codes // max(1, items))))
+
+
+def _probe_rows(
+    owner: np.ndarray, geometry: np.ndarray, items: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each probe's codes start (``items + 1`` offsets) and their poses relative to the
+    probe's centroid: a pair's translation moves by its rotation error times the minutia's
+    distance from the origin, the image corner before."""
+    probe_counts = np.bincount(owner, minlength=items)
+    starts = np.zeros(items + 1, np.int64)
+    np.cumsum(probe_counts, out=starts[1:])
+    geometry = geometry.copy()
+    for axis in (0, 1):
+        sums = np.bincount(owner, weights=geometry[:, axis], minlength=items)
+        geometry[:, axis] -= (sums / np.maximum(probe_counts, 1))[owner].astype(np.float32)
+    return starts, np.ascontiguousarray(geometry, np.float32)
+
+
+def _table_votes(
+    table: Any,
+    codes: np.ndarray,
+    starts: np.ndarray,
+    geometry: np.ndarray,
+    counts: np.ndarray,
+    options: IndexOptions,
+    nprobe: int,
+    neighbours: int,
+    scanned: float,
+    k: int,
+    threads: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The native scan, rank votes and vote count of each probe finger in one pass: its
+    ``k`` best (scores, slots), slot -1 where there are fewer."""
+    return table.search_votes(
+        np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0],
+        starts,
+        geometry,
+        np.ascontiguousarray(counts, np.int32),
+        _vote_layout(options),
+        nprobe,
+        neighbours,
+        scanned,
+        options.similarity_floor,
+        k,
+        threads,
+    )
+
+
+class JointIndexes:
+    """Candidate indexes that share their options and coarse centroids (the segments of a
+    people gallery), searched as one index holding all their fingers: one scan of the
+    ``nprobe`` lists of every index per probe code, the ``neighbours`` nearest codes among
+    them all, and one vote count, instead of a search per index whose shortlists are merged.
+
+    The search costs what one index of all the codes costs: per probe code a share
+    ``nprobe / nlist`` of the codes is scanned and about ``neighbours`` codes vote, however
+    many indexes there are (searching them in turn retrieves at least a margin of each one's
+    share, and sorts one shortlist per index). A finger whose entry in ``counts`` is 0 takes
+    no place (a caller's tombstones). The votes differ from :meth:`CandidateIndex.search`'s in
+    two ways that let disjoint parts vote as one (see :meth:`search`): every code at the cut
+    distance votes, and a rank is counted among the codes actually scanned.
+
+    Parameters
+    ----------
+    indexes : sequence of CandidateIndex
+        Trained, 8-byte codes, equal options and centroids; not changed while this object
+        is used (a people gallery's segment indexes are read-only).
+    counts : sequence of numpy.ndarray, optional
+        Per index, the code count of each finger slot to search with (default: the index's
+        own; 0 leaves a finger out).
+
+    Raises
+    ------
+    ValueError
+        Indexes that cannot be searched jointly (other options, other centroids, codes of
+        other than 8 bytes, untrained).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from afis.synth import Population
+    >>> fingers = Population(seed=3).impressions(range(60), 0).templates()
+    >>> options = IndexOptions.preset("small", nlist=2, nprobe=2)
+    >>> first = CandidateIndex(options)
+    >>> first.add(fingers[:30], ids=range(30))
+    >>> second = CandidateIndex(options)
+    >>> second.set_centroids(first.centroids)
+    >>> second.add(fingers[30:], ids=range(30, 60))
+    >>> JointIndexes([first, second]).search([fingers[42]], k=1)[1].tolist()
+    [[42]]
+    """
+
+    def __init__(
+        self, indexes: Sequence[CandidateIndex], counts: Sequence[np.ndarray] | None = None
+    ) -> None:
+        indexes = list(indexes)
+        if not indexes or not all(isinstance(i, CandidateIndex) for i in indexes):
+            raise TypeError("indexes must be a non-empty sequence of CandidateIndex")
+        first = indexes[0]
+        if any(i.options != first.options for i in indexes):
+            raise ValueError("indexes built with other options cannot be searched jointly")
+        tables = []
+        for index in indexes:
+            with index._lock.reading():
+                tables.append(index._scan_table())
+        if any(t is None for t in tables):
+            raise ValueError("only trained indexes of 8-byte codes can be searched jointly")
+        if counts is None:
+            counts = [i._counts for i in indexes]
+        counts = [np.asarray(c, np.int32) for c in counts]
+        if len(counts) != len(indexes) or any(
+            c.shape != i._counts.shape for c, i in zip(counts, indexes, strict=True)
+        ):
+            raise ValueError("counts must give one array per index, one entry per finger slot")
+        sizes = np.array([len(i._ids) for i in indexes], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.options = first.options
+        self._table = _core.HammingLists.joint(tables, offsets << _SLOT_SHIFT)
+        self._counts = np.ascontiguousarray(np.concatenate(counts), np.int32)
+        self._ids = np.ascontiguousarray(np.concatenate([i._ids for i in indexes]), np.int64)
+        if len(self._ids) > MAX_FINGERS:
+            raise ValueError(f"more than {MAX_FINGERS} fingers cannot be searched jointly")
+        self._first = first
+        #: codes held over all the indexes (dead fingers' codes included: they are scanned)
+        self.codes = sum(i.codes for i in indexes)
+        self._nprobe = min(first._faiss.nprobe, first._faiss.nlist)
+
+    def histograms(self, probes: Iterable[Template]) -> list[np.ndarray]:
+        """Per probe, how many codes each of its codes' scans meets at each distance:
+        ``(codes, 65)`` ``int64`` (what the parts of a sharded gallery add up before
+        :meth:`search` with ``tables``)."""
+        items = _check_templates(probes, "probes")
+        if not items:
+            return []
+        codes, owner, _ = self._first._encode(items)
+        queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
+        counts = self._table.histograms(
+            queries, self._nprobe, resolve_threads(self._first._threads)
+        )
+        starts, _ = _probe_rows(owner, np.zeros((len(owner), 3), np.float32), len(items))
+        return [counts[starts[n] : starts[n + 1]] for n in range(len(items))]
+
+    def search(
+        self,
+        probes: Iterable[Template],
+        *,
+        k: int,
+        neighbours: int | None = None,
+        tables: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best fingers per probe, as :meth:`CandidateIndex.search` returns them
+        (scores best first, ties by finger id; ids -1 where there are fewer).
+
+        Each probe code's scan ranks every code it meets by distance; the nearest distances,
+        up to the first at which ``neighbours`` (default ``options.neighbours``) codes are
+        reached, all vote, by rank (``afis._core.vote_tables``). With ``tables`` (one row of
+        65 votes per probe code, from the summed :meth:`histograms` of several parts) the
+        votes are those instead, so that parts holding disjoint fingers score each finger
+        as one index of all of them would.
+        """
+        items = _check_templates(probes, "probes")
+        k = resolve_k(k, None, len(self._ids))
+        scores = np.zeros((len(items), k), np.float32)
+        found = np.full((len(items), k), -1, np.int64)
+        if not items or self.codes == 0 or k == 0:
+            return scores, found
+        codes, owner, geometry = self._first._encode(items)
+        if len(codes) == 0:
+            return scores, found
+        if tables is not None:
+            tables = np.ascontiguousarray(tables, np.float32)
+            if tables.shape != (len(codes), 65):
+                raise ValueError(f"tables must have shape ({len(codes)}, 65), got {tables.shape}")
+        base = self.options.neighbours if neighbours is None else max(1, int(neighbours))
+        wanted = min(_neighbours_for(base, k, len(codes), len(items)), _MAX_SCAN_NEIGHBOURS)
+        starts, geometry = _probe_rows(owner, geometry, len(items))
+        best, slots = self._table.search_table_votes(
+            np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0],
+            starts,
+            geometry,
+            self._counts,
+            self._ids,
+            _vote_layout(self.options),
+            self._nprobe,
+            wanted,
+            self.options.similarity_floor,
+            k,
+            resolve_threads(self._first._threads),
+            tables,
+        )
+        listed = slots >= 0
+        scores[listed] = best[listed]
+        found[listed] = self._ids[slots[listed]]
+        return scores, found
 
 
 class CandidateIndex:
@@ -713,35 +930,22 @@ class CandidateIndex:
         found: np.ndarray,
         wanted: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        # enough neighbours to fill the shortlist twice over: a large k (a small penetration
-        # of a large gallery) needs more codes per probe code than options.neighbours
-        per_code = -(-2 * k // max(1, len(codes) // max(1, len(items))))
         table = self._scan_table()
         most = _MAX_SCAN_NEIGHBOURS if table is not None else _MAX_NEIGHBOURS
         base = self.options.neighbours if wanted is None else max(1, int(wanted))
-        neighbours = min(max(base, per_code), most, self.codes)
-        probe_counts = np.bincount(owner, minlength=len(items))
-        starts = np.zeros(len(items) + 1, np.int64)
-        np.cumsum(probe_counts, out=starts[1:])
-        # poses relative to each probe's centroid: a pair's translation moves by its rotation
-        # error times the minutia's distance from the origin, the image corner before
-        geometry = geometry.copy()
-        for axis in (0, 1):
-            sums = np.bincount(owner, weights=geometry[:, axis], minlength=len(items))
-            geometry[:, axis] -= (sums / np.maximum(probe_counts, 1))[owner].astype(np.float32)
-        geometry = np.ascontiguousarray(geometry, np.float32)
+        neighbours = min(_neighbours_for(base, k, len(codes), len(items)), most, self.codes)
+        starts, geometry = _probe_rows(owner, geometry, len(items))
         if table is not None:  # the native scan, votes and count in one pass
-            queries = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0]
-            best, slots = table.search_votes(
-                queries,
+            best, slots = _table_votes(
+                table,
+                codes,
                 starts,
                 geometry,
-                np.ascontiguousarray(self._counts, np.int32),
-                self._vote_layout(),
+                self._counts,
+                self.options,
                 min(self._faiss.nprobe, self._faiss.nlist),
                 neighbours,
                 self._scanned_per_code(),
-                self.options.similarity_floor,
                 k,
                 resolve_threads(self._threads),
             )
@@ -759,7 +963,7 @@ class CandidateIndex:
                 geometry,
                 starts,
                 np.ascontiguousarray(self._counts, np.int32),
-                self._vote_layout(),
+                _vote_layout(self.options),
                 k,
                 min(resolve_threads(self._threads), len(items)),
             )
@@ -767,23 +971,6 @@ class CandidateIndex:
         scores[listed] = best[listed]
         found[listed] = self._ids[slots[listed]]
         return scores, found
-
-    def _vote_layout(self) -> dict[str, Any]:
-        """How labels pack a finger's slot and a minutia's pose, and the pose cells votes
-        gather in (for the native vote count)."""
-        o = self.options
-        return {
-            "slot_shift": _SLOT_SHIFT,
-            "x_shift": _X_SHIFT,
-            "y_shift": _Y_SHIFT,
-            "coord_mask": _COORD_MASK,
-            "angle_mask": _ANGLE_MASK,
-            "coord_step": float(_COORD_STEP),
-            "angle_step": float(TWO_PI / _ANGLE_LEVELS),
-            "max_rotation": o.max_rotation,
-            "rotation_bin": o.rotation_bin,
-            "translation_bin": o.translation_bin,
-        }
 
     def _scanned_per_code(self) -> float:
         """About how many stored codes one probe code's search compares (the lists of

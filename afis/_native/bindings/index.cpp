@@ -69,6 +69,42 @@ std::shared_ptr<HammingLists> make_hamming_lists(const py::array& centroids, con
     return out;
 }
 
+// One file of the lists of several that share their centroids: centroid c's lists are those of
+// tables[0..n) in turn, each table's labels moved up by offsets[t] (the finger slots of table t
+// then follow those of the tables before it). The tables stay alive as long as the result.
+std::shared_ptr<HammingLists> joint_hamming_lists(const py::list& tables, const py::array& offsets) {
+    const auto n = static_cast<py::ssize_t>(tables.size());
+    if (n < 1) throw py::value_error("a joint file needs at least one table");
+    const auto* off = checked<std::int64_t>(offsets, n, 0, "offsets");
+    std::vector<const HammingLists*> parts;
+    for (py::ssize_t t = 0; t < n; ++t) {
+        if (!py::isinstance<HammingLists>(tables[t]))
+            throw py::type_error("table " + std::to_string(t) + " is not a HammingLists");
+        parts.push_back(tables[t].cast<const HammingLists*>());
+        if (parts.back()->lists.parts != 1)
+            throw py::value_error("table " + std::to_string(t) + " is already a joint file");
+        // one list: its centroid picks nothing (every search visits it)
+        const bool one_list = parts.back()->lists.centroids.size() == 1 && parts.front()->lists.centroids.size() == 1;
+        if (!one_list && parts.back()->lists.centroids != parts.front()->lists.centroids)
+            throw py::value_error("table " + std::to_string(t) + " has other centroids than table 0");
+        if (off[t] < 0 || off[t] > (std::int64_t{1} << 62))
+            throw py::value_error("offset " + std::to_string(t) + " out of range");
+    }
+    auto out = std::make_shared<HammingLists>();
+    out->lists.centroids = parts.front()->lists.centroids;
+    out->lists.parts = static_cast<int>(n);
+    const std::size_t nlist = out->lists.centroids.size();
+    out->lists.lists.reserve(nlist * static_cast<std::size_t>(n));
+    for (std::size_t c = 0; c < nlist; ++c)
+        for (py::ssize_t t = 0; t < n; ++t) {
+            afis::CodeList l = parts[static_cast<std::size_t>(t)]->lists.lists[c];
+            l.label_offset = off[t];
+            out->lists.lists.push_back(l);
+        }
+    for (py::ssize_t t = 0; t < n; ++t) out->keep.push_back(tables[t]);
+    return out;
+}
+
 py::tuple hamming_search(const HammingLists& self, const py::array& queries, int nprobe, int k, int threads) {
     if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
         !(queries.flags() & py::array::c_style))
@@ -167,72 +203,164 @@ py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const
     return py::make_tuple(scores, slots);
 }
 
-// The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
-// codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
-// geometry. Probes are shared among the threads; a batch of fewer probes than threads
-// shares each probe's codes instead.
-py::tuple hamming_search_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
-                               const py::array& geometry, const py::array& counts, const py::dict& layout,
-                               int nprobe, int neighbours, double compared, double floor, int k, int threads) {
+// The vote count of n probes whose votes `votes_of(r0, from, to, out, scratch)` appends (probe
+// p's code rows are starts[p]..starts[p + 1], rows numbered from r0 = starts[p]). Probes are
+// shared among the threads; a batch of fewer probes than threads shares each probe's codes
+// instead. Called without the GIL.
+template <typename VotesOf>
+void count_probes(py::ssize_t n, const std::int64_t* st, const float* g, const std::int32_t* c, py::ssize_t n_slots,
+                  const afis::VoteLayout& p, int k, float* so, std::int64_t* lo, const std::int64_t* tie_ids,
+                  int workers, const VotesOf& votes_of) {
+    if (n >= workers) {
+        afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
+            thread_local afis::HammingScratch scratch;
+            thread_local afis::VoteScratch counting;
+            thread_local std::vector<afis::Vote> votes;
+            votes.clear();
+            votes_of(st[i], st[i], st[i + 1], votes, scratch);
+            afis::count_votes(votes, g + st[i] * 3, c, n_slots, static_cast<int>(st[i + 1] - st[i]), p, k,
+                              so + i * k, lo + i * k, counting, tie_ids);
+        });
+        return;
+    }
+    std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
+    std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
+    afis::VoteScratch counting;
+    std::vector<afis::Vote> votes;
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const std::int64_t r0 = st[i], codes = st[i + 1] - st[i];
+        afis::parallel_for(workers, workers, 1, [&](std::ptrdiff_t w, int /*worker*/) {
+            auto& part = parts[static_cast<std::size_t>(w)];
+            part.clear();
+            votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
+                     scratches[static_cast<std::size_t>(w)]);
+        });
+        votes.clear();
+        for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
+        afis::count_votes(votes, g + r0 * 3, c, n_slots, static_cast<int>(codes), p, k, so + i * k, lo + i * k,
+                          counting, tie_ids);
+    }
+}
+
+const std::uint64_t* query_codes(const py::array& queries) {
     if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
         !(queries.flags() & py::array::c_style))
         throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    return static_cast<const std::uint64_t*>(queries.data());
+}
+
+void check_search(int nprobe, int neighbours, int k) {
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    if (neighbours < 1 || neighbours > (1 << 20))
+        throw py::value_error("neighbours must be within 1..2^20, got " + std::to_string(neighbours));
+    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+}
+
+// The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
+// codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
+// geometry.
+py::tuple hamming_search_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
+                               const py::array& geometry, const py::array& counts, const py::dict& layout,
+                               int nprobe, int neighbours, double compared, double floor, int k, int threads) {
+    const auto* q = query_codes(queries);
     const py::ssize_t rows = queries.shape(0);
-    const auto* q = static_cast<const std::uint64_t*>(queries.data());
     const auto* g = checked<float>(geometry, rows, 3, "geometry");
     py::ssize_t n = 0;
     const auto* st = probe_starts(starts, rows, &n);
     const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
     const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
-    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
-    if (neighbours < 1 || neighbours > (1 << 20))
-        throw py::value_error("neighbours must be within 1..2^20, got " + std::to_string(neighbours));
-    if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
+    check_search(nprobe, neighbours, k);
     if (!std::isfinite(compared) || compared < 0 || !std::isfinite(floor))
         throw py::value_error("compared must be finite and non-negative and floor finite");
     const afis::VoteLayout p = vote_layout(layout);
     const afis::RankVotes rank{compared, floor};
     auto [scores, slots] = empty_shortlists(n, k);
-    float* so = scores.mutable_data();
-    std::int64_t* lo = slots.mutable_data();
-    const int workers = std::max(1, threads);
     {
         py::gil_scoped_release release;
-        const auto votes_of = [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
-                                  afis::HammingScratch& scratch) {
-            for (std::int64_t r = from; r < to; ++r)
-                afis::code_votes(self.lists, q[r], nprobe, neighbours, rank, static_cast<std::uint32_t>(r - r0),
-                                 n_slots, p.slot_shift, out, scratch);
-        };
-        if (n >= workers) {
-            afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
-                thread_local afis::HammingScratch scratch;
-                thread_local afis::VoteScratch counting;
-                thread_local std::vector<afis::Vote> votes;
-                votes.clear();
-                votes_of(st[i], st[i], st[i + 1], votes, scratch);
-                afis::count_votes(votes, g + st[i] * 3, c, n_slots, static_cast<int>(st[i + 1] - st[i]), p, k,
-                                  so + i * k, lo + i * k, counting);
-            });
-        } else {
-            std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
-            std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
-            afis::VoteScratch counting;
-            std::vector<afis::Vote> votes;
-            for (py::ssize_t i = 0; i < n; ++i) {
-                const std::int64_t r0 = st[i], codes = st[i + 1] - st[i];
-                afis::parallel_for(workers, workers, 1, [&](std::ptrdiff_t w, int /*worker*/) {
-                    auto& part = parts[static_cast<std::size_t>(w)];
-                    part.clear();
-                    votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
-                             scratches[static_cast<std::size_t>(w)]);
-                });
-                votes.clear();
-                for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
-                afis::count_votes(votes, g + r0 * 3, c, n_slots, static_cast<int>(codes), p, k, so + i * k,
-                                  lo + i * k, counting);
-            }
-        }
+        count_probes(n, st, g, c, n_slots, p, k, scores.mutable_data(), slots.mutable_data(), nullptr,
+                     std::max(1, threads),
+                     [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
+                         afis::HammingScratch& scratch) {
+                         for (std::int64_t r = from; r < to; ++r)
+                             afis::code_votes(self.lists, q[r], nprobe, neighbours, rank,
+                                              static_cast<std::uint32_t>(r - r0), n_slots, p.slot_shift, out, scratch);
+                     });
+    }
+    return py::make_tuple(scores, slots);
+}
+
+// The distance histogram of each query's scan (afis::code_histogram): (rows, 65) int64.
+py::array_t<std::int64_t> hamming_histograms(const HammingLists& self, const py::array& queries, int nprobe,
+                                             int threads) {
+    const auto* q = query_codes(queries);
+    if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
+    const py::ssize_t n = queries.shape(0);
+    constexpr py::ssize_t levels = afis::HAMMING_BITS + 1;
+    py::array_t<std::int64_t> out({n, levels});
+    std::int64_t* o = out.mutable_data();
+    const int workers = workers_for(threads, n);
+    {
+        py::gil_scoped_release release;
+        std::vector<afis::HammingScratch> scratch(static_cast<std::size_t>(workers));
+        afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int worker) {
+            afis::code_histogram(self.lists, q[i], nprobe, o + i * levels, scratch[static_cast<std::size_t>(worker)]);
+        });
+    }
+    return out;
+}
+
+// The vote of each distance of each histogram row (afis::vote_table): (rows, 65) float32.
+py::array_t<float> vote_tables(const py::array& histograms, int neighbours, double floor) {
+    constexpr py::ssize_t levels = afis::HAMMING_BITS + 1;
+    const py::ssize_t rows = histograms.ndim() == 2 ? histograms.shape(0) : -1;
+    const auto* h = checked<std::int64_t>(histograms, rows, levels, "histograms");
+    if (neighbours < 1 || neighbours > (1 << 20))
+        throw py::value_error("neighbours must be within 1..2^20, got " + std::to_string(neighbours));
+    if (!std::isfinite(floor)) throw py::value_error("floor must be finite");
+    for (py::ssize_t i = 0; i < rows * levels; ++i)
+        if (h[i] < 0) throw py::value_error("histogram counts must not be negative");
+    py::array_t<float> out({rows, levels});
+    for (py::ssize_t r = 0; r < rows; ++r) afis::vote_table(h + r * levels, neighbours, floor, out.mutable_data() + r * levels);
+    return out;
+}
+
+// The joint search's scan and vote count (afis::table_votes, afis::count_votes), ties by
+// `ids` of the slots: with `tables` ((rows, 65) float32, from summed histograms) the votes of
+// every part of a sharded gallery, without them this file's own.
+py::tuple hamming_search_table_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
+                                     const py::array& geometry, const py::array& counts, const py::array& ids,
+                                     const py::dict& layout, int nprobe, int neighbours, double floor, int k,
+                                     int threads, const py::object& tables) {
+    const auto* q = query_codes(queries);
+    const py::ssize_t rows = queries.shape(0);
+    const auto* g = checked<float>(geometry, rows, 3, "geometry");
+    py::ssize_t n = 0;
+    const auto* st = probe_starts(starts, rows, &n);
+    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    const auto* tie = checked<std::int64_t>(ids, n_slots, 0, "ids");
+    check_search(nprobe, neighbours, k);
+    if (!std::isfinite(floor)) throw py::value_error("floor must be finite");
+    const float* t = nullptr;
+    py::array table_array;
+    if (!tables.is_none()) {
+        table_array = py::reinterpret_borrow<py::array>(tables);
+        t = checked<float>(table_array, rows, afis::HAMMING_BITS + 1, "tables");
+    }
+    const afis::VoteLayout p = vote_layout(layout);
+    auto [scores, slots] = empty_shortlists(n, k);
+    {
+        py::gil_scoped_release release;
+        count_probes(n, st, g, c, n_slots, p, k, scores.mutable_data(), slots.mutable_data(), tie,
+                     std::max(1, threads),
+                     [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
+                         afis::HammingScratch& scratch) {
+                         for (std::int64_t r = from; r < to; ++r)
+                             afis::table_votes(self.lists, q[r], nprobe, neighbours, floor,
+                                               t ? t + r * (afis::HAMMING_BITS + 1) : nullptr,
+                                               static_cast<std::uint32_t>(r - r0), n_slots, p.slot_shift, out,
+                                               scratch);
+                     });
     }
     return py::make_tuple(scores, slots);
 }
@@ -243,15 +371,27 @@ void bind_index(py::module_& m) {
     py::class_<HammingLists, std::shared_ptr<HammingLists>>(m, "HammingLists",
         "Inverted lists of 64-bit codes seen in place (the candidate index's scan).")
         .def(py::init(&make_hamming_lists), py::arg("centroids"), py::arg("codes"), py::arg("labels"))
+        .def_static("joint", &joint_hamming_lists, py::arg("tables"), py::arg("offsets"),
+                    "One file of the lists of several tables that share their centroids (each "
+                    "table's labels moved up by its offset), scanned as one.")
         .def("search", &hamming_search, py::arg("queries"), py::arg("nprobe"), py::arg("k"),
              py::arg("threads"),
              "(distances int32, labels int64), each (n, k): the k nearest stored codes of each "
              "query in the lists of its nprobe nearest centroids; 65 and -1 pad.")
+        .def("histograms", &hamming_histograms, py::arg("queries"), py::arg("nprobe"), py::arg("threads"),
+             "(rows, 65) int64: how many codes each query's scan meets at each distance.")
+        .def("search_table_votes", &hamming_search_table_votes, py::arg("queries"), py::arg("starts"),
+             py::arg("geometry"), py::arg("counts"), py::arg("ids"), py::arg("layout"), py::arg("nprobe"),
+             py::arg("neighbours"), py::arg("floor"), py::arg("k"), py::arg("threads"), py::arg("tables") = py::none(),
+             "(scores, slots), each (probes, k): the joint search (every code at a voting distance votes; ties "
+             "by ids); votes from `tables` (rows, 65), or from this file's own histograms.")
         .def("search_votes", &hamming_search_votes, py::arg("queries"), py::arg("starts"), py::arg("geometry"),
              py::arg("counts"), py::arg("layout"), py::arg("nprobe"), py::arg("neighbours"), py::arg("compared"),
              py::arg("floor"), py::arg("k"), py::arg("threads"),
              "(scores, slots), each (probes, k): search, rank votes and vote count of each probe "
              "finger in one pass (the same as search, the rank votes and aggregate_votes).");
+    m.def("vote_tables", &vote_tables, py::arg("histograms"), py::arg("neighbours"), py::arg("floor"),
+          "The vote of each distance from (summed) distance histograms of the joint search: (rows, 65) float32.");
     m.def("aggregate_votes", &aggregate_votes, py::arg("votes"), py::arg("labels"), py::arg("geometry"),
           py::arg("starts"), py::arg("counts"), py::arg("layout"), py::arg("k"), py::arg("threads"),
           "The candidate index's vote count per probe finger: (scores, slots), each (probes, k).");

@@ -160,6 +160,42 @@ void nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std::int64_
 
 namespace {
 
+// The distance (as a byte, in scan order) of every code in the lists of the query's nprobe
+// nearest centroids (ties: the lower number first), visited in number order and, for a joint
+// file, part by part: the visited lists in `visit`, the distances in `distance`. Returns how
+// many codes were scanned.
+std::int64_t scan_distances(const CodeLists& index, std::uint64_t query, int nprobe, HammingScratch& scratch) {
+    const auto nlist = static_cast<std::int64_t>(index.centroids.size());
+    scratch.visit.clear();
+    scratch.order.clear();
+    if (nprobe <= 0 || nlist == 0) return 0;
+
+    scratch.distance.resize(static_cast<std::size_t>(nlist));
+    std::uint8_t* d = scratch.distance.data();
+    distances(index.centroids.data(), nlist, query, d);
+    const std::int64_t lists = std::min<std::int64_t>(nprobe, nlist);
+    auto [list_cut, lists_below] = cut_for(d, nlist, lists);
+    nearest_positions(d, nlist, list_cut, lists - lists_below, lists, scratch.order);
+    std::vector<std::int32_t>& visit = scratch.visit;
+    const std::int64_t parts = std::max(index.parts, 1);
+    for (const std::int64_t l : scratch.order)
+        for (std::int64_t p = 0; p < parts; ++p) visit.push_back(static_cast<std::int32_t>(l * parts + p));
+    scratch.order.clear();
+
+    // one pass: the distance of every code in those lists, as bytes
+    std::int64_t total = 0;
+    for (const std::int32_t l : visit) total += index.lists[static_cast<std::size_t>(l)].size;
+    scratch.distance.resize(static_cast<std::size_t>(total));
+    d = scratch.distance.data();
+    std::int64_t at = 0;
+    for (const std::int32_t l : visit) {
+        const CodeList& list = index.lists[static_cast<std::size_t>(l)];
+        distances(list.codes, list.size, query, d + at);
+        at += list.size;
+    }
+    return total;
+}
+
 // What one scan leaves in the scratch: the visited lists (`visit`), every visited code's
 // distance (`distance`, in scan order) and the positions of the `want` nearest (`order`, in
 // scan order: all those below the cut, then ties at it in scan order).
@@ -169,40 +205,35 @@ struct Scan {
 };
 
 Scan scan(const CodeLists& index, std::uint64_t query, int nprobe, int k, HammingScratch& scratch) {
-    const auto nlist = static_cast<std::int64_t>(index.centroids.size());
-    scratch.visit.clear();
-    scratch.order.clear();
-    if (k <= 0 || nprobe <= 0 || nlist == 0) return {};
-
-    // the nprobe nearest centroids (ties: the lower number first), visited in number order
-    scratch.distance.resize(static_cast<std::size_t>(nlist));
-    std::uint8_t* d = scratch.distance.data();
-    distances(index.centroids.data(), nlist, query, d);
-    const std::int64_t lists = std::min<std::int64_t>(nprobe, nlist);
-    auto [list_cut, lists_below] = cut_for(d, nlist, lists);
-    nearest_positions(d, nlist, list_cut, lists - lists_below, lists, scratch.order);
-    std::vector<std::int32_t>& visit = scratch.visit;
-    for (const std::int64_t l : scratch.order) visit.push_back(static_cast<std::int32_t>(l));
-
-    // one pass: the distance of every code in those lists, as bytes
-    std::int64_t total = 0;
-    for (const std::int32_t l : visit) total += index.lists[static_cast<std::size_t>(l)].size;
-    scratch.order.clear();
-    if (total == 0) return {};
-    scratch.distance.resize(static_cast<std::size_t>(total));
-    d = scratch.distance.data();
-    std::int64_t at = 0;
-    for (const std::int32_t l : visit) {
-        const CodeList& list = index.lists[static_cast<std::size_t>(l)];
-        distances(list.codes, list.size, query, d + at);
-        at += list.size;
+    if (k <= 0) {
+        scratch.visit.clear();
+        scratch.order.clear();
+        return {};
     }
-
+    const std::int64_t total = scan_distances(index, query, nprobe, scratch);
+    if (total == 0) return {};
     // the distance of the k-th nearest, and the positions of the k nearest
+    const std::uint8_t* d = scratch.distance.data();
     const std::int64_t want = std::min<std::int64_t>(k, total);
     auto [cut, below] = cut_for(d, total, want);
     nearest_positions(d, total, cut, want - below, want, scratch.order);
     return {cut, want};
+}
+
+// How many of the scanned codes lie at each distance (LEVELS counts).
+void histogram_of(const std::uint8_t* d, std::int64_t n, std::int64_t* out) {
+    std::array<std::array<std::int64_t, LEVELS>, 4> part{};  // four, against store-to-load stalls
+    std::int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        ++part[0][d[i]];
+        ++part[1][d[i + 1]];
+        ++part[2][d[i + 2]];
+        ++part[3][d[i + 3]];
+    }
+    for (; i < n; ++i) ++part[0][d[i]];
+    for (int v = 0; v < LEVELS; ++v)
+        out[v] = part[0][static_cast<std::size_t>(v)] + part[1][static_cast<std::size_t>(v)] +
+                 part[2][static_cast<std::size_t>(v)] + part[3][static_cast<std::size_t>(v)];
 }
 
 // Calls f(distance, label) for the scan's nearest codes in scan order. Their labels lie
@@ -212,6 +243,7 @@ template <typename F>
 void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
     constexpr std::size_t BLOCK = 32;
     std::array<const std::int64_t*, BLOCK> where{};
+    std::array<std::int64_t, BLOCK> offset{};
     const std::uint8_t* d = scratch.distance.data();
     const std::vector<std::int64_t>& order = scratch.order;
     std::size_t list = 0;  // the list holding the current position, and where it starts
@@ -222,10 +254,12 @@ void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
             const std::int64_t i = order[first + j];
             while (i >= list_start + index.lists[static_cast<std::size_t>(scratch.visit[list])].size)
                 list_start += index.lists[static_cast<std::size_t>(scratch.visit[list++])].size;
-            where[j] = index.lists[static_cast<std::size_t>(scratch.visit[list])].labels + (i - list_start);
+            const CodeList& held = index.lists[static_cast<std::size_t>(scratch.visit[list])];
+            where[j] = held.labels + (i - list_start);
+            offset[j] = held.label_offset;
             __builtin_prefetch(where[j]);
         }
-        for (std::size_t j = 0; j < n; ++j) f(static_cast<int>(d[order[first + j]]), *where[j]);
+        for (std::size_t j = 0; j < n; ++j) f(static_cast<int>(d[order[first + j]]), *where[j] + offset[j]);
     }
 }
 
@@ -274,6 +308,53 @@ void code_votes(const CodeLists& index, std::uint64_t query, int nprobe, int nei
     }
     for_nearest(index, scratch, [&](int v, std::int64_t label) {
         const float w = vote[static_cast<std::size_t>(v)];
+        if (label < 0 || (label >> slot_shift) >= n_slots || !(w > 0)) return;
+        out.push_back({label, w, row});
+    });
+}
+
+void code_histogram(const CodeLists& index, std::uint64_t query, int nprobe, std::int64_t* out,
+                    HammingScratch& scratch) {
+    const std::int64_t total = scan_distances(index, query, nprobe, scratch);
+    histogram_of(scratch.distance.data(), total, out);
+}
+
+void vote_table(const std::int64_t* histogram, int neighbours, double floor, float* out) {
+    std::int64_t total = 0;
+    for (int v = 0; v < LEVELS; ++v) total += histogram[v];
+    for (int v = 0; v < LEVELS; ++v) out[v] = 0.0f;
+    const std::int64_t want = std::min<std::int64_t>(std::max(neighbours, 0), total);
+    if (want <= 0) return;
+    const double compared = std::max({static_cast<double>(total), static_cast<double>(neighbours), 2.0});
+    const double log_compared = std::log(compared);
+    std::int64_t r = 0;
+    for (int v = 0; v < LEVELS && r < want; ++v) {  // up to the cut: the first distance reaching want
+        r += histogram[v];
+        if (r > 0) out[v] = static_cast<float>(std::max(std::log(compared / static_cast<double>(r)) / log_compared - floor, 0.0));
+    }
+}
+
+void table_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, double floor,
+                 const float* table, std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
+                 HammingScratch& scratch) {
+    const std::int64_t total = scan_distances(index, query, nprobe, scratch);
+    if (total == 0) return;
+    const std::uint8_t* d = scratch.distance.data();
+    std::array<float, LEVELS> own{};
+    if (table == nullptr) {
+        std::array<std::int64_t, LEVELS> histogram{};
+        histogram_of(d, total, histogram.data());
+        vote_table(histogram.data(), neighbours, floor, own.data());
+        table = own.data();
+    }
+    int cut = -1;  // the farthest distance that votes
+    for (int v = 0; v < LEVELS; ++v)
+        if (table[v] > 0) cut = v;
+    if (cut < 0) return;
+    const std::int64_t want = count_at_most(d, total, cut);
+    nearest_positions(d, total, cut + 1, 0, want, scratch.order);
+    for_nearest(index, scratch, [&](int v, std::int64_t label) {
+        const float w = table[v];
         if (label < 0 || (label >> slot_shift) >= n_slots || !(w > 0)) return;
         out.push_back({label, w, row});
     });

@@ -107,7 +107,7 @@ float best_cell(const Vote* first, const Vote* last, const float* geometry, cons
 
 int count_votes(std::vector<Vote>& votes, const float* geometry, const std::int32_t* counts, std::int64_t n_slots,
                 int probe_codes, const VoteLayout& p, int k, float* out_scores, std::int64_t* out_slots,
-                VoteScratch& s) {
+                VoteScratch& s, const std::int64_t* tie_ids) {
     if (k <= 0 || votes.empty()) return 0;
     const std::vector<Vote>& sorted = by_slot(votes, n_slots, p.slot_shift, s.sorted);
     s.fingers.clear();
@@ -117,16 +117,18 @@ int count_votes(std::vector<Vote>& votes, const float* geometry, const std::int3
         const std::int64_t slot = data[i].label >> p.slot_shift;
         std::size_t j = i + 1;
         while (j < n && (data[j].label >> p.slot_shift) == slot) ++j;
-        float best = best_cell(data + i, data + j, geometry, p, s.cells);
+        // a finger counted with no codes (removed, or tombstoned by the caller) takes no place
+        float best = counts[slot] > 0 ? best_cell(data + i, data + j, geometry, p, s.cells) : -1.0f;
         if (best >= 0.0f) {
-            const float codes = static_cast<float>(std::max(counts[slot], 1));
+            const float codes = static_cast<float>(counts[slot]);
             best /= std::sqrt(codes * static_cast<float>(probe_codes));
             s.fingers.push_back({best, slot});
         }
         i = j;
     }
-    const auto better = [](const VoteScratch::Scored& a, const VoteScratch::Scored& b) {
-        return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+    const auto better = [tie_ids](const VoteScratch::Scored& a, const VoteScratch::Scored& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return tie_ids ? tie_ids[a.slot] < tie_ids[b.slot] : a.slot < b.slot;
     };
     const std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(k), s.fingers.size());
     const auto kept = s.fingers.begin() + static_cast<std::ptrdiff_t>(keep);

@@ -10,17 +10,22 @@ namespace afis {
 
 constexpr int HAMMING_BITS = 64;
 
-// One inverted list: `size` codes and the label stored with each.
+// One inverted list: `size` codes and the label stored with each; `label_offset` is added to
+// every label read (a list of one part of a joint file numbers its fingers from there).
 struct CodeList {
     const std::uint64_t* codes = nullptr;
     const std::int64_t* labels = nullptr;
     std::int64_t size = 0;
+    std::int64_t label_offset = 0;
 };
 
-// An inverted file of 64-bit codes: the coarse centroids, one list per centroid.
+// An inverted file of 64-bit codes: the coarse centroids, and `parts` lists per centroid
+// (centroid c's lists are c * parts .. c * parts + parts - 1): the lists of several files that
+// share one set of centroids, scanned as one file (the segments of a people gallery).
 struct CodeLists {
     std::vector<std::uint64_t> centroids;
-    std::vector<CodeList> lists;  // as many as centroids
+    std::vector<CodeList> lists;  // parts x as many as centroids
+    int parts = 1;
 };
 
 // Reused buffers of one searching thread.
@@ -79,12 +84,14 @@ struct VoteScratch {
 // The vote count of one probe finger: groups `votes` by finger (a stable radix sort on the
 // slot; `votes` is reordered), puts each finger's votes in pose cells (two grids offset by half
 // a cell), sums each probe code's best vote per cell, scores the finger by its best cell over
-// sqrt(its codes x probe_codes), and writes the k best fingers (ties: the lower slot first).
+// sqrt(its codes x probe_codes), and writes the k best fingers (ties: the lower slot first, or
+// the lower of `tie_ids[slot]` when given).
+// A finger whose count is not above 0 is left out (removed, or tombstoned by the caller).
 // Every vote's slot must be below n_slots and its row index geometry (rows x 3: x, y,
 // direction of the probe code's minutia). Returns how many fingers it wrote.
 int count_votes(std::vector<Vote>& votes, const float* geometry, const std::int32_t* counts, std::int64_t n_slots,
                 int probe_codes, const VoteLayout& layout, int k, float* out_scores, std::int64_t* out_slots,
-                VoteScratch& scratch);
+                VoteScratch& scratch, const std::int64_t* tie_ids = nullptr);
 
 // count_votes over a probe finger's rows x width retrieved labels and their votes (labels
 // below 0, slots not below n_slots and votes not above 0 are skipped).
@@ -107,5 +114,28 @@ struct RankVotes {
 void code_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, const RankVotes& rank,
                 std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
                 HammingScratch& scratch);
+
+// The joint search (several files' lists scanned as one, or the parts of a sharded gallery,
+// each scanning its own lists, voting as one file would): a code votes by the rank of its
+// distance among every code scanned, all codes at the cut distance included, so that the
+// parts need only share each probe code's distance histogram.
+//
+// code_histogram: how many of the codes in the lists of the query's nprobe nearest centroids
+// lie at each distance 0..HAMMING_BITS (out: HAMMING_BITS + 1 counts).
+void code_histogram(const CodeLists& index, std::uint64_t query, int nprobe, std::int64_t* out,
+                    HammingScratch& scratch);
+
+// The vote of each distance (out: HAMMING_BITS + 1) from a (summed) histogram: the nearest
+// distances up to the first whose codes, with all nearer, reach `neighbours` (the cut) vote
+// log(C / r) / log(C) - floor, at least 0, where r counts the codes at that distance or
+// nearer and C = max(codes scanned, neighbours, 2); farther distances vote 0.
+void vote_table(const std::int64_t* histogram, int neighbours, double floor, float* out);
+
+// The votes of every code of the scan whose distance votes in `table` (HAMMING_BITS + 1
+// votes; nullptr: this file's own vote_table of its own histogram), appended to `out` as
+// code_votes appends them.
+void table_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, double floor,
+                 const float* table, std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
+                 HammingScratch& scratch);
 
 }  // namespace afis
