@@ -381,3 +381,72 @@ def test_search_votes_bad_input(ivf_index: CandidateIndex) -> None:
     # a table of fewer slots than the labels name: those fingers are ignored, not read
     assert (run(counts=counts[:0])[1] == -1).all()
     assert run(k=0)[0].shape == (2, 0)
+
+
+def test_joint_indexes_vote_as_one_index() -> None:
+    """Two indexes sharing their centroids, searched jointly, give exactly what one index of
+    all their fingers gives; searched apart with the summed histograms' vote tables, their
+    lists merge to it too (the sharded people gallery's protocol)."""
+    from afis.index import JointIndexes
+    from afis.synth import Population
+
+    fingers = Population(seed=8).impressions(range(80), 0).templates()
+    probes = Population(seed=8).impressions([3, 41, 77], 1).templates()
+    options = IndexOptions.preset("small", nlist=4, nprobe=2)
+    whole = CandidateIndex(options)
+    whole.add(fingers, ids=range(80))
+    parts = []
+    for ids in (range(0, 50), range(50, 80)):
+        part = CandidateIndex(options)
+        part.set_centroids(whole.centroids)
+        part.add([fingers[i] for i in ids], ids=ids)
+        parts.append(part)
+    one = JointIndexes([whole]).search(probes, k=30)
+    joint = JointIndexes(parts).search(probes, k=30)
+    assert np.array_equal(joint[1], one[1]) and np.array_equal(joint[0], one[0])
+    assert one[1][:, 0].tolist() == [3, 41, 77]
+    # apart: histograms summed, vote tables shared, lists merged by score then id
+    alone = [JointIndexes([p]) for p in parts]
+    rows = [np.concatenate(a.histograms(probes)) for a in alone]
+    tables = _core.vote_tables(rows[0] + rows[1], options.neighbours, options.similarity_floor)
+    lists = [a.search(probes, k=30, tables=tables) for a in alone]
+    s_all = np.concatenate([s for s, _ in lists], axis=1)
+    i_all = np.concatenate([i for _, i in lists], axis=1)
+    order = np.lexsort((i_all, -np.where(i_all >= 0, s_all, -np.inf)), axis=1)[:, :30]
+    got = np.take_along_axis(i_all, order, axis=1)
+    assert np.array_equal(got, one[1])
+    # a tombstone (count 0) takes the finger out
+    counts = [p._counts.copy() for p in parts]
+    counts[0][list(parts[0].ids).index(3)] = 0
+    assert 3 not in JointIndexes(parts, counts).search(probes, k=30)[1]
+
+
+def test_joint_indexes_bad_input() -> None:
+    from afis.index import JointIndexes
+    from afis.synth import Population
+
+    fingers = Population(seed=9).impressions(range(30), 0).templates()
+    a = CandidateIndex(IndexOptions.preset("small", nlist=2, nprobe=2))
+    a.add(fingers[:15], ids=range(15))
+    b = CandidateIndex(IndexOptions.preset("small", nlist=2, nprobe=2))
+    b.add(fingers[15:], ids=range(15, 30))  # its own centroids
+    with pytest.raises(TypeError, match="CandidateIndex"):
+        JointIndexes([a, "b"])
+    with pytest.raises(TypeError):
+        JointIndexes([])
+    with pytest.raises(ValueError, match="centroids"):
+        JointIndexes([a, b])
+    with pytest.raises(ValueError, match="options"):
+        JointIndexes([a, CandidateIndex(IndexOptions.preset("small", nlist=2, nprobe=1))])
+    with pytest.raises(ValueError, match="counts"):
+        JointIndexes([a], [np.zeros(3, np.int32)])
+    with pytest.raises(ValueError, match="tables"):
+        JointIndexes([a]).search(fingers[:1], k=3, tables=np.zeros((2, 65), np.float32))
+    with pytest.raises(TypeError):
+        _core.HammingLists.joint([a._scan_table(), 5], np.zeros(2, np.int64))
+    with pytest.raises(ValueError):
+        _core.HammingLists.joint([a._scan_table()], np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="negative"):
+        _core.vote_tables(np.full((1, 65), -1, np.int64), 10, 0.0)
+    with pytest.raises((ValueError, TypeError)):
+        _core.vote_tables(np.zeros((1, 64), np.int64), 10, 0.0)
