@@ -698,14 +698,6 @@ class PeopleGallery:
         """Codes held by the live segments' indexes (for :func:`identify_parts`)."""
         return sum(segment.index.codes for segment in self._segments.values())
 
-    def _neighbours(self) -> int:
-        """Codes retrieved per probe code (for :func:`identify_parts`)."""
-        return int(self.options.neighbours)
-
-    def _similarity_floor(self) -> float:
-        """The index's vote floor (for :func:`identify_parts`)."""
-        return float(self.options.similarity_floor)
-
     def _search(
         self,
         queries: list[Template],
@@ -750,10 +742,13 @@ class PeopleGallery:
             found[members, : i.shape[1]] = i
         return scores, found
 
-    def _code_histograms(self, queries: list[Template]) -> list[np.ndarray | None] | None:
-        """Per query, the distance histograms of its codes' scans over this gallery's joint
-        indexes (``(codes, 65)``; None where no segment holds its position), for the parts of
-        a sharded gallery to add up; None when the segments cannot be searched jointly."""
+    def _code_histograms(
+        self, queries: list[Template]
+    ) -> tuple[int, float, list[np.ndarray | None]] | None:
+        """The neighbours and vote floor the gallery's index retrieves with, and per query the
+        distance histograms of its codes' scans over this gallery's joint indexes
+        (``(codes, 65)``; None where no segment holds its position), for the parts of a
+        sharded gallery to add up; None when the segments cannot be searched jointly."""
         joint = self._joint_indexes()
         if joint is None:
             return None
@@ -767,7 +762,7 @@ class PeopleGallery:
             found = joint[position].histograms([queries[n] for n in members])
             for n, rows in zip(members, found, strict=True):
                 out[n] = rows
-        return out
+        return int(self.options.neighbours), float(self.options.similarity_floor), out
 
     def _joint_indexes(self) -> dict[int, JointIndexes] | None:
         """Per searched finger position, its segments' indexes as one (with the tombstoned
@@ -1140,11 +1135,10 @@ def identify_parts(
         if any(f is None for f in found):
             each = True  # some part cannot search jointly: every part searches by segments
         else:
-            neighbours = run("_neighbours", ())[0]
-            floor = run("_similarity_floor", ())[0]
+            neighbours, floor = found[0][0], found[0][1]
             tables = []
             for q in range(len(queries)):
-                rows = [f[q] for f in found if f[q] is not None]
+                rows = [f[2][q] for f in found if f[2][q] is not None]
                 tables.append(
                     _core.vote_tables(np.sum(rows, axis=0), neighbours, floor) if rows else None
                 )

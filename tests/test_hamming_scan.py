@@ -450,3 +450,18 @@ def test_joint_indexes_bad_input() -> None:
         _core.vote_tables(np.full((1, 65), -1, np.int64), 10, 0.0)
     with pytest.raises((ValueError, TypeError)):
         _core.vote_tables(np.zeros((1, 64), np.int64), 10, 0.0)
+
+
+def test_vote_tables_rank_votes() -> None:
+    """Distances up to the first that reaches `neighbours` codes vote log(C / r) / log(C) -
+    floor (r: codes that near or nearer, C: codes scanned); farther ones 0."""
+    hist = np.zeros((1, 65), np.int64)
+    hist[0, [0, 3, 5]] = [1, 2, 10]  # 13 codes scanned
+    votes = _core.vote_tables(hist, 3, 0.0)[0]
+    c = np.log(13)
+    assert votes[0] == pytest.approx(1.0)
+    assert votes[3] == pytest.approx(np.log(13 / 3) / c)
+    assert (votes[4:] == 0).all()
+    floored = _core.vote_tables(hist, 3, 0.5)[0]
+    assert floored[3] == pytest.approx(max(np.log(13 / 3) / c - 0.5, 0.0))
+    assert (_core.vote_tables(np.zeros((2, 65), np.int64), 5, 0.0) == 0).all()

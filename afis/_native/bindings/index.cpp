@@ -105,14 +105,19 @@ std::shared_ptr<HammingLists> joint_hamming_lists(const py::list& tables, const 
     return out;
 }
 
-py::tuple hamming_search(const HammingLists& self, const py::array& queries, int nprobe, int k, int threads) {
+// The probe codes of a search, checked.
+const std::uint64_t* query_codes(const py::array& queries) {
     if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
         !(queries.flags() & py::array::c_style))
         throw py::type_error("queries must be a contiguous 1-D uint64 array");
+    return static_cast<const std::uint64_t*>(queries.data());
+}
+
+py::tuple hamming_search(const HammingLists& self, const py::array& queries, int nprobe, int k, int threads) {
+    const auto* q = query_codes(queries);
     if (k < 0 || k > (1 << 20)) throw py::value_error("k must be within 0..2^20, got " + std::to_string(k));
     if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
     const py::ssize_t n = queries.shape(0);
-    const auto* q = static_cast<const std::uint64_t*>(queries.data());
     py::array_t<std::int32_t> distances({n, static_cast<py::ssize_t>(k)});
     py::array_t<std::int64_t> labels({n, static_cast<py::ssize_t>(k)});
     std::int32_t* d = distances.mutable_data();
@@ -203,52 +208,6 @@ py::tuple aggregate_votes(const py::array& votes, const py::array& labels, const
     return py::make_tuple(scores, slots);
 }
 
-// The vote count of n probes whose votes `votes_of(r0, from, to, out, scratch)` appends (probe
-// p's code rows are starts[p]..starts[p + 1], rows numbered from r0 = starts[p]). Probes are
-// shared among the threads; a batch of fewer probes than threads shares each probe's codes
-// instead. Called without the GIL.
-template <typename VotesOf>
-void count_probes(py::ssize_t n, const std::int64_t* st, const float* g, const std::int32_t* c, py::ssize_t n_slots,
-                  const afis::VoteLayout& p, int k, float* so, std::int64_t* lo, const std::int64_t* tie_ids,
-                  int workers, const VotesOf& votes_of) {
-    if (n >= workers) {
-        afis::parallel_for(n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
-            thread_local afis::HammingScratch scratch;
-            thread_local afis::VoteScratch counting;
-            thread_local std::vector<afis::Vote> votes;
-            votes.clear();
-            votes_of(st[i], st[i], st[i + 1], votes, scratch);
-            afis::count_votes(votes, g + st[i] * 3, c, n_slots, static_cast<int>(st[i + 1] - st[i]), p, k,
-                              so + i * k, lo + i * k, counting, tie_ids);
-        });
-        return;
-    }
-    std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
-    std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
-    afis::VoteScratch counting;
-    std::vector<afis::Vote> votes;
-    for (py::ssize_t i = 0; i < n; ++i) {
-        const std::int64_t r0 = st[i], codes = st[i + 1] - st[i];
-        afis::parallel_for(workers, workers, 1, [&](std::ptrdiff_t w, int /*worker*/) {
-            auto& part = parts[static_cast<std::size_t>(w)];
-            part.clear();
-            votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
-                     scratches[static_cast<std::size_t>(w)]);
-        });
-        votes.clear();
-        for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
-        afis::count_votes(votes, g + r0 * 3, c, n_slots, static_cast<int>(codes), p, k, so + i * k, lo + i * k,
-                          counting, tie_ids);
-    }
-}
-
-const std::uint64_t* query_codes(const py::array& queries) {
-    if (!py::isinstance<py::array_t<std::uint64_t>>(queries) || queries.ndim() != 1 ||
-        !(queries.flags() & py::array::c_style))
-        throw py::type_error("queries must be a contiguous 1-D uint64 array");
-    return static_cast<const std::uint64_t*>(queries.data());
-}
-
 void check_search(int nprobe, int neighbours, int k) {
     if (nprobe < 1) throw py::value_error("nprobe must be positive, got " + std::to_string(nprobe));
     if (neighbours < 1 || neighbours > (1 << 20))
@@ -256,37 +215,97 @@ void check_search(int nprobe, int neighbours, int k) {
     if (k < 0 || k > (1 << 24)) throw py::value_error("k must be within 0..2^24, got " + std::to_string(k));
 }
 
-// The scan and the vote count in one pass (afis::code_votes, afis::count_votes): probe p's
-// codes are queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of
-// geometry.
+// A batch of probe fingers for a vote count, checked once: probe p's codes are
+// queries[starts[p]..starts[p + 1]], their minutiae's poses the same rows of geometry; counts
+// gives each finger slot's code count.
+struct ProbeBatch {
+    const std::uint64_t* q = nullptr;
+    py::ssize_t rows = 0;
+    const float* g = nullptr;
+    py::ssize_t n = 0;  // probes
+    const std::int64_t* st = nullptr;
+    py::ssize_t n_slots = 0;
+    const std::int32_t* c = nullptr;
+};
+
+ProbeBatch probe_batch(const py::array& queries, const py::array& starts, const py::array& geometry,
+                       const py::array& counts) {
+    ProbeBatch b;
+    b.q = query_codes(queries);
+    b.rows = queries.shape(0);
+    b.g = checked<float>(geometry, b.rows, 3, "geometry");
+    b.st = probe_starts(starts, b.rows, &b.n);
+    b.n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
+    b.c = checked<std::int32_t>(counts, b.n_slots, 0, "counts");
+    return b;
+}
+
+// The k best fingers of each probe of `b` (scores, slots), from the votes `vote(r, row, out,
+// scratch)` appends for code r (row: r's number within its probe). Probes are shared among the
+// threads; a batch of fewer probes than threads shares each probe's codes instead. Ties by
+// `tie_ids` of the slots when given (else by slot). Releases the GIL.
+template <typename VoteFn>
+py::tuple count_probes(const ProbeBatch& b, const afis::VoteLayout& p, int k, const std::int64_t* tie_ids,
+                       int threads, const VoteFn& vote) {
+    auto [scores, slots] = empty_shortlists(b.n, k);
+    float* so = scores.mutable_data();
+    std::int64_t* lo = slots.mutable_data();
+    const int workers = std::max(1, threads);
+    const auto votes_of = [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
+                              afis::HammingScratch& scratch) {
+        for (std::int64_t r = from; r < to; ++r) vote(r, static_cast<std::uint32_t>(r - r0), out, scratch);
+    };
+    {
+        py::gil_scoped_release release;
+        if (b.n >= workers) {
+            afis::parallel_for(b.n, workers, 1, [&](std::ptrdiff_t i, int /*worker*/) {
+                thread_local afis::HammingScratch scratch;
+                thread_local afis::VoteScratch counting;
+                thread_local std::vector<afis::Vote> votes;
+                votes.clear();
+                votes_of(b.st[i], b.st[i], b.st[i + 1], votes, scratch);
+                afis::count_votes(votes, b.g + b.st[i] * 3, b.c, b.n_slots, static_cast<int>(b.st[i + 1] - b.st[i]), p,
+                                  k, so + i * k, lo + i * k, counting, tie_ids);
+            });
+        } else {
+            std::vector<std::vector<afis::Vote>> parts(static_cast<std::size_t>(workers));
+            std::vector<afis::HammingScratch> scratches(static_cast<std::size_t>(workers));
+            afis::VoteScratch counting;
+            std::vector<afis::Vote> votes;
+            for (py::ssize_t i = 0; i < b.n; ++i) {
+                const std::int64_t r0 = b.st[i], codes = b.st[i + 1] - b.st[i];
+                afis::parallel_for(workers, workers, 1, [&](std::ptrdiff_t w, int /*worker*/) {
+                    auto& part = parts[static_cast<std::size_t>(w)];
+                    part.clear();
+                    votes_of(r0, r0 + codes * w / workers, r0 + codes * (w + 1) / workers, part,
+                             scratches[static_cast<std::size_t>(w)]);
+                });
+                votes.clear();
+                for (const auto& part : parts) votes.insert(votes.end(), part.begin(), part.end());
+                afis::count_votes(votes, b.g + r0 * 3, b.c, b.n_slots, static_cast<int>(codes), p, k, so + i * k,
+                                  lo + i * k, counting, tie_ids);
+            }
+        }
+    }
+    return py::make_tuple(scores, slots);
+}
+
+// The scan and the vote count in one pass (afis::code_votes, afis::count_votes).
 py::tuple hamming_search_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
                                const py::array& geometry, const py::array& counts, const py::dict& layout,
                                int nprobe, int neighbours, double compared, double floor, int k, int threads) {
-    const auto* q = query_codes(queries);
-    const py::ssize_t rows = queries.shape(0);
-    const auto* g = checked<float>(geometry, rows, 3, "geometry");
-    py::ssize_t n = 0;
-    const auto* st = probe_starts(starts, rows, &n);
-    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
-    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
+    const ProbeBatch b = probe_batch(queries, starts, geometry, counts);
     check_search(nprobe, neighbours, k);
     if (!std::isfinite(compared) || compared < 0 || !std::isfinite(floor))
         throw py::value_error("compared must be finite and non-negative and floor finite");
     const afis::VoteLayout p = vote_layout(layout);
     const afis::RankVotes rank{compared, floor};
-    auto [scores, slots] = empty_shortlists(n, k);
-    {
-        py::gil_scoped_release release;
-        count_probes(n, st, g, c, n_slots, p, k, scores.mutable_data(), slots.mutable_data(), nullptr,
-                     std::max(1, threads),
-                     [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
-                         afis::HammingScratch& scratch) {
-                         for (std::int64_t r = from; r < to; ++r)
-                             afis::code_votes(self.lists, q[r], nprobe, neighbours, rank,
-                                              static_cast<std::uint32_t>(r - r0), n_slots, p.slot_shift, out, scratch);
-                     });
-    }
-    return py::make_tuple(scores, slots);
+    return count_probes(b, p, k, nullptr, threads,
+                        [&](std::int64_t r, std::uint32_t row, std::vector<afis::Vote>& out,
+                            afis::HammingScratch& scratch) {
+                            afis::code_votes(self.lists, b.q[r], nprobe, neighbours, rank, row, b.n_slots,
+                                             p.slot_shift, out, scratch);
+                        });
 }
 
 // The distance histogram of each query's scan (afis::code_histogram): (rows, 65) int64.
@@ -331,38 +350,21 @@ py::tuple hamming_search_table_votes(const HammingLists& self, const py::array& 
                                      const py::array& geometry, const py::array& counts, const py::array& ids,
                                      const py::dict& layout, int nprobe, int neighbours, double floor, int k,
                                      int threads, const py::object& tables) {
-    const auto* q = query_codes(queries);
-    const py::ssize_t rows = queries.shape(0);
-    const auto* g = checked<float>(geometry, rows, 3, "geometry");
-    py::ssize_t n = 0;
-    const auto* st = probe_starts(starts, rows, &n);
-    const py::ssize_t n_slots = counts.ndim() == 1 ? counts.shape(0) : -1;
-    const auto* c = checked<std::int32_t>(counts, n_slots, 0, "counts");
-    const auto* tie = checked<std::int64_t>(ids, n_slots, 0, "ids");
+    const ProbeBatch b = probe_batch(queries, starts, geometry, counts);
+    const auto* tie = checked<std::int64_t>(ids, b.n_slots, 0, "ids");
     check_search(nprobe, neighbours, k);
     if (!std::isfinite(floor)) throw py::value_error("floor must be finite");
+    constexpr std::int64_t levels = afis::HAMMING_BITS + 1;
     const float* t = nullptr;
-    py::array table_array;
-    if (!tables.is_none()) {
-        table_array = py::reinterpret_borrow<py::array>(tables);
-        t = checked<float>(table_array, rows, afis::HAMMING_BITS + 1, "tables");
-    }
+    if (!tables.is_none()) t = checked<float>(py::reinterpret_borrow<py::array>(tables), b.rows, levels, "tables");
     const afis::VoteLayout p = vote_layout(layout);
-    auto [scores, slots] = empty_shortlists(n, k);
-    {
-        py::gil_scoped_release release;
-        count_probes(n, st, g, c, n_slots, p, k, scores.mutable_data(), slots.mutable_data(), tie,
-                     std::max(1, threads),
-                     [&](std::int64_t r0, std::int64_t from, std::int64_t to, std::vector<afis::Vote>& out,
-                         afis::HammingScratch& scratch) {
-                         for (std::int64_t r = from; r < to; ++r)
-                             afis::table_votes(self.lists, q[r], nprobe, neighbours, floor,
-                                               t ? t + r * (afis::HAMMING_BITS + 1) : nullptr,
-                                               static_cast<std::uint32_t>(r - r0), n_slots, p.slot_shift, out,
-                                               scratch);
-                     });
-    }
-    return py::make_tuple(scores, slots);
+    return count_probes(b, p, k, tie, threads,
+                        [&](std::int64_t r, std::uint32_t row, std::vector<afis::Vote>& out,
+                            afis::HammingScratch& scratch) {
+                            afis::table_votes(self.lists, b.q[r], nprobe, neighbours, floor,
+                                              t ? t + r * levels : nullptr, row, b.n_slots, p.slot_shift, out,
+                                              scratch);
+                        });
 }
 
 }  // namespace
