@@ -93,17 +93,19 @@ INDEX_PRESETS = MappingProxyType(
 
 #: How a people gallery's candidate index is partitioned for its size
 #: (:func:`afis.people.people_index_options`): about one coarse list per ``people_per_list``
-#: people of a shard (a power of two, at most ``max_nlist``), ``nprobe`` lists visited per
-#: probe code, one code retrieved per probe code for every ``people_per_neighbour`` people
-#: of a shard (within ``min_neighbours .. max_neighbours``: hard mates need deeper retrieval
-#: as the gallery grows), k-means on ``train_per_list`` codes a list. Measured in
-#: ``benchmarks/DEDUP.md``.
+#: people of a shard (a power of two, at most ``max_nlist``), one list in
+#: ``lists_per_visit`` visited per probe code (within ``min_nprobe .. max_nprobe``), one code
+#: retrieved per probe code for every ``people_per_neighbour`` people of a shard (within
+#: ``min_neighbours .. max_neighbours``: hard mates need deeper retrieval as the gallery
+#: grows), k-means on ``train_per_list`` codes a list. Measured in ``benchmarks/DEDUP.md``.
 PEOPLE_INDEX = MappingProxyType(
     {
         "people_per_list": 64,
         "max_nlist": 4096,
-        "nprobe": 32,
-        "people_per_neighbour": 25,
+        "lists_per_visit": 32,
+        "min_nprobe": 16,
+        "max_nprobe": 32,
+        "people_per_neighbour": 32,
         "min_neighbours": 512,
         "max_neighbours": 4096,
         "train_per_list": 64,

@@ -123,7 +123,7 @@ FULL_RERANK = 8
 #: Fingers each searched probe finger lists from the index before the evidence is summed per
 #: person: wide, so that a person's weaker fingers still add their evidence (a list of
 #: ``2 * depth`` ranked 5 % of the mates lower at 10^5 people: ``benchmarks/DEDUP.md``).
-FINGER_LIST = 1000
+FINGER_LIST = 4000
 #: A segment holding a share ``s`` of the gallery's codes retrieves
 #: ``max(MIN_SEGMENT_NEIGHBOURS, ceil(s * neighbours * SEGMENT_NEIGHBOURS_MARGIN))`` codes per
 #: probe code, so the votes cast per search do not grow with the number of segments.
@@ -135,16 +135,19 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     """Candidate-index options for a people gallery expected to hold ``people`` people in
     ``shards`` shards: the ``national`` preset with about one coarse list per
     ``PEOPLE_INDEX["people_per_list"]`` people of a shard (a power of two, at most
-    ``PEOPLE_INDEX["max_nlist"]``), visiting ``PEOPLE_INDEX["nprobe"]`` of them, and
-    retrieving more neighbours per probe code as the shard grows
-    (:data:`afis.constants.PEOPLE_INDEX`). The search then scans about
-    ``nprobe / nlist`` of the codes: a share that falls as the gallery grows to the cap.
+    ``PEOPLE_INDEX["max_nlist"]``), visiting one in ``PEOPLE_INDEX["lists_per_visit"]``
+    of them (16 to 32), and retrieving more neighbours per probe code as the shard grows
+    (:data:`afis.constants.PEOPLE_INDEX`). The search then scans about ``nprobe / nlist`` of
+    the codes: a share that falls as the gallery grows to the cap.
 
     Examples
     --------
     >>> o = people_index_options(10**6)
     >>> o.nlist, o.nprobe, o.neighbours
     (4096, 32, 4096)
+    >>> o = people_index_options(50_000)
+    >>> o.nlist, o.nprobe, o.neighbours
+    (512, 16, 1562)
     >>> people_index_options(10_000).neighbours
     512
     >>> people_index_options(100).nlist
@@ -158,7 +161,13 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     return IndexOptions.preset(
         "national",
         nlist=nlist,
-        nprobe=min(PEOPLE_INDEX["nprobe"], nlist),
+        nprobe=min(
+            nlist,
+            max(
+                PEOPLE_INDEX["min_nprobe"],
+                min(PEOPLE_INDEX["max_nprobe"], nlist // PEOPLE_INDEX["lists_per_visit"]),
+            ),
+        ),
         neighbours=min(
             PEOPLE_INDEX["max_neighbours"], max(PEOPLE_INDEX["min_neighbours"], neighbours)
         ),
@@ -1077,6 +1086,51 @@ def _merge_lists(
     return s_all[rows, order], i_all[rows, order]
 
 
+def _shortlists(
+    index_scores: np.ndarray,
+    finger_ids: np.ndarray,
+    owners: np.ndarray,
+    probes: int,
+    depth: int,
+    allow: Callable[[int, np.ndarray], np.ndarray] | None,
+) -> list[list[int]]:
+    """Per probe, the ``depth`` people with the most index evidence (their fingers' index
+    scores summed over the probe's searched fingers, rows of ``index_scores`` owned by the
+    probe), ``allow`` applied first; ties by person id.
+
+    One sort of (probe, person) keys for the whole batch: a person is listed at most once per
+    row, and the sums add the rows in order, as a running sum per person would."""
+    rows, width = finger_ids.shape
+    listed = finger_ids >= 0
+    owner = np.repeat(owners.astype(np.int64), width).reshape(rows, width)[listed]
+    person = finger_ids[listed] // 10
+    score = index_scores[listed].astype(np.float64)
+    span = int(person.max()) + 1 if len(person) else 1
+    if probes * span < 1 << 62:  # one int64 key: a single sort (the common case)
+        order = np.argsort(owner * span + person, kind="stable")
+    else:
+        order = np.lexsort((person, owner))
+    owner, person, score = owner[order], person[order], score[order]
+    first = np.ones(len(person), bool)
+    first[1:] = (owner[1:] != owner[:-1]) | (person[1:] != person[:-1])
+    starts = np.flatnonzero(first)
+    sums = np.add.reduceat(score, starts) if len(starts) else np.zeros(0)
+    owner, person = owner[starts], person[starts]
+    bounds = np.searchsorted(owner, np.arange(probes + 1))
+    out = []
+    for n in range(probes):
+        people, votes = person[bounds[n] : bounds[n + 1]], sums[bounds[n] : bounds[n + 1]]
+        if allow is not None and len(people):
+            keep = np.asarray(allow(n, people.copy()), dtype=bool)
+            if keep.shape != (len(people),):
+                raise ValueError(f"allow returned shape {keep.shape}, not ({len(people)},)")
+            people, votes = people[keep], votes[keep]
+        # fused per person before the cut; ties by id
+        best = np.lexsort((people, -votes))[:depth]
+        out.append(people[best].tolist())
+    return out
+
+
 def identify_parts(
     parts: Sequence[Any],
     count: int,
@@ -1146,22 +1200,9 @@ def identify_parts(
         run("_search", (queries, width, total, tables, each)), width, len(queries)
     )
     search_s = time.perf_counter() - tick
-    evidence: list[dict[int, float]] = [{} for _ in checked]
-    for q, n in enumerate(owners):
-        for score, fid in zip(index_scores[q].tolist(), finger_ids[q].tolist(), strict=True):
-            if fid >= 0:
-                pid = fid // 10
-                evidence[n][pid] = evidence[n].get(pid, 0.0) + score
-    shortlists = []
-    for n, votes in enumerate(evidence):
-        listed = list(votes)
-        if allow is not None and listed:
-            keep = np.asarray(allow(n, np.asarray(listed, np.int64)), dtype=bool)
-            if keep.shape != (len(listed),):
-                raise ValueError(f"allow returned shape {keep.shape}, not ({len(listed)},)")
-            listed = [pid for pid, ok in zip(listed, keep.tolist(), strict=True) if ok]
-        # fused per person before the cut; ties by id
-        shortlists.append(sorted(listed, key=lambda p: (-votes[p], p))[:depth])
+    shortlists = _shortlists(
+        index_scores, finger_ids, np.asarray(owners), len(checked), depth, allow
+    )
     # 2. the shortlists on the searched fingers (each part scores the people it holds)
     tick = time.perf_counter()
     first = (

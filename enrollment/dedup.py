@@ -324,6 +324,8 @@ class _JobFiles:
             seq = np.asarray(arrays["seq"])
             nik = np.asarray(arrays["nik"])
         self.seq_of = dict(zip(record_ids.tolist(), seq.tolist(), strict=True))
+        by_id = np.argsort(record_ids, kind="stable")
+        self._sorted_ids, self._sorted_seq = record_ids[by_id], seq[by_id]
         self.nik_index: dict[str, list[int]] = {}
         for rid, value in zip(record_ids.tolist(), nik.tolist(), strict=True):
             self.nik_index.setdefault(value, []).append(rid)
@@ -339,8 +341,11 @@ class _JobFiles:
         batch records before place ``seqs[n]``."""
 
         def allow(n: int, ids: np.ndarray) -> np.ndarray:
-            seq = seqs[n]
-            return np.fromiter((self.seq_of.get(int(i), seq) < seq for i in ids), bool, len(ids))
+            ids = np.asarray(ids, np.int64)
+            if not len(self._sorted_ids):
+                return np.zeros(len(ids), bool)
+            at = np.minimum(np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1)
+            return (self._sorted_ids[at] == ids) & (self._sorted_seq[at] < seqs[n])
 
         return allow
 

@@ -400,3 +400,48 @@ def test_batches_rank_as_compacted(tmp_path: Path, enrolled: list) -> None:
         each.insert(list(range(start, start + 15)), enrolled[start : start + 15])
     each._joint = {}  # as when the segments cannot be searched jointly
     assert_same_ranking(each.identify(probes, k=8, depth=20), before)
+
+
+def _shortlists_reference(scores, ids, owners, probes, depth, allow):
+    """The per-person evidence sum as a running sum per person, row by row."""
+    evidence: list[dict[int, float]] = [{} for _ in range(probes)]
+    for q, n in enumerate(owners):
+        for score, fid in zip(scores[q].tolist(), ids[q].tolist(), strict=True):
+            if fid >= 0:
+                evidence[n][fid // 10] = evidence[n].get(fid // 10, 0.0) + score
+    out = []
+    for n, votes in enumerate(evidence):
+        listed = [p for p in votes if allow is None or allow(n, np.array([p]))[0]]
+        out.append(sorted(listed, key=lambda p: (-votes[p], p))[:depth])
+    return out
+
+
+@pytest.mark.parametrize("huge_ids", [False, True])
+def test_shortlists_sum_evidence_per_person(huge_ids: bool) -> None:
+    """The batch's evidence sum (one sort) lists exactly what a running sum per person
+    lists: same people, same order, ties by id, ``allow`` applied before the cut; person ids
+    too large for one sort key take the two-key sort."""
+    from afis.people import MAX_PERSON_ID, _shortlists
+
+    rng = np.random.default_rng(5)
+    probes, width = 7, 60
+    owners = np.sort(rng.integers(0, probes, 20))
+    owners[:probes] = np.arange(probes)  # every probe owns a row
+    owners.sort()
+    people = rng.integers(0, 40, (len(owners), width))
+    if huge_ids:
+        people += MAX_PERSON_ID - 50
+    positions = rng.integers(0, 10, (len(owners), width))
+    ids = people * 10 + positions
+    ids[rng.random(ids.shape) < 0.1] = -1  # unfilled places
+    scores = rng.choice([0.25, 0.5, 0.125, 1.0], ids.shape).astype(np.float32)  # many ties
+
+    def allow(n: int, who: np.ndarray) -> np.ndarray:
+        return (who + n) % 3 != 0
+
+    for chosen in (None, allow):
+        for depth in (1, 5, 1000):
+            want = _shortlists_reference(scores, ids, owners, probes, depth, chosen)
+            assert _shortlists(scores, ids, owners, probes, depth, chosen) == want
+    with pytest.raises(ValueError, match="allow returned shape"):
+        _shortlists(scores, ids, owners, probes, 5, lambda n, who: np.ones(2, bool))

@@ -18,6 +18,8 @@
 #include "afis/common/x86.hpp"
 #include "afis/index/hamming.hpp"
 
+#pragma GCC diagnostic ignored "-Wpsabi"  // 32-byte vectors passed by value, always inlined
+
 namespace afis {
 
 namespace {
@@ -45,9 +47,50 @@ __attribute__((target("popcnt,avx2,avx512f,avx512vpopcntdq"))) void distances_av
 }
 #endif
 
+#ifdef AFIS_X86
+// The Hamming weight of each 64-bit lane of x (0..64 in each lane): nibble look-ups (Mula's
+// popcount) summed per lane by SAD.
+__attribute__((target("avx2"))) inline __m256i lane_weights(__m256i x) {
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3,
+                                           1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(x, nibble));
+    const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble));
+    return _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256());
+}
+
+__attribute__((target("avx2"))) inline __m256i xor_at(const std::uint64_t* codes, __m256i q) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)), q);
+}
+
+// Sixteen codes a step: four vectors of lane weights merged into bytes and put back in code
+// order by one shuffle and one unpack. About twice the scalar POPCNT loop's rate, whose byte
+// stores limit it.
+__attribute__((target("popcnt,avx2"))) void distances_avx2(const std::uint64_t* codes, std::int64_t n,
+                                                           std::uint64_t query, std::uint8_t* out) {
+    const __m256i q = _mm256_set1_epi64x(static_cast<long long>(query));
+    // lane j of the merged vector holds codes j, 4 + j, 8 + j, 12 + j in its bytes 0..3
+    const __m256i order = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8, 1, 9, 2,
+                                           10, 3, 11, -1, -1, -1, -1, -1, -1, -1, -1);
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i merged = lane_weights(xor_at(codes + i, q));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 4, q)), 8));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 8, q)), 16));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 12, q)), 24));
+        const __m256i pairs = _mm256_shuffle_epi8(merged, order);
+        const __m128i bytes =
+            _mm_unpacklo_epi16(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), bytes);
+    }
+    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+}
+#endif
+
 void distances(const std::uint64_t* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
 #ifdef AFIS_X86
     if (simd_level() == SimdLevel::AVX512) return distances_avx512(codes, n, query, out);
+    if (simd_level() == SimdLevel::AVX2) return distances_avx2(codes, n, query, out);
 #endif
     distances_plain(codes, n, query, out);
 }
@@ -322,6 +365,10 @@ void code_histogram(const CodeLists& index, std::uint64_t query, int nprobe, std
 void vote_table(const std::int64_t* histogram, int neighbours, double floor, float* out) {
     std::int64_t total = 0;
     for (int v = 0; v < LEVELS; ++v) total += histogram[v];
+    vote_table_of(histogram, total, neighbours, floor, out);
+}
+
+void vote_table_of(const std::int64_t* histogram, std::int64_t total, int neighbours, double floor, float* out) {
     for (int v = 0; v < LEVELS; ++v) out[v] = 0.0f;
     const std::int64_t want = std::min<std::int64_t>(std::max(neighbours, 0), total);
     if (want <= 0) return;
@@ -340,12 +387,24 @@ void table_votes(const CodeLists& index, std::uint64_t query, int nprobe, int ne
     const std::int64_t total = scan_distances(index, query, nprobe, scratch);
     if (total == 0) return;
     const std::uint8_t* d = scratch.distance.data();
-    std::array<float, LEVELS> own{};
     if (table == nullptr) {
+        // this file's own votes: only the distances up to the one reaching `neighbours` vote,
+        // so only the codes that near are counted by distance (not every scanned code); the
+        // votes are exactly vote_table's of the whole histogram
+        const std::int64_t want = std::min<std::int64_t>(std::max(neighbours, 0), total);
+        if (want <= 0) return;
+        const int reach = cut_for(d, total, want).first;
+        nearest_positions(d, total, reach + 1, 0, count_at_most(d, total, reach), scratch.order);
         std::array<std::int64_t, LEVELS> histogram{};
-        histogram_of(d, total, histogram.data());
-        vote_table(histogram.data(), neighbours, floor, own.data());
-        table = own.data();
+        for (const std::int64_t i : scratch.order) ++histogram[d[i]];
+        std::array<float, LEVELS> own{};
+        vote_table_of(histogram.data(), total, neighbours, floor, own.data());
+        for_nearest(index, scratch, [&](int v, std::int64_t label) {
+            const float w = own[static_cast<std::size_t>(v)];
+            if (label < 0 || (label >> slot_shift) >= n_slots || !(w > 0)) return;
+            out.push_back({label, w, row});
+        });
+        return;
     }
     int cut = -1;  // the farthest distance that votes
     for (int v = 0; v < LEVELS; ++v)

@@ -130,6 +130,9 @@ void code_histogram(const CodeLists& index, std::uint64_t query, int nprobe, std
 // log(C / r) / log(C) - floor, at least 0, where r counts the codes at that distance or
 // nearer and C = max(codes scanned, neighbours, 2); farther distances vote 0.
 void vote_table(const std::int64_t* histogram, int neighbours, double floor, float* out);
+// vote_table of a histogram that counts only the distances up to the cut (or more), `total`
+// being the number of codes scanned.
+void vote_table_of(const std::int64_t* histogram, std::int64_t total, int neighbours, double floor, float* out);
 
 // The votes of every code of the scan whose distance votes in `table` (HAMMING_BITS + 1
 // votes; nullptr: this file's own vote_table of its own histogram), appended to `out` as
