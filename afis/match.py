@@ -477,18 +477,45 @@ class Matcher:
         )
 
     def compare_many(
-        self, gallery: Gallery | Sequence[Template], *, threads: int | None = None
+        self,
+        gallery: Gallery | Sequence[Template],
+        *,
+        threads: int | None = None,
+        rows: Sequence[int] | np.ndarray | None = None,
     ) -> np.ndarray:
         """Scores against every template of ``gallery``, on all cores, GIL released.
+
+        Parameters
+        ----------
+        gallery : Gallery or sequence of Template
+        threads : int, optional
+            Threads (``None``: one per CPU).
+        rows : sequence of int, optional
+            Score only the templates at these rows (in that order, repeats allowed), read in
+            place: what ``compare_many(gallery.subset(rows))`` returns, without the copy.
 
         Returns
         -------
         numpy.ndarray
-            ``float32`` scores, one per gallery template, in gallery order.
+            ``float32`` scores, one per gallery template (or row), in that order.
+
+        Examples
+        --------
+        >>> from afis.template import Template
+        >>> g = Gallery.from_templates([Template.empty(50, 50)] * 3)
+        >>> Matcher(Template.empty(50, 50)).compare_many(g, rows=[2, 0]).shape
+        (2,)
         """
         workers = resolve_threads(threads)
         if not isinstance(gallery, Gallery):
             gallery = Gallery.from_templates(gallery, threads=workers)
+        if rows is not None:
+            rows = np.asarray(rows).reshape(-1)
+            if rows.size and not np.issubdtype(rows.dtype, np.integer):
+                raise TypeError(f"rows must be integers, got {rows.dtype}")
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
+                raise IndexError(f"rows must index the gallery's {len(gallery)} templates")
         a = gallery._arrays
         return _core.compare_many(
             self._cylinders,
@@ -498,6 +525,7 @@ class Matcher:
             a["valid"],
             a["usable"],
             workers,
+            rows,
         )
 
 

@@ -866,7 +866,7 @@ class PeopleGallery:
 
         Every stored finger wanted by any probe is parsed and prepared once, in one
         :meth:`Gallery.from_templates` over all the threads; then each probe finger is
-        prepared and compared with its rows (probes in parallel)."""
+        prepared and compared with its rows, read in place (probes in parallel)."""
         wanted = set(positions)
         rows: dict[tuple[int, int], int] = {}
         refs: list[tuple[int, int]] = []
@@ -897,7 +897,7 @@ class PeopleGallery:
                 if found:
                     at, subset = zip(*found, strict=True)
                     scores[list(at), position - 1] = Matcher(probe[position]).compare_many(
-                        prepared.subset(list(subset)), threads=1
+                        prepared, rows=subset, threads=1
                     )
 
         workers = min(resolve_threads(self._threads), len(probes))

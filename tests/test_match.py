@@ -174,6 +174,37 @@ def test_native_compare_many_refuses_inconsistent_arrays():
         _core.compare_many(probe, gallery["offsets"], doubles, *rest)
 
 
+def test_compare_many_rows_read_in_place():
+    """``rows`` scores exactly what a copied subset scores (order, repeats) and refuses rows
+    outside the gallery or of the wrong type, in Python and natively."""
+    from afis._native import _core
+
+    gallery = Gallery.from_templates([_random_template(s) for s in range(6)])
+    matcher = afis.Matcher(_random_template(2))
+    for rows in ([5, 0, 2, 2], [], [3]):
+        want = matcher.compare_many(gallery.subset(rows), threads=1)
+        got = matcher.compare_many(gallery, rows=rows, threads=2)
+        assert np.array_equal(got, want)
+    assert np.array_equal(
+        matcher.compare_many(gallery, rows=np.arange(6)), matcher.compare_many(gallery)
+    )
+    with pytest.raises(IndexError, match="6 templates"):
+        matcher.compare_many(gallery, rows=[6])
+    with pytest.raises(IndexError, match="6 templates"):
+        matcher.compare_many(gallery, rows=[-1])
+    with pytest.raises(TypeError, match="integers"):
+        matcher.compare_many(gallery, rows=[0.5])
+    a = gallery.arrays
+    args = (a["offsets"], a["minutiae"], a["bits"], a["valid"], a["usable"], 1)
+    probe = afis.match._cylinders(_random_template(2))
+    with pytest.raises(ValueError, match="rows must index"):
+        _core.compare_many(probe, *args, np.array([7], np.int64))
+    with pytest.raises(ValueError, match="1-D"):
+        _core.compare_many(probe, *args, np.zeros((1, 1), np.int64))
+    with pytest.raises(TypeError):
+        _core.compare_many(probe, *args, np.array([1.0]))
+
+
 def test_genuine_pair_scores_above_impostor_pair(datasets_root):
     root = datasets_root / "sourceafis_java_testresources"
     probe = afis.extract(root / "probe.png")

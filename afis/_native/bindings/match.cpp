@@ -244,7 +244,8 @@ bool in_bounds(const afis::CylinderView& g) {
 
 py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array& offsets,
                                 const py::array& minutiae, const py::array& bits,
-                                const py::array& valid, const py::array& usable, int threads) {
+                                const py::array& valid, const py::array& usable, int threads,
+                                const py::object& rows) {
     if (offsets.ndim() != 1 || offsets.shape(0) < 1) throw py::value_error("gallery offsets must be 1-D and non-empty");
     const py::ssize_t n = offsets.shape(0) - 1;
     const auto* off = checked<std::int64_t>(offsets, n + 1, 0, "offsets");
@@ -254,19 +255,33 @@ py::array_t<float> compare_many(const afis::CylinderSet& probe, const py::array&
     const auto* v = checked<std::uint64_t>(valid, total, afis::CYLINDER_WORDS, "valid");
     const auto* u = checked<std::uint8_t>(usable, total, 0, "usable");
     check_offsets(off, n, total);
-    py::array_t<float> scores(n);
+    // rows: score only those templates (in that order, repeats allowed), read in place
+    const std::int64_t* picked = nullptr;
+    py::ssize_t m = n;
+    if (!rows.is_none()) {
+        const auto r = py::reinterpret_borrow<py::array>(rows);
+        if (r.ndim() != 1) throw py::value_error("rows must be 1-D");
+        m = r.shape(0);
+        picked = checked<std::int64_t>(r, m, 0, "rows");
+        for (py::ssize_t i = 0; i < m; ++i)
+            if (picked[i] < 0 || picked[i] >= n)
+                throw py::value_error("rows must index the gallery's " + std::to_string(n) + " templates, got " +
+                                      std::to_string(picked[i]));
+    }
+    py::array_t<float> scores(m);
     float* out = scores.mutable_data();
     const afis::CylinderView pv = probe.view();
-    const int workers = workers_for(threads, n);
+    const int workers = workers_for(threads, m);
     std::atomic<py::ssize_t> corrupt{-1};  // a gallery template with minutiae out of bounds
     {
         py::gil_scoped_release release;
         constexpr std::ptrdiff_t CHUNK = 64;
-        afis::parallel_for(n, workers, CHUNK, [&](std::ptrdiff_t i, int /*worker*/) {
-            const afis::CylinderView g = gallery_view(off, mins, b, v, u, i);
+        afis::parallel_for(m, workers, CHUNK, [&](std::ptrdiff_t i, int /*worker*/) {
+            const std::ptrdiff_t row = picked ? picked[i] : i;
+            const afis::CylinderView g = gallery_view(off, mins, b, v, u, row);
             // Checked here, where the template is about to be read anyway.
             if (!in_bounds(g)) {
-                corrupt.store(i);
+                corrupt.store(row);
                 out[i] = 0.0f;
                 return;
             }
@@ -343,8 +358,9 @@ void bind_match(py::module_& m) {
           "threads and packed as pack() packs them.");
     m.def("pack", &pack, py::arg("cylinders"), "Pack cylinder sets into contiguous gallery arrays.");
     m.def("compare_many", &compare_many, py::arg("probe"), py::arg("offsets"), py::arg("minutiae"),
-          py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"),
-          "Score a probe against every template of a packed gallery on `threads` threads.");
+          py::arg("bits"), py::arg("valid"), py::arg("usable"), py::arg("threads"), py::arg("rows") = py::none(),
+          "Score a probe against every template of a packed gallery (or those at `rows`, read in "
+          "place) on `threads` threads.");
     // Test hooks: the instruction set of the comparison kernels (0 plain, 1 AVX2, 2 AVX-512).
     // Every level gives the same scores; capping it lets tests check that.
     m.def("_simd_supported", [] { return static_cast<int>(afis::simd_supported()); });
