@@ -28,7 +28,7 @@ from afis._native import _core
 from afis._threads import resolve_threads
 from afis.constants import MAX_MATCH_MINUTIAE, PROCESSING_PPI
 from afis.errors import TemplateError
-from afis.template import Template
+from afis.template import _DIRECTION_TABLE, Template, _minutia_words
 
 __all__ = [
     "Explanation",
@@ -325,6 +325,59 @@ class Gallery:
         items = [_check_template(t, "gallery entry") for t in templates]
         workers = resolve_threads(threads)
         return cls(dict(_core.prepare_packed(*_matcher_minutiae(items), workers)))
+
+    @classmethod
+    def from_buffers(
+        cls,
+        buffers: Iterable[bytes | bytearray | memoryview | np.ndarray],
+        *,
+        threads: int | None = None,
+    ) -> Gallery:
+        """Prepare and pack serialised templates (:meth:`Template.to_bytes`) without making
+        :class:`Template` objects: the gallery ``from_templates`` makes of
+        ``Template.from_bytes`` of each, array for array, in about a fifth of the parsing
+        time (a people gallery re-ranks hundreds of stored templates a probe).
+
+        Raises
+        ------
+        TemplateError
+            If a buffer is not a valid template (as :meth:`Template.from_bytes` says).
+
+        Examples
+        --------
+        >>> from afis.template import Template
+        >>> t = Template.empty(50, 50)
+        >>> len(Gallery.from_buffers([t.to_bytes(), t.to_bytes()]))
+        2
+        """
+        items = list(buffers)
+        words, resolutions = _minutia_words(items)
+        x_parts, y_parts, d_parts, scales = [], [], [], []
+        for data, held, resolution in zip(items, words, resolutions, strict=True):
+            if held is None or len(held) > MAX_MATCH_MINUTIAE:  # the whole parse decides
+                t = Template.from_bytes(data)
+                keep = _kept(t)
+                x_parts.append(t.x[keep])
+                y_parts.append(t.y[keep])
+                d_parts.append(t.direction[keep])
+            else:
+                x_parts.append(held[:, 0])
+                y_parts.append(held[:, 1])
+                d_parts.append(_DIRECTION_TABLE[held[:, 2]])
+            scales.append(np.float32(PROCESSING_PPI / resolution))
+        counts = np.fromiter((len(x) for x in x_parts), np.int64, len(x_parts))
+        if not items:
+            empty = np.empty(0, np.float32)
+            minutiae = (empty, empty, empty, counts)
+        else:
+            scale = np.repeat(np.array(scales, np.float32), counts)
+            minutiae = (
+                np.concatenate(x_parts).astype(np.float32) * scale,
+                np.concatenate(y_parts).astype(np.float32) * scale,
+                np.concatenate(d_parts).astype(np.float32, copy=False),
+                counts,
+            )
+        return cls(dict(_core.prepare_packed(*minutiae, resolve_threads(threads))))
 
     def __len__(self) -> int:
         return len(self._arrays["offsets"]) - 1

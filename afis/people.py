@@ -330,8 +330,12 @@ class _Segment:
     index: ShardedIndex
 
     def template(self, row: int) -> Template:
+        return Template.from_bytes(self.buffer(row).tobytes())  # owns its bytes
+
+    def buffer(self, row: int) -> np.ndarray:
+        """The serialised template at ``row`` (a view of the mapped file)."""
         start, stop = int(self.offsets[row]), int(self.offsets[row + 1])
-        return Template.from_bytes(self.templates[start:stop].tobytes())
+        return self.templates[start:stop]
 
 
 class PeopleGallery:
@@ -880,8 +884,8 @@ class PeopleGallery:
         out = [np.zeros((len(listed), 10), np.float32) for listed in people]
         if not refs:
             return out
-        prepared = Gallery.from_templates(
-            [self._segments[n].template(r) for n, r in refs], threads=self._threads
+        prepared = Gallery.from_buffers(
+            [self._segments[n].buffer(r) for n, r in refs], threads=self._threads
         )
 
         def one(m: int) -> None:
@@ -1394,8 +1398,8 @@ def _read_segment(
         raise GalleryFileError(f"{folder / INDEX}: holds {len(index)} fingers, not {searched}")
     return _Segment(
         number=int(entry["number"]),
-        templates=arrays["templates.npy"],
-        offsets=offsets,
+        templates=arrays["templates.npy"].view(np.ndarray),  # slices without memmap's cost
+        offsets=np.asarray(offsets).view(np.ndarray),
         people=arrays["people.npy"],
         positions=arrays["positions.npy"],
         index=index,

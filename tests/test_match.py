@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import zlib
 
 import numpy as np
 import pytest
@@ -385,3 +386,47 @@ def test_reranker_refuses_bad_ids_and_handles_an_empty_gallery() -> None:
     assert empty.rows([5]).tolist() == [-1]
     ids, scores = empty.rank(_random_template(1), [5, 6])
     assert ids.size == 0 and scores.size == 0
+
+
+def test_gallery_from_buffers_is_from_templates_of_parsed():
+    """Preparing serialised templates directly gives the arrays of parsing each first, for
+    templates that keep all their minutiae and those that keep only their best, empty ones,
+    other resolutions; an invalid field or a broken buffer is refused as from_bytes does."""
+    from afis.constants import MAX_MATCH_MINUTIAE
+
+    rng = np.random.default_rng(3)
+    templates = [_random_template(s) for s in range(5)]
+    n = MAX_MATCH_MINUTIAE + 7
+    templates.append(
+        Template(
+            width=400,
+            height=400,
+            resolution=1000.0,
+            source_resolution=1000.0,
+            image_quality=60,
+            x=rng.integers(0, 400, n),
+            y=rng.integers(0, 400, n),
+            direction=rng.uniform(0, 6.28, n),
+            type=np.ones(n, np.uint8),
+            quality=rng.integers(1, 100, n),
+        )
+    )
+    templates.append(Template.empty(60, 60))
+    blobs = [t.to_bytes() for t in templates]
+    for chosen in (blobs, blobs[:5], [blobs[6]], []):
+        want = Gallery.from_templates([Template.from_bytes(b) for b in chosen]).arrays
+        got = Gallery.from_buffers([np.frombuffer(b, np.uint8) for b in chosen]).arrays
+        for name in want:
+            assert np.array_equal(got[name], want[name]), name
+    # a record whose x lies outside the grid: the CRC is right, the value is not
+    bad = bytearray(blobs[0])
+    header = int.from_bytes(bad[6:8], "little")  # after magic and version
+    bad[header : header + 2] = (65535).to_bytes(2, "little")
+    body = bytes(bad[:-4])
+    bad[-4:] = zlib.crc32(body).to_bytes(4, "little")
+    with pytest.raises(TemplateError, match="invalid template"):
+        Gallery.from_buffers([blobs[1], bytes(bad)])
+    with pytest.raises(TemplateError, match="CRC mismatch"):
+        Gallery.from_buffers([blobs[0][:-1] + b"\x00"])
+    with pytest.raises(TemplateError, match="truncated"):
+        Gallery.from_buffers([blobs[0][:10]])
