@@ -335,7 +335,7 @@ class Gallery:
     ) -> Gallery:
         """Prepare and pack serialised templates (:meth:`Template.to_bytes`) without making
         :class:`Template` objects: the gallery ``from_templates`` makes of
-        ``Template.from_bytes`` of each, array for array, in about a fifth of the parsing
+        ``Template.from_bytes`` of each, array for array, in a quarter or less of the parsing
         time (a people gallery re-ranks hundreds of stored templates a probe).
 
         Raises
