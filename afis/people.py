@@ -868,8 +868,8 @@ class PeopleGallery:
         gallery holds (rows of others stay 0) at ``positions``: one step of
         :func:`identify_parts`.
 
-        Every stored finger wanted by any probe is parsed and prepared once, in one
-        :meth:`Gallery.from_templates` over all the threads; then each probe finger is
+        Every stored finger wanted by any probe is prepared once from its stored bytes, in
+        one :meth:`Gallery.from_buffers` over all the threads; then each probe finger is
         prepared and compared with its rows, read in place (probes in parallel)."""
         wanted = set(positions)
         rows: dict[tuple[int, int], int] = {}
