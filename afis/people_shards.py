@@ -78,6 +78,9 @@ HEADER = "shards.json"
 MAX_SHARDS = 4096
 #: Times Dask runs a shard's task again after its worker was lost.
 RETRIES = 2
+#: Seconds a search waits for a Dask cluster that lists no worker yet (one starting, or
+#: restarting its workers) before it fails.
+WORKER_WAIT_S = 60.0
 
 _MASK = (1 << 64) - 1
 
@@ -395,8 +398,14 @@ def _call_shard(folder: str, method: str, args: tuple[Any, ...]) -> Any:
 
 def _dask_runner(client: Any, folders: Sequence[Path]) -> Callable[[str, tuple[Any, ...]], list]:
     workers = sorted(client.scheduler_info().get("workers", {}))
+    if not workers:  # a cluster starting or restarting its workers: wait for one
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            pass
+        workers = sorted(client.scheduler_info().get("workers", {}))
     if not workers:
-        raise RuntimeError("the Dask cluster has no workers")
+        raise RuntimeError(f"the Dask cluster has no workers (waited {WORKER_WAIT_S:.0f} s)")
     names = [str(Path(f).resolve()) for f in folders]
 
     def run(method: str, args: tuple[Any, ...]) -> list[Any]:

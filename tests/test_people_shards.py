@@ -259,3 +259,30 @@ def test_disk_full_during_insert_commits_nothing(
     assert reopened.person_ids.tolist() == [1, 2]
     reopened.insert([3, 4], enrolled[3:5])  # the half-written segment is replaced
     assert PeopleGallery.open(tmp_path / "g").person_ids.tolist() == [1, 2, 3, 4]
+
+
+def test_dask_runner_waits_for_workers(monkeypatch) -> None:
+    """A cluster that lists no worker yet is waited for; one that never gets any fails
+    clearly instead of searching nothing."""
+    import afis.people_shards as S
+
+    class Client:
+        def __init__(self, later: list[dict]) -> None:
+            self.infos, self.waited = [{}, *later], 0
+
+        def scheduler_info(self) -> dict:
+            return self.infos.pop(0) if len(self.infos) > 1 else self.infos[0]
+
+        def wait_for_workers(self, n: int, timeout: float) -> None:
+            self.waited += 1
+            if len(self.infos) == 1:
+                raise TimeoutError
+
+    late = Client([{"workers": {"tcp://127.0.0.1:1": {}}}])
+    assert callable(S._dask_runner(late, ["a"]))
+    assert late.waited == 1
+    monkeypatch.setattr(S, "WORKER_WAIT_S", 0.01)
+    never = Client([])
+    with pytest.raises(RuntimeError, match="no workers"):
+        S._dask_runner(never, ["a"])
+    assert never.waited == 1
