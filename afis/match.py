@@ -75,28 +75,40 @@ def _cylinders(template: Template) -> _core.Cylinders:
     )
 
 
+def _matcher_parts(template: Template) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The x, y and direction :func:`_cylinders` keeps of a template (unscaled)."""
+    if len(template) <= MAX_MATCH_MINUTIAE:
+        return template.x, template.y, template.direction
+    keep = _kept(template)
+    return template.x[keep], template.y[keep], template.direction[keep]
+
+
+def _packed_minutiae(
+    parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], scales: Sequence[np.float32]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Templates' (x, y, direction) concatenated as the matcher takes them: coordinates as
+    ``float32`` times each template's scale to the processing grid, and each one's count."""
+    counts = np.fromiter((len(p[0]) for p in parts), np.int64, len(parts))
+    if not parts:
+        empty = np.empty(0, np.float32)
+        return empty, empty, empty, counts
+    scale = np.repeat(np.array(scales, np.float32), counts)
+    x = np.concatenate([p[0] for p in parts]).astype(np.float32) * scale
+    y = np.concatenate([p[1] for p in parts]).astype(np.float32) * scale
+    direction = np.concatenate([p[2] for p in parts]).astype(np.float32, copy=False)
+    return x, y, direction, counts
+
+
 def _matcher_minutiae(
     templates: Sequence[Template],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What :func:`_cylinders` hands the matcher for each template, for many templates at once:
     x, y and direction concatenated (``float32``, the same values bit for bit) and the count of
     each template's minutiae (``int64``)."""
-    counts = np.fromiter((len(t) for t in templates), np.int64, len(templates))
-    if counts.size and counts.max() > MAX_MATCH_MINUTIAE:  # some keep only their best minutiae
-        kept = [_kept(t) for t in templates]
-        parts = [(t.x[k], t.y[k], t.direction[k]) for t, k in zip(templates, kept, strict=True)]
-        counts = np.minimum(counts, MAX_MATCH_MINUTIAE)
-    else:
-        parts = [(t.x, t.y, t.direction) for t in templates]
-    if not parts:
-        empty = np.empty(0, np.float32)
-        return empty, empty, empty, counts
-    scales = np.array([np.float32(PROCESSING_PPI / t.resolution) for t in templates], np.float32)
-    scale = np.repeat(scales, counts)
-    x = np.concatenate([p[0] for p in parts]).astype(np.float32) * scale
-    y = np.concatenate([p[1] for p in parts]).astype(np.float32) * scale
-    direction = np.concatenate([p[2] for p in parts]).astype(np.float32, copy=False)
-    return x, y, direction, counts
+    return _packed_minutiae(
+        [_matcher_parts(t) for t in templates],
+        [np.float32(PROCESSING_PPI / t.resolution) for t in templates],
+    )
 
 
 def compare(a: Template, b: Template) -> float:
@@ -352,31 +364,13 @@ class Gallery:
         """
         items = list(buffers)
         words, resolutions = _minutia_words(items)
-        x_parts, y_parts, d_parts, scales = [], [], [], []
-        for data, held, resolution in zip(items, words, resolutions, strict=True):
-            if held is None or len(held) > MAX_MATCH_MINUTIAE:  # the whole parse decides
-                t = Template.from_bytes(data)
-                keep = _kept(t)
-                x_parts.append(t.x[keep])
-                y_parts.append(t.y[keep])
-                d_parts.append(t.direction[keep])
-            else:
-                x_parts.append(held[:, 0])
-                y_parts.append(held[:, 1])
-                d_parts.append(_DIRECTION_TABLE[held[:, 2]])
-            scales.append(np.float32(PROCESSING_PPI / resolution))
-        counts = np.fromiter((len(x) for x in x_parts), np.int64, len(x_parts))
-        if not items:
-            empty = np.empty(0, np.float32)
-            minutiae = (empty, empty, empty, counts)
-        else:
-            scale = np.repeat(np.array(scales, np.float32), counts)
-            minutiae = (
-                np.concatenate(x_parts).astype(np.float32) * scale,
-                np.concatenate(y_parts).astype(np.float32) * scale,
-                np.concatenate(d_parts).astype(np.float32, copy=False),
-                counts,
-            )
+        parts = [
+            _matcher_parts(Template.from_bytes(data))  # the whole parse decides
+            if held is None or len(held) > MAX_MATCH_MINUTIAE
+            else (held[:, 0], held[:, 1], _DIRECTION_TABLE[held[:, 2]])
+            for data, held in zip(items, words, strict=True)
+        ]
+        minutiae = _packed_minutiae(parts, [np.float32(PROCESSING_PPI / r) for r in resolutions])
         return cls(dict(_core.prepare_packed(*minutiae, resolve_threads(threads))))
 
     def __len__(self) -> int:

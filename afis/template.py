@@ -332,6 +332,38 @@ def _layout(buf: memoryview) -> tuple[int, int, int, tuple[int, int, int, int, i
     return header_len, n, m, (width, height, res_c, src_res_c, image_quality, finger_position)
 
 
+def _fields_usable(width: int, height: int, image_quality: int, finger_position: int) -> bool:
+    """Whether a header's fields are valid as stored (the constructor says why not)."""
+    return bool(width and height and image_quality <= 100 and finger_position <= _MAX_FINGER)
+
+
+def _bad_records(records: np.ndarray, width: Any, height: Any) -> np.ndarray:
+    """Which ``(n, 4)`` ``uint16`` minutia records hold a value the constructor refuses
+    (coordinates outside the grid, an unknown type, a quality above 100); ``width`` and
+    ``height`` per record or one for all."""
+    octets = records.view(np.uint8)
+    return (
+        (records[:, 0] >= width)
+        | (records[:, 1] >= height)
+        | (octets[:, 6] > _MAX_MINUTIA_TYPE)
+        | (octets[:, 7] > 100)
+    )
+
+
+def _singular_records(
+    buf: memoryview, header_len: int, n: int, m: int, width: int, height: int
+) -> np.ndarray | None:
+    """The ``m`` singular point records when every one is valid as stored, else None."""
+    singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
+    if m and (
+        int(singular["x"].max()) >= width
+        or int(singular["y"].max()) >= height
+        or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
+    ):
+        return None
+    return singular
+
+
 def _minutia_words(
     buffers: Sequence[bytes | bytearray | memoryview],
 ) -> tuple[list[np.ndarray | None], list[float]]:
@@ -351,14 +383,9 @@ def _minutia_words(
         header_len, n, m, fields = _layout(buf)
         width, height, res_c, _, image_quality, finger_position = fields
         resolutions.append(_resolution_from_centi(res_c))
-        usable = bool(width and height and image_quality <= 100 and finger_position <= _MAX_FINGER)
-        if usable and m:
-            singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
-            usable = (
-                int(singular["x"].max()) < width
-                and int(singular["y"].max()) < height
-                and bool(np.isin(singular["type"], _SINGULAR_TYPE_CODES).all())
-            )
+        usable = _fields_usable(width, height, image_quality, finger_position) and (
+            _singular_records(buf, header_len, n, m, width, height) is not None
+        )
         words.append(
             np.frombuffer(buf, dtype="<u2", count=4 * n, offset=header_len).reshape(n, 4)
             if usable
@@ -371,13 +398,7 @@ def _minutia_words(
         records = np.concatenate(held)
         kept = [lim for lim, w in zip(limits, words, strict=True) if w is not None]
         size = np.repeat(np.array(kept, np.int64).reshape(-1, 2), counts, axis=0)
-        octets = records.view(np.uint8)
-        bad = (
-            (records[:, 0] >= size[:, 0])
-            | (records[:, 1] >= size[:, 1])
-            | (octets[:, 6] > _MAX_MINUTIA_TYPE)
-            | (octets[:, 7] > 100)
-        )
+        bad = _bad_records(records, size[:, 0], size[:, 1])
         if bad.any():
             where = [i for i, w in enumerate(words) if w is not None]
             owner = np.repeat(np.arange(len(held)), counts)
@@ -789,27 +810,15 @@ class Template:
         the constructor produces from the same fields, array for array (directions through a
         table of the constructor's own conversion of every code).
         """
-        if not (width and height and image_quality <= 100 and finger_position <= _MAX_FINGER):
+        if not _fields_usable(width, height, image_quality, finger_position):
             return None
         words = np.frombuffer(buf, dtype="<u2", count=4 * n, offset=header_len).reshape(n, 4)
-        if n:
-            top = np.maximum.reduce(words, axis=0)  # largest x, y, direction, type | quality
-            end = header_len + 8 * n
-            if (
-                top[0] >= width
-                or top[1] >= height
-                or max(buf[header_len + 6 : end : 8]) > _MAX_MINUTIA_TYPE
-                or max(buf[header_len + 7 : end : 8]) > 100
-            ):
-                return None
+        if n and _bad_records(words, width, height).any():
+            return None
+        singular = _singular_records(buf, header_len, n, m, width, height)
+        if singular is None:
+            return None
         if m:
-            singular = np.frombuffer(buf, dtype=_SINGULAR_DTYPE, count=m, offset=header_len + 8 * n)
-            if (
-                int(singular["x"].max()) >= width
-                or int(singular["y"].max()) >= height
-                or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
-            ):
-                return None
             sx = singular["x"].astype(np.uint16)
             sy = singular["y"].astype(np.uint16)
             stype = singular["type"].astype(np.uint8)
