@@ -338,6 +338,23 @@ class _Segment:
         return self.templates[start:stop]
 
 
+@dataclass(frozen=True)
+class _Order:
+    """The people held in the order they were inserted (segments by number, rows in order):
+    ``ids`` sorted with each one's place in that order (``ranks``), and per searched position
+    the place of each joint finger slot's person (``slot_ranks``, never decreasing; a
+    tombstoned finger takes the place of the next person held)."""
+
+    ids: np.ndarray
+    ranks: np.ndarray
+    slot_ranks: dict[int, np.ndarray]
+
+    def rank(self, person_ids: np.ndarray) -> np.ndarray:
+        """Each person's place in insertion order (people held only)."""
+        at = np.minimum(np.searchsorted(self.ids, person_ids), max(len(self.ids) - 1, 0))
+        return self.ranks[at] if len(self.ids) else np.zeros(len(person_ids), np.int64)
+
+
 class PeopleGallery:
     """A durable, append-only gallery of people, ten finger positions each (any subset).
 
@@ -391,6 +408,9 @@ class PeopleGallery:
         #: the segments' indexes per searched position as one (:meth:`_joint_indexes`; None
         #: until made again after a change, empty when they cannot be searched jointly)
         self._joint: dict[int, JointIndexes] | None = None
+        #: the people held in insertion order, for ``among_first`` (:meth:`_insertion`; None
+        #: until made again after a change)
+        self._order: _Order | None = None
 
     # -- creating and opening -----------------------------------------------------------
 
@@ -456,6 +476,7 @@ class PeopleGallery:
         self._dead.clear()
         self._index = _Indexes()
         self._joint = None
+        self._order = None
 
     def __enter__(self) -> PeopleGallery:
         return self
@@ -558,6 +579,7 @@ class PeopleGallery:
                     self._index.dead[n] = self._index.dead.get(n, 0) + 1
             self._dead[pid] = manifest["next_segment"]
         self._joint = None
+        self._order = None
 
     def compact(self, *, repartition: bool = False, options: IndexOptions | None = None) -> None:
         """Rewrite the live people into one new segment, drop the tombstones, and remove
@@ -638,6 +660,7 @@ class PeopleGallery:
         depth: int | None = None,
         fmr: float | None = None,
         allow: Callable[[int, np.ndarray], np.ndarray] | None = None,
+        among_first: Sequence[int] | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[list[PeopleCandidate]]:
         """Candidate people for each probe (a mapping of finger position to Template), best
@@ -661,6 +684,15 @@ class PeopleGallery:
             ``allow(probe_number, person_ids) -> bool array``: which of the people the index
             listed for that probe may be shortlisted (applied before the cut; the data
             centre's job uses it to search only the records enrolled before the probe).
+        among_first : sequence of int, optional
+            Per probe, a count ``r``: the probe is searched in the gallery as it stood when it
+            held the first ``r`` of its people in insertion order (:attr:`insertion_order`),
+            as a de-duplication of a batch against itself searches each record among the
+            records before it. The index scans only those people's codes (each list's
+            prefix), retrieves neighbours in proportion to them (at least
+            ``PEOPLE_INDEX["min_neighbours"]``) and the default depth is
+            :func:`shortlist_depth` of ``r``, so the search costs what a gallery of ``r``
+            people costs.
         timings : dict of str to float, optional
             When given, the seconds spent in the ``"search"`` (candidate indexes), ``"rerank"``
             (matcher) and ``"bookkeeping"`` (checks, votes, merging) stages are added to its
@@ -671,9 +703,38 @@ class PeopleGallery:
         list of list of PeopleCandidate
             At most ``k`` per probe.
         """
+        firsts = None
+        if among_first is not None:
+            firsts = _check_firsts(among_first, len(probes) if isinstance(probes, Sequence) else -1)
+            order = self._insertion()
+            given = allow
+
+            def allow(n: int, people: np.ndarray) -> np.ndarray:
+                keep = order.rank(people) < firsts[n]
+                if given is not None:
+                    keep &= np.asarray(given(n, people), dtype=bool)
+                return keep
+
         return identify_parts(
-            [self], self.count(), probes, k=k, depth=depth, fmr=fmr, allow=allow, timings=timings
+            [self],
+            self.count(),
+            probes,
+            k=k,
+            depth=depth,
+            fmr=fmr,
+            allow=allow,
+            firsts=firsts,
+            timings=timings,
         )
+
+    @property
+    def insertion_order(self) -> np.ndarray:
+        """The ids of the people held in the order they were inserted (``int64``; what
+        ``among_first`` of :meth:`identify` counts)."""
+        order = self._insertion()
+        out = np.empty(len(order.ids), np.int64)
+        out[order.ranks] = order.ids
+        return out
 
     def compare(self, probe: Mapping[int, Template], person_ids: Sequence[int]) -> np.ndarray:
         """Matcher scores of one probe against named people on all ten fingers.
@@ -718,6 +779,7 @@ class PeopleGallery:
         total_codes: int | None = None,
         tables: list[np.ndarray | None] | None = None,
         each: bool = False,
+        firsts: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best live fingers per query over every segment's index.
 
@@ -728,12 +790,16 @@ class PeopleGallery:
         parts of a sharded gallery: :func:`identify_parts`) make this part vote as the whole.
         Segments that cannot be searched jointly (codes of other than 8 bytes), or ``each``,
         are searched in turn and merged (:meth:`_search_each`), each retrieving its share of
-        the neighbours among ``total_codes``.
+        the neighbours among ``total_codes``. ``firsts`` (per query, a count of people in
+        insertion order: ``among_first`` of :meth:`identify`) searches each query among those
+        people's fingers alone where the joint lists are in slot order (the caller filters
+        the lists in any case).
         """
         total = total_codes if total_codes is not None else self._codes()
         joint = None if each else self._joint_indexes()
         if joint is None:
             return self._search_each(queries, k, total)
+        order = self._insertion() if firsts is not None else None
         scores = np.zeros((len(queries), k), np.float32)
         found = np.full((len(queries), k), -1, np.int64)
         groups: dict[int, list[int]] = {}
@@ -748,8 +814,21 @@ class PeopleGallery:
                 if any(t is None for t in parts):
                     continue  # no part's scan met a code of these probes
                 rows = np.concatenate(parts)
+            neighbours: int | np.ndarray = self.options.neighbours
+            limits = None
+            if order is not None and firsts is not None and joint[position].slot_ordered:
+                limits = np.searchsorted(order.slot_ranks[position], firsts[members], "left")
+                neighbours = _neighbours_of_prefix(
+                    self.options.neighbours,
+                    joint[position].codes_before(limits),
+                    joint[position].codes,
+                )
             s, i = joint[position].search(
-                [queries[n] for n in members], k=k, neighbours=self.options.neighbours, tables=rows
+                [queries[n] for n in members],
+                k=k,
+                neighbours=neighbours,
+                tables=rows,
+                limits=limits,
             )
             scores[members, : s.shape[1]] = s
             found[members, : i.shape[1]] = i
@@ -776,6 +855,44 @@ class PeopleGallery:
             for n, rows in zip(members, found, strict=True):
                 out[n] = rows
         return int(self.options.neighbours), float(self.options.similarity_floor), out
+
+    def _insertion(self) -> _Order:
+        """The people held in insertion order and each joint finger slot's place in it
+        (:class:`_Order`), made after each change of the segments or tombstones and kept."""
+        if self._order is not None:
+            return self._order
+        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
+        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        ids, slot_ranks = [], {}
+        rank_parts: dict[int, list[np.ndarray]] = {}
+        held = 0
+        for number, segment in sorted(self._segments.items()):
+            people, first = np.unique(segment.people, return_index=True)
+            in_order = people[np.argsort(first, kind="stable")]
+            live = ~np.isin(in_order, dead_ids[dead_from > number])
+            before = held + np.concatenate([[0], np.cumsum(live)[:-1]]).astype(np.int64)
+            ids.append(in_order[live])
+            held += int(live.sum())
+            sorted_people = np.sort(in_order)
+            place = before[np.argsort(in_order, kind="stable")]
+            for position in segment.index.positions:
+                shard = segment.index.shard(position)
+                if not len(shard):
+                    continue
+                owners = np.asarray(shard._ids, np.int64) // 10
+                rank_parts.setdefault(int(position), []).append(
+                    place[np.searchsorted(sorted_people, owners)]
+                )
+        for position, parts in rank_parts.items():
+            slot_ranks[position] = np.concatenate(parts)
+        in_order = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        by_id = np.argsort(in_order, kind="stable")
+        self._order = _Order(
+            ids=in_order[by_id],
+            ranks=np.arange(len(in_order), dtype=np.int64)[by_id],
+            slot_ranks=slot_ranks,
+        )
+        return self._order
 
     def _joint_indexes(self) -> dict[int, JointIndexes] | None:
         """Per searched finger position, its segments' indexes as one (with the tombstoned
@@ -1052,6 +1169,7 @@ class PeopleGallery:
         number = segment.number
         self._segments[number] = segment
         self._joint = None
+        self._order = None
         searched = np.isin(segment.positions, SEARCHED_POSITIONS).tolist()
         dead = 0
         for row, pid in enumerate(segment.people.tolist()):
@@ -1095,12 +1213,12 @@ def _shortlists(
     finger_ids: np.ndarray,
     owners: np.ndarray,
     probes: int,
-    depth: int,
+    depth: int | Sequence[int],
     allow: Callable[[int, np.ndarray], np.ndarray] | None,
 ) -> list[list[int]]:
-    """Per probe, the ``depth`` people with the most index evidence (their fingers' index
-    scores summed over the probe's searched fingers, rows of ``index_scores`` owned by the
-    probe), ``allow`` applied first; ties by person id.
+    """Per probe, the ``depth`` (or ``depth[n]``) people with the most index evidence
+    (their fingers' index scores summed over the probe's searched fingers, rows of
+    ``index_scores`` owned by the probe), ``allow`` applied first; ties by person id.
 
     One sort of (probe, person) keys for the whole batch: a person is listed at most once per
     row, and the sums add the rows in order, as a running sum per person would."""
@@ -1130,7 +1248,7 @@ def _shortlists(
                 raise ValueError(f"allow returned shape {keep.shape}, not ({len(people)},)")
             people, votes = people[keep], votes[keep]
         # fused per person before the cut; ties by id
-        best = np.lexsort((people, -votes))[:depth]
+        best = np.lexsort((people, -votes))[: depth if isinstance(depth, int) else depth[n]]
         out.append(people[best].tolist())
     return out
 
@@ -1144,6 +1262,7 @@ def identify_parts(
     depth: int | None = None,
     fmr: float | None = None,
     allow: Callable[[int, np.ndarray], np.ndarray] | None = None,
+    firsts: np.ndarray | None = None,
     timings: dict[str, float] | None = None,
     run: Runner | None = None,
 ) -> list[list[PeopleCandidate]]:
@@ -1158,19 +1277,30 @@ def identify_parts(
     people kept; (2) the parts score the people they hold on the probe's searched fingers;
     the best ``k`` by that sum go on; (3) the parts score those on the other fingers. Only
     probes, finger ids and scores pass between the caller and the parts, so a part may live
-    in another process (``run`` calls the parts; default: in this process).
+    in another process (``run`` calls the parts; default: in this process). ``firsts``
+    (``among_first`` of :meth:`PeopleGallery.identify`, one part only) also sets each
+    probe's default depth from its count.
     """
     started = time.perf_counter()
     search_s = rerank_s = 0.0
+    given_depth = depth
     if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
         raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
     checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
     for n, probe in enumerate(checked):
         if not any(p in probe for p in SEARCHED_POSITIONS):
             raise ValueError(f"probe {n} has no searchable finger (positions {SEARCHED_POSITIONS})")
+    if firsts is not None and len(parts) != 1:
+        raise ValueError("among_first searches one gallery, not the parts of a sharded one")
     depth = shortlist_depth(count) if depth is None else _positive(depth, "depth")
     k = min(depth, FULL_RERANK) if k is None else _positive(k, "k")
     depth = max(depth, k)
+    depths: int | list[int] = depth
+    if firsts is not None:
+        if len(firsts) != len(checked):
+            raise ValueError(f"among_first has {len(firsts)} counts for {len(checked)} probes")
+        if given_depth is None:
+            depths = [max(k, shortlist_depth(int(r))) for r in firsts]
     if allow is not None and not callable(allow):
         raise TypeError(f"allow must be callable, got {type(allow).__name__}")
     threshold = math.inf if fmr is None else threshold_for_fmr(fmr)
@@ -1179,11 +1309,14 @@ def identify_parts(
     run = run or _local_runner(parts)
     # 1. one batched index search over every searched finger of every probe, in every part
     queries, owners = [], []
+    query_firsts = None
     for n, probe in enumerate(checked):
         for position in SEARCHED_POSITIONS:
             if position in probe:
                 queries.append(probe[position])
                 owners.append(n)
+    if firsts is not None:
+        query_firsts = np.asarray(firsts, np.int64)[np.asarray(owners, np.int64)]
     tick = time.perf_counter()
     width = max(2 * depth, FINGER_LIST)
     total = sum(run("_codes", ()))
@@ -1200,12 +1333,13 @@ def identify_parts(
                 tables.append(
                     _core.vote_tables(np.sum(rows, axis=0), neighbours, floor) if rows else None
                 )
-    index_scores, finger_ids = _merge_lists(
-        run("_search", (queries, width, total, tables, each)), width, len(queries)
-    )
+    search_args: tuple[Any, ...] = (queries, width, total, tables, each)
+    if query_firsts is not None:
+        search_args += (query_firsts,)
+    index_scores, finger_ids = _merge_lists(run("_search", search_args), width, len(queries))
     search_s = time.perf_counter() - tick
     shortlists = _shortlists(
-        index_scores, finger_ids, np.asarray(owners), len(checked), depth, allow
+        index_scores, finger_ids, np.asarray(owners), len(checked), depths, allow
     )
     # 2. the shortlists on the searched fingers (each part scores the people it holds)
     tick = time.perf_counter()
@@ -1329,6 +1463,30 @@ def _read_quantizer(
     if centroids.dtype != np.uint8 or centroids.shape != (options.nlist, options.code_bytes):
         raise GalleryFileError(f"{path}: centroids of the wrong type or shape")
     return centroids
+
+
+def _check_firsts(value: object, probes: int) -> np.ndarray:
+    """``among_first`` of :meth:`PeopleGallery.identify`, checked: one count per probe."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(f"among_first must be a sequence of int, got {type(value).__name__}")
+    firsts = np.asarray(value)
+    if firsts.ndim != 1 or (len(firsts) and firsts.dtype.kind not in "iu"):
+        raise TypeError("among_first must be a sequence of int")
+    if probes >= 0 and len(firsts) != probes:
+        raise ValueError(f"among_first has {len(firsts)} counts for {probes} probes")
+    if len(firsts) and int(firsts.min()) < 0:
+        raise ValueError("among_first counts must not be negative")
+    return firsts.astype(np.int64)
+
+
+def _neighbours_of_prefix(neighbours: int, codes: np.ndarray, total: int) -> np.ndarray:
+    """Neighbours for searches among a prefix of a gallery's fingers holding ``codes`` of
+    its ``total`` codes: the gallery's share, as a gallery of those people alone would
+    retrieve (at least ``PEOPLE_INDEX["min_neighbours"]``, or all of ``neighbours`` where
+    that is less)."""
+    floor = min(neighbours, PEOPLE_INDEX["min_neighbours"])
+    share = np.ceil(neighbours * np.asarray(codes, np.float64) / max(total, 1))
+    return np.maximum(share, floor).astype(np.int64)
 
 
 def _share_of_neighbours(codes: int, total_codes: int, neighbours: int) -> int:

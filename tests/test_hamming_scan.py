@@ -421,6 +421,88 @@ def test_joint_indexes_vote_as_one_index() -> None:
     assert 3 not in JointIndexes(parts, counts).search(probes, k=30)[1]
 
 
+def test_joint_indexes_search_a_prefix_of_slots() -> None:
+    """``limits`` searches each probe among the first fingers alone: exactly what the joint
+    indexes of only those fingers (same centroids) give, inside the first index or the
+    second, several coarse lists visited; a limit of 0 finds nothing."""
+    from afis.index import JointIndexes
+    from afis.synth import Population
+
+    fingers = Population(seed=8).impressions(range(80), 0).templates()
+    probes = Population(seed=8).impressions([3, 41, 77], 1).templates()
+    options = IndexOptions.preset("small", nlist=4, nprobe=2)
+    whole = CandidateIndex(options)
+    whole.add(fingers, ids=range(80))
+
+    def index_of(ids: range) -> CandidateIndex:
+        part = CandidateIndex(options)
+        part.set_centroids(whole.centroids)
+        part.add([fingers[i] for i in ids], ids=ids)
+        return part
+
+    joint = JointIndexes([index_of(range(0, 50)), index_of(range(50, 80))])
+    assert joint.slot_ordered
+    assert joint.codes_before(np.array([0, 80])).tolist() == [0, joint.codes]
+    for limit, alone in ((20, [range(0, 20)]), (65, [range(0, 50), range(50, 65)])):
+        expected = JointIndexes([index_of(ids) for ids in alone]).search(probes, k=30)
+        got = joint.search(probes, k=30, limits=np.full(3, limit))
+        width = expected[1].shape[1]  # k is capped at the fingers held
+        assert np.array_equal(got[1][:, :width], expected[1]) and (got[1][:, width:] == -1).all()
+        assert np.array_equal(got[0][:, :width], expected[0])
+    mixed = joint.search(probes, k=30, limits=np.array([80, 0, 42]))
+    assert mixed[1][0, 0] == 3 and (mixed[1][1] == -1).all() and mixed[1][2].max() < 42
+    # per-probe neighbours: the same as one search per probe with its own
+    each = joint.search(probes, k=30, neighbours=np.array([50, 400, 2000]))
+    for n, value in enumerate((50, 400, 2000)):
+        alone_n = joint.search(probes[n : n + 1], k=30, neighbours=value)
+        assert np.array_equal(each[1][n], alone_n[1][0])
+    with pytest.raises(ValueError, match="limits"):
+        joint.search(probes, k=3, limits=np.array([1, 2]))
+    with pytest.raises(ValueError, match="negative"):
+        joint.search(probes, k=3, limits=np.array([1, -2, 3]))
+    with pytest.raises(ValueError, match="neighbours"):
+        joint.search(probes, k=3, neighbours=np.array([1, 2]))
+    # lists out of slot order cannot be cut to a prefix: refused, natively too
+    centroids, codes, labels = _random_lists(5, 1, [30])
+    backwards = _core.HammingLists(
+        centroids, codes, [np.ascontiguousarray(lab[::-1] << 28) for lab in labels]
+    )
+    assert not backwards.slot_ordered(28)
+    layout = dict(
+        slot_shift=28,
+        x_shift=18,
+        y_shift=8,
+        coord_mask=1023,
+        angle_mask=255,
+        coord_step=4.0,
+        angle_step=0.0245,
+        max_rotation=1.0,
+        rotation_bin=0.5,
+        translation_bin=48.0,
+    )
+    args = (
+        np.zeros(2, np.uint64),
+        np.array([0, 2], np.int64),
+        np.zeros((2, 3), np.float32),
+        np.ones(40, np.int32),
+        np.arange(40, dtype=np.int64),
+        layout,
+        1,
+        10,
+        0.0,
+        5,
+        1,
+    )
+    with pytest.raises(ValueError, match="slot order"):
+        backwards.search_table_votes(*args, limits=np.array([3, 3], np.int64))
+    with pytest.raises(ValueError, match="negative"):
+        backwards.search_table_votes(*args, limits=np.array([-1, 3], np.int64))
+    with pytest.raises(ValueError, match="neighbours"):
+        backwards.search_table_votes(*args, row_neighbours=np.array([0, 3], np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        backwards.search_table_votes(*args, limits=np.array([3], np.int64))
+
+
 def test_joint_indexes_bad_input() -> None:
     from afis.index import JointIndexes
     from afis.synth import Population

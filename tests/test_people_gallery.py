@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from afis.errors import AfisError
-from afis.people import MANIFEST, SEGMENTS, GalleryFileError, PeopleGallery
+from afis.index import IndexOptions
+from afis.people import MANIFEST, SEGMENTS, GalleryFileError, PeopleGallery, identify_parts
 from afis.template import FingerPosition, Template
 
 SEED = 11
@@ -445,3 +446,80 @@ def test_shortlists_sum_evidence_per_person(huge_ids: bool) -> None:
             assert _shortlists(scores, ids, owners, probes, depth, chosen) == want
     with pytest.raises(ValueError, match="allow returned shape"):
         _shortlists(scores, ids, owners, probes, 5, lambda n, who: np.ones(2, bool))
+
+
+def test_among_first_searches_as_the_gallery_then(tmp_path: Path, enrolled: list) -> None:
+    """``among_first=r`` answers as the gallery answered when it held its first ``r`` people:
+    a gallery of those people alone (one coarse list: the same centroids) gives the same
+    lists, exactly, whether ``r`` falls inside the first segment or the second; where the
+    segments cannot be searched jointly, only those people are listed."""
+    # neighbours at most PEOPLE_INDEX["min_neighbours"]: a prefix keeps them all
+    options = IndexOptions.preset("small", neighbours=300)
+    gallery = PeopleGallery.create(tmp_path / "gallery", options)
+    gallery.insert(list(range(30)), enrolled[:30])
+    gallery.insert(list(range(30, 60)), enrolled[30:])
+    assert gallery.insertion_order.tolist() == list(range(60))
+    probes = people_of([3, 12, 44, 40, 50], impression=1)
+    probes.append({2: probes[2][2]})
+    for r in (15, 45):
+        then = PeopleGallery.create(tmp_path / f"then{r}", options)
+        then.insert(list(range(min(r, 30))), enrolled[: min(r, 30)])
+        if r > 30:
+            then.insert(list(range(30, r)), enrolled[30:r])
+        expected = then.identify(probes, k=8)
+        got = gallery.identify(probes, k=8, among_first=[r] * len(probes))
+        assert as_rows(got) == as_rows(expected)
+        assert all(c.person_id < r for found in got for c in found)
+    # each probe its own count; a person listed only among the people before its count
+    mixed = gallery.identify(probes, k=8, among_first=[4, 13, 60, 40, 0, 45])
+    assert [f[0].person_id if f else None for f in mixed[:3]] == [3, 12, 44]
+    assert 40 not in ids_of(mixed[3]) and mixed[4] == [] and mixed[5][0].person_id == 44
+    assert all(
+        c.person_id < r for f, r in zip(mixed, [4, 13, 60, 40, 0, 45], strict=True) for c in f
+    )
+    # not searched jointly: the same people, filtered
+    gallery._joint = {}
+    each = gallery.identify(probes, k=8, among_first=[4, 13, 60, 40, 0, 45])
+    assert [f[0].person_id if f else None for f in each[:3]] == [3, 12, 44]
+    assert 40 not in ids_of(each[3]) and each[4] == [] and each[5][0].person_id == 44
+    assert all(
+        c.person_id < r for f, r in zip(each, [4, 13, 60, 40, 0, 45], strict=True) for c in f
+    )
+
+
+def test_among_first_counts_people_held(base: Path, tmp_path: Path) -> None:
+    """Deleted people leave the insertion order; the counts stay those of the people held."""
+    gallery = PeopleGallery.open(copy_of(base, tmp_path))
+    gallery.delete([0, 1, 2, 31])
+    order = gallery.insertion_order.tolist()
+    assert order == [p for p in range(60) if p not in (0, 1, 2, 31)]
+    probes = people_of([3, 5, 33], impression=1)
+    found = gallery.identify(probes, k=8, among_first=[1, 3, 30])
+    assert [f[0].person_id for f in found] == [3, 5, 33]
+    assert all(c.person_id in order[:r] for f, r in zip(found, [1, 3, 30], strict=True) for c in f)
+    assert gallery.identify(probes[:1], among_first=[0]) == [[]]
+    gallery.compact()
+    assert PeopleGallery.open(gallery.path).insertion_order.tolist() == order
+
+
+def test_among_first_bad_input(base: Path) -> None:
+    gallery = PeopleGallery.open(base)
+    probes = people_of([3], impression=1)
+    with pytest.raises(ValueError, match="1 probes"):
+        gallery.identify(probes, among_first=[1, 2])
+    with pytest.raises(ValueError, match="negative"):
+        gallery.identify(probes, among_first=[-1])
+    with pytest.raises(ValueError, match="one gallery"):
+        identify_parts([gallery, gallery], 120, probes, firsts=np.array([1]))
+    for bad in ("12", [1.5], 3, {0: 1}):
+        with pytest.raises(TypeError, match="among_first"):
+            gallery.identify(probes, among_first=bad)
+
+
+def test_neighbours_of_a_prefix() -> None:
+    """A prefix of the codes retrieves its share of the neighbours, at least the floor."""
+    from afis.people import _neighbours_of_prefix
+
+    got = _neighbours_of_prefix(4096, np.array([0, 10, 500_000, 1_000_000]), 1_000_000)
+    assert got.tolist() == [512, 512, 2048, 4096]
+    assert _neighbours_of_prefix(300, np.array([0, 5]), 10).tolist() == [300, 300]

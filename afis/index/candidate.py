@@ -512,8 +512,13 @@ class JointIndexes:
         if len(self._ids) > MAX_FINGERS:
             raise ValueError(f"more than {MAX_FINGERS} fingers cannot be searched jointly")
         self._first = first
+        # the native lists view faiss's buffers in place: every index must outlive them
+        self._indexes = indexes
         #: codes held over all the indexes (dead fingers' codes included: they are scanned)
         self.codes = sum(i.codes for i in indexes)
+        self._codes_before = np.concatenate(
+            [[0], np.cumsum(np.concatenate([i._counts for i in indexes]), dtype=np.int64)]
+        )
         self._nprobe = min(first._faiss.nprobe, first._faiss.nlist)
 
     def histograms(self, probes: Iterable[Template]) -> list[np.ndarray]:
@@ -531,28 +536,55 @@ class JointIndexes:
         starts, _ = _probe_rows(owner, np.zeros((len(owner), 3), np.float32), len(items))
         return [counts[starts[n] : starts[n + 1]] for n in range(len(items))]
 
+    @property
+    def slot_ordered(self) -> bool:
+        """Whether every inverted list holds its codes in finger-slot order (the order of
+        the indexes, then of each one's fingers), which :meth:`search` with ``limits`` needs
+        (checked once, one pass over the labels)."""
+        return bool(self._table.slot_ordered(_SLOT_SHIFT))
+
+    def codes_before(self, limits: np.ndarray) -> np.ndarray:
+        """The codes held by the first ``limits[n]`` finger slots (``int64``), dead fingers'
+        included (they are scanned)."""
+        limits = np.clip(np.asarray(limits, np.int64), 0, len(self._ids))
+        return self._codes_before[limits]
+
     def search(
         self,
         probes: Iterable[Template],
         *,
         k: int,
-        neighbours: int | None = None,
+        neighbours: int | np.ndarray | None = None,
         tables: np.ndarray | None = None,
+        limits: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best fingers per probe, as :meth:`CandidateIndex.search` returns them
         (scores best first, ties by finger id; ids -1 where there are fewer).
 
         Each probe code's scan ranks every code it meets by distance; the nearest distances,
-        up to the first at which ``neighbours`` (default ``options.neighbours``) codes are
-        reached, all vote, by rank (``afis._core.vote_tables``). With ``tables`` (one row of
-        65 votes per probe code, from the summed :meth:`histograms` of several parts) the
-        votes are those instead, so that parts holding disjoint fingers score each finger
-        as one index of all of them would.
+        up to the first at which ``neighbours`` (default ``options.neighbours``; one per probe
+        when an array) codes are reached, all vote, by rank (``afis._core.vote_tables``).
+        With ``tables`` (one row of 65 votes per probe code, from the summed
+        :meth:`histograms` of several parts) the votes are those instead, so that parts
+        holding disjoint fingers score each finger as one index of all of them would.
+
+        ``limits`` (one slot count per probe; needs :attr:`slot_ordered`) searches probe
+        ``n`` among the first ``limits[n]`` finger slots alone, as an index holding only those
+        fingers would: only their codes are scanned (the prefix of each list), ranked and
+        voted, so the search costs in proportion to them.
         """
         items = _check_templates(probes, "probes")
         k = resolve_k(k, None, len(self._ids))
         scores = np.zeros((len(items), k), np.float32)
         found = np.full((len(items), k), -1, np.int64)
+        if limits is not None:
+            limits = np.asarray(limits)
+            if limits.shape != (len(items),) or limits.dtype.kind not in "iu":
+                raise ValueError(f"limits must be {len(items)} integers, got shape {limits.shape}")
+            if len(limits) and int(limits.min()) < 0:
+                raise ValueError("limits must not be negative")
+            if not self.slot_ordered:
+                raise ValueError("limits need inverted lists in slot order")
         if not items or self.codes == 0 or k == 0:
             return scores, found
         codes, owner, geometry = self._first._encode(items)
@@ -562,9 +594,23 @@ class JointIndexes:
             tables = np.ascontiguousarray(tables, np.float32)
             if tables.shape != (len(codes), 65):
                 raise ValueError(f"tables must have shape ({len(codes)}, 65), got {tables.shape}")
-        base = self.options.neighbours if neighbours is None else max(1, int(neighbours))
-        wanted = min(_neighbours_for(base, k, len(codes), len(items)), _MAX_SCAN_NEIGHBOURS)
         starts, geometry = _probe_rows(owner, geometry, len(items))
+        row_neighbours = None
+        if neighbours is None or np.ndim(neighbours) == 0:
+            base = self.options.neighbours if neighbours is None else max(1, int(neighbours))
+            wanted = min(_neighbours_for(base, k, len(codes), len(items)), _MAX_SCAN_NEIGHBOURS)
+        else:
+            each = np.asarray(neighbours)
+            if each.shape != (len(items),) or each.dtype.kind not in "iu":
+                raise ValueError(
+                    f"neighbours must be {len(items)} integers, got shape {each.shape}"
+                )
+            floor = -(-2 * k // max(1, len(codes) // len(items)))
+            each = np.minimum(np.maximum(np.maximum(each, 1), floor), _MAX_SCAN_NEIGHBOURS)
+            wanted = int(each.max()) if len(each) else 1
+            row_neighbours = np.ascontiguousarray(np.repeat(each, np.diff(starts)), np.int32)
+        if limits is not None:
+            limits = np.ascontiguousarray(np.repeat(limits.astype(np.int64), np.diff(starts)))
         best, slots = self._table.search_table_votes(
             np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)[:, 0],
             starts,
@@ -578,6 +624,8 @@ class JointIndexes:
             k,
             resolve_threads(self._first._threads),
             tables,
+            limits,
+            row_neighbours,
         )
         listed = slots >= 0
         scores[listed] = best[listed]

@@ -25,6 +25,17 @@ namespace {
 struct HammingLists {
     afis::CodeLists lists;
     std::vector<py::object> keep;  // the arrays the pointers point into
+    int ordered_shift = -1;        // afis::slot_ordered of these lists at that shift, once asked
+    bool ordered = false;
+
+    bool slot_ordered(int slot_shift) {
+        if (slot_shift < 0 || slot_shift > 62) throw py::value_error("slot_shift must be within 0..62");
+        if (ordered_shift != slot_shift) {
+            ordered = afis::slot_ordered(lists, slot_shift);
+            ordered_shift = slot_shift;
+        }
+        return ordered;
+    }
 };
 
 template <typename T>
@@ -346,10 +357,15 @@ py::array_t<float> vote_tables(const py::array& histograms, int neighbours, doub
 // The joint search's scan and vote count (afis::table_votes, afis::count_votes), ties by
 // `ids` of the slots: with `tables` ((rows, 65) float32, from summed histograms) the votes of
 // every part of a sharded gallery, without them this file's own.
-py::tuple hamming_search_table_votes(const HammingLists& self, const py::array& queries, const py::array& starts,
+//
+// `limits` ((rows,) int64, optional; lists in slot order only) scans each query only over the
+// codes of the slots below its limit, as a file of those fingers alone would be scanned;
+// `row_neighbours` ((rows,) int32, optional) gives each query its own neighbours.
+py::tuple hamming_search_table_votes(HammingLists& self, const py::array& queries, const py::array& starts,
                                      const py::array& geometry, const py::array& counts, const py::array& ids,
                                      const py::dict& layout, int nprobe, int neighbours, double floor, int k,
-                                     int threads, const py::object& tables) {
+                                     int threads, const py::object& tables, const py::object& limits,
+                                     const py::object& row_neighbours) {
     const ProbeBatch b = probe_batch(queries, starts, geometry, counts);
     const auto* tie = checked<std::int64_t>(ids, b.n_slots, 0, "ids");
     check_search(nprobe, neighbours, k);
@@ -358,12 +374,26 @@ py::tuple hamming_search_table_votes(const HammingLists& self, const py::array& 
     const float* t = nullptr;
     if (!tables.is_none()) t = checked<float>(py::reinterpret_borrow<py::array>(tables), b.rows, levels, "tables");
     const afis::VoteLayout p = vote_layout(layout);
+    const std::int64_t* lim = nullptr;
+    if (!limits.is_none()) {
+        if (t != nullptr) throw py::value_error("limits cannot be combined with tables");
+        lim = checked<std::int64_t>(py::reinterpret_borrow<py::array>(limits), b.rows, 0, "limits");
+        for (py::ssize_t r = 0; r < b.rows; ++r)
+            if (lim[r] < 0) throw py::value_error("limits must not be negative");
+        if (!self.slot_ordered(p.slot_shift))
+            throw py::value_error("limits need inverted lists that hold their codes in slot order");
+    }
+    const std::int32_t* each = nullptr;
+    if (!row_neighbours.is_none()) {
+        each = checked<std::int32_t>(py::reinterpret_borrow<py::array>(row_neighbours), b.rows, 0, "row_neighbours");
+        for (py::ssize_t r = 0; r < b.rows; ++r) check_search(nprobe, each[r], k);
+    }
     return count_probes(b, p, k, tie, threads,
                         [&](std::int64_t r, std::uint32_t row, std::vector<afis::Vote>& out,
                             afis::HammingScratch& scratch) {
-                            afis::table_votes(self.lists, b.q[r], nprobe, neighbours, floor,
+                            afis::table_votes(self.lists, b.q[r], nprobe, each ? each[r] : neighbours, floor,
                                               t ? t + r * levels : nullptr, row, b.n_slots, p.slot_shift, out,
-                                              scratch);
+                                              scratch, lim ? lim[r] : afis::NO_SLOT_LIMIT);
                         });
 }
 
@@ -385,8 +415,13 @@ void bind_index(py::module_& m) {
         .def("search_table_votes", &hamming_search_table_votes, py::arg("queries"), py::arg("starts"),
              py::arg("geometry"), py::arg("counts"), py::arg("ids"), py::arg("layout"), py::arg("nprobe"),
              py::arg("neighbours"), py::arg("floor"), py::arg("k"), py::arg("threads"), py::arg("tables") = py::none(),
+             py::arg("limits") = py::none(), py::arg("row_neighbours") = py::none(),
              "(scores, slots), each (probes, k): the joint search (every code at a voting distance votes; ties "
-             "by ids); votes from `tables` (rows, 65), or from this file's own histograms.")
+             "by ids); votes from `tables` (rows, 65), or from this file's own histograms, each query over "
+             "the slots below its entry of `limits` (rows,) when given (lists in slot order), with its entry "
+             "of `row_neighbours` (rows,) when given.")
+        .def("slot_ordered", &HammingLists::slot_ordered, py::arg("slot_shift"),
+             "Whether every list holds its codes in finger-slot order (searches with limits need it).")
         .def("search_votes", &hamming_search_votes, py::arg("queries"), py::arg("starts"), py::arg("geometry"),
              py::arg("counts"), py::arg("layout"), py::arg("nprobe"), py::arg("neighbours"), py::arg("compared"),
              py::arg("floor"), py::arg("k"), py::arg("threads"),

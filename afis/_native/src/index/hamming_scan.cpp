@@ -203,14 +203,27 @@ void nearest_positions(const std::uint8_t* d, std::int64_t n, int t, std::int64_
 
 namespace {
 
+// How many of a list's codes belong to the slots below `slot_limit` (a list in slot order:
+// they are its prefix).
+std::int64_t prefix_below(const CodeList& list, std::int64_t slot_limit, int slot_shift) {
+    if (slot_limit == NO_SLOT_LIMIT) return list.size;
+    const std::int64_t* end = std::partition_point(list.labels, list.labels + list.size, [&](std::int64_t label) {
+        return ((label + list.label_offset) >> slot_shift) < slot_limit;
+    });
+    return end - list.labels;
+}
+
 // The distance (as a byte, in scan order) of every code in the lists of the query's nprobe
 // nearest centroids (ties: the lower number first), visited in number order and, for a joint
-// file, part by part: the visited lists in `visit`, the distances in `distance`. Returns how
+// file, part by part: the visited lists in `visit`, the codes scanned in each in `sizes` (all,
+// or the prefix of the slots below `slot_limit`), the distances in `distance`. Returns how
 // many codes were scanned.
-std::int64_t scan_distances(const CodeLists& index, std::uint64_t query, int nprobe, HammingScratch& scratch) {
+std::int64_t scan_distances(const CodeLists& index, std::uint64_t query, int nprobe, HammingScratch& scratch,
+                            std::int64_t slot_limit = NO_SLOT_LIMIT, int slot_shift = 0) {
     const auto nlist = static_cast<std::int64_t>(index.centroids.size());
     scratch.visit.clear();
     scratch.order.clear();
+    scratch.sizes.clear();
     if (nprobe <= 0 || nlist == 0) return 0;
 
     scratch.distance.resize(static_cast<std::size_t>(nlist));
@@ -227,14 +240,16 @@ std::int64_t scan_distances(const CodeLists& index, std::uint64_t query, int npr
 
     // one pass: the distance of every code in those lists, as bytes
     std::int64_t total = 0;
-    for (const std::int32_t l : visit) total += index.lists[static_cast<std::size_t>(l)].size;
+    for (const std::int32_t l : visit) {
+        scratch.sizes.push_back(prefix_below(index.lists[static_cast<std::size_t>(l)], slot_limit, slot_shift));
+        total += scratch.sizes.back();
+    }
     scratch.distance.resize(static_cast<std::size_t>(total));
     d = scratch.distance.data();
     std::int64_t at = 0;
-    for (const std::int32_t l : visit) {
-        const CodeList& list = index.lists[static_cast<std::size_t>(l)];
-        distances(list.codes, list.size, query, d + at);
-        at += list.size;
+    for (std::size_t v = 0; v < visit.size(); ++v) {
+        distances(index.lists[static_cast<std::size_t>(visit[v])].codes, scratch.sizes[v], query, d + at);
+        at += scratch.sizes[v];
     }
     return total;
 }
@@ -251,6 +266,7 @@ Scan scan(const CodeLists& index, std::uint64_t query, int nprobe, int k, Hammin
     if (k <= 0) {
         scratch.visit.clear();
         scratch.order.clear();
+        scratch.sizes.clear();
         return {};
     }
     const std::int64_t total = scan_distances(index, query, nprobe, scratch);
@@ -295,8 +311,7 @@ void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
         const std::size_t n = std::min(BLOCK, order.size() - first);
         for (std::size_t j = 0; j < n; ++j) {
             const std::int64_t i = order[first + j];
-            while (i >= list_start + index.lists[static_cast<std::size_t>(scratch.visit[list])].size)
-                list_start += index.lists[static_cast<std::size_t>(scratch.visit[list++])].size;
+            while (i >= list_start + scratch.sizes[list]) list_start += scratch.sizes[list++];
             const CodeList& held = index.lists[static_cast<std::size_t>(scratch.visit[list])];
             where[j] = held.labels + (i - list_start);
             offset[j] = held.label_offset;
@@ -381,10 +396,23 @@ void vote_table_of(const std::int64_t* histogram, std::int64_t total, int neighb
     }
 }
 
+bool slot_ordered(const CodeLists& index, int slot_shift) {
+    for (const CodeList& list : index.lists) {
+        std::int64_t last = 0;
+        for (std::int64_t i = 0; i < list.size; ++i) {
+            if (list.labels[i] < 0) return false;
+            const std::int64_t slot = (list.labels[i] + list.label_offset) >> slot_shift;
+            if (slot < last) return false;
+            last = slot;
+        }
+    }
+    return true;
+}
+
 void table_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, double floor,
                  const float* table, std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
-                 HammingScratch& scratch) {
-    const std::int64_t total = scan_distances(index, query, nprobe, scratch);
+                 HammingScratch& scratch, std::int64_t slot_limit) {
+    const std::int64_t total = scan_distances(index, query, nprobe, scratch, slot_limit, slot_shift);
     if (total == 0) return;
     const std::uint8_t* d = scratch.distance.data();
     if (table == nullptr) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace afis {
@@ -33,7 +34,16 @@ struct HammingScratch {
     std::vector<std::uint8_t> distance;
     std::vector<std::int64_t> order;  // positions
     std::vector<std::int32_t> visit;  // lists
+    std::vector<std::int64_t> sizes;  // codes scanned in each visited list
 };
+
+// No slot limit: every code of a visited list is scanned.
+constexpr std::int64_t NO_SLOT_LIMIT = std::numeric_limits<std::int64_t>::max();
+
+// Whether every list holds its codes in finger-slot order (label_offset + label, shifted
+// right by slot_shift, never decreasing along a list; no negative label): then the codes of
+// the slots below a limit are a prefix of each list, and a scan can stop there.
+bool slot_ordered(const CodeLists& index, int slot_shift);
 
 // The `k` stored codes nearest to `query` among the lists of its `nprobe` nearest centroids
 // (centroid ties: the lower number first), nearest first, ties in list order; writes `k`
@@ -137,8 +147,12 @@ void vote_table_of(const std::int64_t* histogram, std::int64_t total, int neighb
 // The votes of every code of the scan whose distance votes in `table` (HAMMING_BITS + 1
 // votes; nullptr: this file's own vote_table of its own histogram), appended to `out` as
 // code_votes appends them.
+//
+// `slot_limit` (only for lists in slot order, see slot_ordered) scans only the codes of the slots
+// below it, as if the file held nothing else: the histogram, the cut and the votes are those of
+// that prefix of each list.
 void table_votes(const CodeLists& index, std::uint64_t query, int nprobe, int neighbours, double floor,
                  const float* table, std::uint32_t row, std::int64_t n_slots, int slot_shift, std::vector<Vote>& out,
-                 HammingScratch& scratch);
+                 HammingScratch& scratch, std::int64_t slot_limit = NO_SLOT_LIMIT);
 
 }  // namespace afis
