@@ -11,8 +11,10 @@ How
        gallery (:class:`afis.people_shards.ShardedPeopleGallery` in ``work_dir/gallery``,
        kept from job to job and brought up to date with the store by :func:`sync_gallery`
        when a job starts and when it ends); the job's batch gets a people gallery of its
-       own (``work_dir/job-N/batch``), searched with only the records before the probe
-       allowed. A job costs time in proportion to its batch, not to the gallery.
+       own (``work_dir/job-N/batch``, inserted in batch order), each probe searched in it as
+       it stood when it held the records before the probe (``among_first``: only their
+       index codes are scanned, so a record costs what a gallery of the records before it
+       costs). A job costs time in proportion to its batch, not to the gallery.
     2. *Shortlist and re-rank* (:meth:`afis.PeopleGallery.identify`): the probe's thumbs and
        index fingers (:data:`afis.people.SEARCHED_POSITIONS`) search the candidate indexes;
        the index evidence is summed per person before the cut at the engine's depth
@@ -330,24 +332,27 @@ class _JobFiles:
         for rid, value in zip(record_ids.tolist(), nik.tolist(), strict=True):
             self.nik_index.setdefault(value, []).append(rid)
         self.batch = PeopleGallery.open(folder / BATCH, threads=threads)
+        self._batch_seq: np.ndarray | None = None  # places of the batch gallery's records
         self.gallery = (
             ShardedPeopleGallery.open(gallery_dir, threads=threads)
             if (gallery_dir / SHARDS_HEADER).exists()
             else None
         )
 
-    def earlier(self, seqs: Sequence[int]) -> Callable[[int, np.ndarray], np.ndarray]:
-        """``allow`` for a batch search of probes at places ``seqs``: for probe ``n``, the
-        batch records before place ``seqs[n]``."""
-
-        def allow(n: int, ids: np.ndarray) -> np.ndarray:
-            ids = np.asarray(ids, np.int64)
-            if not len(self._sorted_ids):
-                return np.zeros(len(ids), bool)
-            at = np.minimum(np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1)
-            return (self._sorted_ids[at] == ids) & (self._sorted_seq[at] < seqs[n])
-
-        return allow
+    def earlier(self, seqs: Sequence[int]) -> list[int]:
+        """``among_first`` for a batch search of probes at places ``seqs``: for probe ``n``,
+        how many of the batch gallery's records (inserted in batch order) come before place
+        ``seqs[n]``."""
+        if self._batch_seq is None:
+            held = self.batch.insertion_order
+            at = np.minimum(np.searchsorted(self._sorted_ids, held), len(self._sorted_ids) - 1)
+            if len(held) and not np.array_equal(self._sorted_ids[at], held):
+                raise ValueError("the job's batch gallery holds records that are not its members")
+            places = self._sorted_seq[at] if len(held) else np.zeros(0, np.int64)
+            if np.any(np.diff(places) <= 0):
+                raise ValueError("the job's batch gallery is not in batch order")
+            self._batch_seq = places
+        return np.searchsorted(self._batch_seq, np.asarray(seqs, np.int64), "left").tolist()
 
 
 _CACHE: dict[str, _JobFiles] = {}
@@ -442,7 +447,7 @@ def search_chunk(
             wanted,
             k=options.max_candidates,
             depth=depth,
-            allow=files.earlier([probes[n].seq for n in searchable]),
+            among_first=files.earlier([probes[n].seq for n in searchable]),
         )
     for m, n in enumerate(searchable):
         decisions[n] = _decide(
