@@ -39,6 +39,7 @@ __all__ = [
     "MIN_SIDE",
     "PEOPLE_INDEX",
     "PROCESSING_PPI",
+    "RERANK_CACHE_BYTES",
 ]
 
 #: Resolution every image is resampled to before extraction, and the grid the matcher and
@@ -111,3 +112,9 @@ PEOPLE_INDEX = MappingProxyType(
         "train_per_list": 64,
     }
 )
+
+#: Bytes of prepared stored templates a people gallery opened for a batch searched against
+#: itself keeps between searches (``PeopleGallery.open(rerank_cache=...)``; the data
+#: centre's job gives it to its batch gallery): about 20 kB a template, so 2 GiB holds about
+#: 100,000 of the 200,000 searched fingers of a 5x10^4-person batch.
+RERANK_CACHE_BYTES: int = 2 << 30

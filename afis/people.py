@@ -66,8 +66,10 @@ import math
 import os
 import re
 import shutil
+import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -338,6 +340,84 @@ class _Segment:
         return self.templates[start:stop]
 
 
+class _PreparedCache:
+    """Stored templates prepared for the matcher (their cylinders built), kept between
+    searches up to ``budget`` bytes, the least recently used dropped first.
+
+    A batch de-duplicated against itself re-ranks each stored finger for many probes (about
+    40 at 5x10^4 people), and preparing a template is most of a re-rank (``benchmarks/
+    DEDUP.md``). The arrays are those :meth:`Gallery.from_buffers` makes, so results do not
+    depend on the cache. Thread-safe; a budget of 0 keeps nothing."""
+
+    #: per-minutia arrays of a packed gallery, in the order kept
+    ROWS = ("minutiae", "bits", "valid", "usable")
+    #: bytes counted per entry beyond its arrays (the objects holding them)
+    OVERHEAD = 512
+
+    def __init__(self, budget: int) -> None:
+        self.budget = int(budget)
+        self._entries: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def gallery(
+        self, keys: Sequence[tuple[int, int]], prepare: Callable[[list[int]], Gallery]
+    ) -> Gallery:
+        """A packed gallery whose row ``i`` is the template of ``keys[i]``: kept entries
+        reused, the others made by ``prepare(positions in keys)`` and kept."""
+        if self.budget <= 0:
+            return prepare(list(range(len(keys))))
+        with self._lock:
+            found: list[tuple[np.ndarray, ...] | None] = []
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                found.append(entry)
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        fresh = None
+        if missing:
+            fresh = prepare(missing)
+            arrays = fresh.arrays
+            offsets = arrays["offsets"]
+            for j, i in enumerate(missing):
+                start, stop = int(offsets[j]), int(offsets[j + 1])
+                found[i] = tuple(np.array(arrays[name][start:stop]) for name in self.ROWS)
+            with self._lock:
+                for i in missing:
+                    entry = found[i]
+                    assert entry is not None
+                    size = sum(a.nbytes for a in entry) + self.OVERHEAD
+                    if keys[i] in self._entries or size > self.budget:
+                        continue
+                    self._entries[keys[i]] = entry
+                    self._bytes += size
+                while self._bytes > self.budget:
+                    _, old = self._entries.popitem(last=False)
+                    self._bytes -= sum(a.nbytes for a in old) + self.OVERHEAD
+        if fresh is not None and len(missing) == len(keys):
+            return fresh
+        entries = [e for e in found if e is not None]
+        offsets = np.zeros(len(entries) + 1, np.int64)
+        np.cumsum([len(e[0]) for e in entries], out=offsets[1:])
+        packed = {"offsets": offsets}
+        for n, name in enumerate(self.ROWS):
+            packed[name] = np.ascontiguousarray(np.concatenate([e[n] for e in entries]))
+        return Gallery(packed)
+
+
 @dataclass(frozen=True)
 class _Order:
     """The people held in the order they were inserted (segments by number, rows in order):
@@ -392,9 +472,13 @@ class PeopleGallery:
     (0, False)
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], *, threads: int | None) -> None:
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], *, threads: int | None, rerank_cache: int = 0
+    ) -> None:
         self.path = path
         self._threads = threads
+        #: prepared stored templates kept between searches (:class:`_PreparedCache`)
+        self._prepared = _PreparedCache(rerank_cache)
         self._manifest = manifest
         self.options = IndexOptions(**manifest["options"])
         self._segments: dict[int, _Segment] = {}
@@ -450,8 +534,15 @@ class PeopleGallery:
         return gallery
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> PeopleGallery:
+    def open(
+        cls, path: str | os.PathLike[str], *, threads: int | None = None, rerank_cache: int = 0
+    ) -> PeopleGallery:
         """Open a gallery folder written by :meth:`create` and later calls.
+
+        ``rerank_cache`` bytes of stored templates prepared for the matcher are kept between
+        searches (least recently used out first): worth it where the same people are
+        re-ranked for many probes, as when a batch is de-duplicated against itself
+        (``RERANK_CACHE_BYTES`` in :mod:`afis.constants`); results are the same.
 
         Raises
         ------
@@ -460,8 +551,10 @@ class PeopleGallery:
             message names the file).
         """
         folder = Path(path)
+        if isinstance(rerank_cache, bool) or not isinstance(rerank_cache, int) or rerank_cache < 0:
+            raise ValueError(f"rerank_cache must be a byte count >= 0, got {rerank_cache!r}")
         manifest = _read_manifest(folder / MANIFEST)
-        gallery = cls(folder, manifest, threads=threads)
+        gallery = cls(folder, manifest, threads=threads, rerank_cache=rerank_cache)
         gallery._dead = {int(p): int(s) for p, s in manifest["tombstones"]}
         gallery._centroids = _read_quantizer(folder, manifest.get("quantizer"), gallery.options)
         for entry in manifest["segments"]:
@@ -477,6 +570,7 @@ class PeopleGallery:
         self._index = _Indexes()
         self._joint = None
         self._order = None
+        self._prepared.clear()
 
     def __enter__(self) -> PeopleGallery:
         return self
@@ -682,8 +776,8 @@ class PeopleGallery:
             ``afis.threshold_for_fmr(fmr)``.
         allow : callable, optional
             ``allow(probe_number, person_ids) -> bool array``: which of the people the index
-            listed for that probe may be shortlisted (applied before the cut; the data
-            centre's job uses it to search only the records enrolled before the probe).
+            listed for that probe may be shortlisted (applied before the cut, after the
+            index search: a filter that saves no index work; see ``among_first``).
         among_first : sequence of int, optional
             Per probe, a count ``r``: the probe is searched in the gallery as it stood when it
             held the first ``r`` of its people in insertion order (:attr:`insertion_order`),
@@ -692,7 +786,9 @@ class PeopleGallery:
             prefix), retrieves neighbours in proportion to them (at least
             ``PEOPLE_INDEX["min_neighbours"]``) and the default depth is
             :func:`shortlist_depth` of ``r``, so the search costs what a gallery of ``r``
-            people costs.
+            people costs (where the segments cannot be searched jointly, the lists of the
+            whole gallery are filtered instead). The data centre's job searches its batch
+            so, each record among the records before it.
         timings : dict of str to float, optional
             When given, the seconds spent in the ``"search"`` (candidate indexes), ``"rerank"``
             (matcher) and ``"bookkeeping"`` (checks, votes, merging) stages are added to its
@@ -986,7 +1082,8 @@ class PeopleGallery:
         :func:`identify_parts`.
 
         Every stored finger wanted by any probe is prepared once from its stored bytes, in
-        one :meth:`Gallery.from_buffers` over all the threads; then each probe finger is
+        one :meth:`Gallery.from_buffers` over all the threads (or taken from the re-rank
+        cache, :class:`_PreparedCache`); then each probe finger is
         prepared and compared with its rows, read in place (probes in parallel)."""
         wanted = set(positions)
         rows: dict[tuple[int, int], int] = {}
@@ -1001,8 +1098,12 @@ class PeopleGallery:
         out = [np.zeros((len(listed), 10), np.float32) for listed in people]
         if not refs:
             return out
-        prepared = Gallery.from_buffers(
-            [self._segments[n].buffer(r) for n, r in refs], threads=self._threads
+        prepared = self._prepared.gallery(
+            refs,
+            lambda wanted: Gallery.from_buffers(
+                [self._segments[refs[i][0]].buffer(refs[i][1]) for i in wanted],
+                threads=self._threads,
+            ),
         )
 
         def one(m: int) -> None:

@@ -94,6 +94,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from afis._threads import resolve_threads
+from afis.constants import RERANK_CACHE_BYTES
 from afis.errors import AfisError, TemplateError
 from afis.index import IndexOptions
 from afis.match import Matcher
@@ -331,7 +332,10 @@ class _JobFiles:
         self.nik_index: dict[str, list[int]] = {}
         for rid, value in zip(record_ids.tolist(), nik.tolist(), strict=True):
             self.nik_index.setdefault(value, []).append(rid)
-        self.batch = PeopleGallery.open(folder / BATCH, threads=threads)
+        # the batch is searched against itself: each record is re-ranked for many probes
+        self.batch = PeopleGallery.open(
+            folder / BATCH, threads=threads, rerank_cache=RERANK_CACHE_BYTES
+        )
         self._batch_seq: np.ndarray | None = None  # places of the batch gallery's records
         self.gallery = (
             ShardedPeopleGallery.open(gallery_dir, threads=threads)

@@ -523,3 +523,65 @@ def test_neighbours_of_a_prefix() -> None:
     got = _neighbours_of_prefix(4096, np.array([0, 10, 500_000, 1_000_000]), 1_000_000)
     assert got.tolist() == [512, 512, 2048, 4096]
     assert _neighbours_of_prefix(300, np.array([0, 5]), 10).tolist() == [300, 300]
+
+
+def test_rerank_cache_keeps_results(base: Path) -> None:
+    """A gallery opened with a re-rank cache answers exactly as one without: the first search
+    fills the cache, the second reuses it (some entries kept, some made), within the
+    budget, least recently used dropped first."""
+
+    plain = PeopleGallery.open(base)
+    cached = PeopleGallery.open(base, rerank_cache=1 << 30)
+    first = people_of([3, 31, 50], impression=1)
+    second = people_of([31, 12, 3, 44], impression=1)
+    expected = [plain.identify(first, k=8), plain.identify(second, k=8)]
+    got = [cached.identify(first, k=8)]
+    held = len(cached._prepared)
+    assert held > 0 and cached._prepared.held_bytes <= 1 << 30
+    got.append(cached.identify(second, k=8))
+    assert len(cached._prepared) > held  # new people were added, the others reused
+    assert [as_rows(r) for r in got] == [as_rows(r) for r in expected]
+    # a small budget: least recently used dropped, results unchanged
+    small = PeopleGallery.open(base, rerank_cache=200_000)
+    assert as_rows(small.identify(second, k=8)) == as_rows(expected[1])
+    assert small._prepared.held_bytes <= 200_000 and 0 < len(small._prepared) < held
+    cached.close()
+    assert len(cached._prepared) == 0
+    with pytest.raises(ValueError, match="rerank_cache"):
+        PeopleGallery.open(base, rerank_cache=-1)
+    with pytest.raises(ValueError, match="rerank_cache"):
+        PeopleGallery.open(base, rerank_cache=1.5)
+
+
+def test_prepared_cache_packs_rows_in_order() -> None:
+    """Kept and fresh rows come back in the order asked, as one packed gallery; the oldest
+    entry goes first when the budget is exceeded."""
+    from afis.match import Gallery
+    from afis.people import _PreparedCache
+
+    templates = [t for person in people_of([1, 2], impression=0) for t in person.values()]
+    whole = Gallery.from_templates(templates)
+
+    def prepare(keys: list[tuple[int, int]]):
+        return lambda wanted: Gallery.from_templates([templates[keys[i][1]] for i in wanted])
+
+    cache = _PreparedCache(1 << 30)
+    keys = [(0, r) for r in (4, 1, 7)]
+    cache.gallery(keys, prepare(keys))
+    asked = [(0, r) for r in (7, 2, 4, 9, 1)]
+    made: list[int] = []
+
+    def counting(wanted: list[int]) -> Gallery:
+        made.extend(wanted)
+        return prepare(asked)(wanted)
+
+    got = cache.gallery(asked, counting)
+    assert made == [1, 3]  # only rows 2 and 9 were prepared
+    reference = whole.subset([7, 2, 4, 9, 1]).arrays
+    for name, array in got.arrays.items():
+        assert np.array_equal(array, reference[name]), name
+    per_entry = cache.held_bytes // len(cache)
+    tight = _PreparedCache(2 * per_entry + per_entry // 2)
+    tight.gallery(keys, prepare(keys))
+    assert list(tight._entries) == [(0, 1), (0, 7)]
+    assert len(_PreparedCache(0).gallery(keys, prepare(keys))) == 3 and not _PreparedCache(0)
