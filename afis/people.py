@@ -377,7 +377,7 @@ class _PreparedCache:
     ) -> Gallery:
         """A packed gallery whose row ``i`` is the template of ``keys[i]``: kept entries
         reused, the others made by ``prepare(positions in keys)`` and kept."""
-        if self.budget <= 0:
+        if self.budget <= 0 or not keys:
             return prepare(list(range(len(keys))))
         with self._lock:
             found: list[tuple[np.ndarray, ...] | None] = []
@@ -952,13 +952,18 @@ class PeopleGallery:
                 out[n] = rows
         return int(self.options.neighbours), float(self.options.similarity_floor), out
 
+    def _tombstones(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tombstoned person ids and, for each, the segment number from which it lives
+        again (a person is dead in the segments numbered below that)."""
+        ids = np.fromiter(self._dead, np.int64, len(self._dead))
+        return ids, np.fromiter(self._dead.values(), np.int64, len(self._dead))
+
     def _insertion(self) -> _Order:
         """The people held in insertion order and each joint finger slot's place in it
         (:class:`_Order`), made after each change of the segments or tombstones and kept."""
         if self._order is not None:
             return self._order
-        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
-        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        dead_ids, dead_from = self._tombstones()
         ids, slot_ranks = [], {}
         rank_parts: dict[int, list[np.ndarray]] = {}
         held = 0
@@ -998,8 +1003,7 @@ class PeopleGallery:
         cached = self._joint
         if cached is not None:
             return cached or None
-        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
-        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        dead_ids, dead_from = self._tombstones()
         parts: dict[int, tuple[list[CandidateIndex], list[np.ndarray]]] = {}
         for number, segment in sorted(self._segments.items()):
             gone = dead_ids[dead_from > number]
@@ -1030,8 +1034,7 @@ class PeopleGallery:
         that its ``k`` best live fingers survive the tombstone filter, and retrieves its share
         of the neighbours (with a margin).
         """
-        dead_ids = np.fromiter(self._dead, np.int64, len(self._dead))
-        dead_from = np.fromiter(self._dead.values(), np.int64, len(self._dead))
+        dead_ids, dead_from = self._tombstones()
         scores, found = [], []
         searched = [
             (number, segment)

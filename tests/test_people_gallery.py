@@ -585,3 +585,4 @@ def test_prepared_cache_packs_rows_in_order() -> None:
     tight.gallery(keys, prepare(keys))
     assert list(tight._entries) == [(0, 1), (0, 7)]
     assert len(_PreparedCache(0).gallery(keys, prepare(keys))) == 3 and not _PreparedCache(0)
+    assert len(cache.gallery([], prepare([]))) == 0

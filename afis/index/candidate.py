@@ -605,8 +605,8 @@ class JointIndexes:
                 raise ValueError(
                     f"neighbours must be {len(items)} integers, got shape {each.shape}"
                 )
-            floor = -(-2 * k // max(1, len(codes) // len(items)))
-            each = np.minimum(np.maximum(np.maximum(each, 1), floor), _MAX_SCAN_NEIGHBOURS)
+            floor = _neighbours_for(1, k, len(codes), len(items))
+            each = np.minimum(np.maximum(each, floor), _MAX_SCAN_NEIGHBOURS)
             wanted = int(each.max()) if len(each) else 1
             row_neighbours = np.ascontiguousarray(np.repeat(each, np.diff(starts)), np.int32)
         if limits is not None:
