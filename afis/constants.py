@@ -97,24 +97,28 @@ INDEX_PRESETS = MappingProxyType(
 #: people of a shard (a power of two, at most ``max_nlist``), one list in
 #: ``lists_per_visit`` visited per probe code (within ``min_nprobe .. max_nprobe``), one code
 #: retrieved per probe code for every ``people_per_neighbour`` people of a shard (within
-#: ``min_neighbours .. max_neighbours``: hard mates need deeper retrieval as the gallery
-#: grows), k-means on ``train_per_list`` codes a list. Measured in ``benchmarks/DEDUP.md``.
+#: ``min_neighbours .. max_neighbours``), k-means on ``train_per_list`` codes a list, at most
+#: ``max_codes`` codes a finger. Ten fingers are indexed: their summed evidence lets each
+#: finger's search be shallow (4 lists of 512 and 520 neighbours at 5x10^4 people, where four
+#: fingers needed 16 and 1,562) and its codes few (24, not 48: 2.4 kB of index a person).
+#: Measured in ``benchmarks/DEDUP.md``, seventh round.
 PEOPLE_INDEX = MappingProxyType(
     {
         "people_per_list": 64,
         "max_nlist": 4096,
-        "lists_per_visit": 32,
-        "min_nprobe": 16,
+        "lists_per_visit": 128,
+        "min_nprobe": 4,
         "max_nprobe": 32,
-        "people_per_neighbour": 32,
+        "people_per_neighbour": 96,
         "min_neighbours": 512,
         "max_neighbours": 4096,
         "train_per_list": 64,
+        "max_codes": 24,
     }
 )
 
 #: Bytes of prepared stored templates a people gallery opened for a batch searched against
 #: itself keeps between searches (``PeopleGallery.open(rerank_cache=...)``; the data
 #: centre's job gives it to its batch gallery): about 20 kB a template, so 2 GiB holds about
-#: 100,000 of the 200,000 searched fingers of a 5x10^4-person batch.
+#: 100,000 of the 500,000 fingers of a 5x10^4-person batch.
 RERANK_CACHE_BYTES: int = 2 << 30

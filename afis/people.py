@@ -4,8 +4,9 @@
 any subset) in a folder that only ever grows by whole files, committed through one manifest::
 
     gallery/
-        manifest.json           format, version, index options, next segment number, the
-                                live segments with each file's CRC32, the tombstones, the
+        manifest.json           format, version, index options, the indexed positions,
+                                next segment number, the live segments with each file's
+                                CRC32, the tombstones, the
                                 coarse quantizer's file and CRC32, and the CRC32 of all that
         quantizer-NNNNNN.npy    with ``options.nlist > 1``: the coarse centroids every
                                 segment's index partitions its codes with (trained once, on
@@ -28,14 +29,15 @@ A segment the manifest does not name is garbage, ignored on open and removed by
 number from which the id may live again) in the manifest; compaction rewrites the live people
 into one segment.
 
-Identification follows the data centre: the probe's thumbs and index fingers (positions 1, 2,
-6 and 7, :data:`SEARCHED_POSITIONS`) shortlist fingers through the candidate index of every
+Identification follows the data centre: each of the probe's fingers (all ten positions are
+indexed, :data:`SEARCHED_POSITIONS`) shortlists fingers through the candidate index of every
 segment (:class:`afis.index.ShardedIndex`, one shard per position, all built with the
 gallery's options and centroids; their shortlists merged by score); the index scores are
 summed per person *before* the cut, and the best ``depth`` people (:func:`shortlist_depth`:
 it grows as the fourth root of the gallery) are compared by the matcher
-(:class:`afis.match.Matcher`) on the probe's searched fingers; the best ``k`` of those on all
-ten. A candidate's fused score is the sum of its per-finger matcher scores.
+(:class:`afis.match.Matcher`) on the probe's thumbs and index fingers
+(:data:`FIRST_RERANK_POSITIONS`); the best ``k`` of those on all ten. A candidate's fused
+score is the sum of its per-finger matcher scores.
 
 Examples
 --------
@@ -89,6 +91,7 @@ from afis.match import Gallery, Matcher, threshold_for_fmr
 from afis.template import FingerPosition, Template
 
 __all__ = [
+    "FIRST_RERANK_POSITIONS",
     "SEARCHED_POSITIONS",
     "GalleryFileError",
     "GalleryLockedError",
@@ -99,13 +102,24 @@ __all__ = [
     "shortlist_depth",
 ]
 
-#: Finger positions searched through the candidate index (both thumbs and index fingers).
-SEARCHED_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
+#: Finger positions a new gallery indexes and searches through its candidate index: all ten.
+#: The person-level evidence of ten fingers ranks the mate of every one of the 5x10^4 demo's
+#: 500 planted duplicates first, where that of the thumbs and index fingers alone missed
+#: three entirely (``benchmarks/DEDUP.md``, seventh round).
+SEARCHED_POSITIONS: tuple[int, ...] = tuple(range(1, 11))
+#: The positions a gallery written before manifest version 4 indexes (both thumbs and index
+#: fingers); it keeps searching them until compacted with ``repartition=True``.
+LEGACY_SEARCHED_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
+#: The fingers a shortlist is compared on first (both thumbs and index fingers, the
+#: best-captured); the best ``k`` people are then compared on the others. A probe without
+#: any of them is compared on all its fingers at once.
+FIRST_RERANK_POSITIONS: tuple[int, ...] = (1, 2, 6, 7)
 #: Format name and version of ``manifest.json``.
 FORMAT = "nusafis-people"
-VERSION = 3  # 2: each segment carries its candidate index (index/); 3: shared centroids
-#: Older manifest versions that still open (a version-2 manifest has no quantizer).
-READABLE_VERSIONS = (2, 3)
+VERSION = 4  # 2: segments carry their index (index/); 3: shared centroids; 4: "searched"
+#: Older manifest versions that still open (a version-2 manifest has no quantizer; before
+#: version 4 the searched positions are :data:`LEGACY_SEARCHED_POSITIONS`).
+READABLE_VERSIONS = (2, 3, 4)
 LOCK = ".writer.lock"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
@@ -117,15 +131,16 @@ INDEX = "index"
 MAX_PERSON_ID = (1 << 62) // 10
 #: People the default shortlist keeps at :data:`DEPTH_REFERENCE` people held and fewer; it
 #: grows as the fourth root of the gallery beyond (:func:`shortlist_depth`).
-MIN_SHORTLIST = 32
+MIN_SHORTLIST = 16
 DEPTH_REFERENCE = 10_000
-#: People compared on all ten fingers by default (the best of the shortlist on the searched
-#: fingers).
+#: People compared on all ten fingers by default (the best of the shortlist on the
+#: :data:`FIRST_RERANK_POSITIONS`).
 FULL_RERANK = 8
 #: Fingers each searched probe finger lists from the index before the evidence is summed per
-#: person: wide, so that a person's weaker fingers still add their evidence (a list of
-#: ``2 * depth`` ranked 5 % of the mates lower at 10^5 people: ``benchmarks/DEDUP.md``).
-FINGER_LIST = 4000
+#: person: wide, so that a person's weaker fingers still add their evidence (with four
+#: searched fingers a list of ``2 * depth`` ranked 5 % of the mates lower at 10^5 people;
+#: with ten, 500 and 1,000 rank the same: ``benchmarks/DEDUP.md``).
+FINGER_LIST = 1000
 #: A segment holding a share ``s`` of the gallery's codes retrieves
 #: ``max(MIN_SEGMENT_NEIGHBOURS, ceil(s * neighbours * SEGMENT_NEIGHBOURS_MARGIN))`` codes per
 #: probe code, so the votes cast per search do not grow with the number of segments.
@@ -138,18 +153,19 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
     ``shards`` shards: the ``national`` preset with about one coarse list per
     ``PEOPLE_INDEX["people_per_list"]`` people of a shard (a power of two, at most
     ``PEOPLE_INDEX["max_nlist"]``), visiting one in ``PEOPLE_INDEX["lists_per_visit"]``
-    of them (16 to 32), and retrieving more neighbours per probe code as the shard grows
-    (:data:`afis.constants.PEOPLE_INDEX`). The search then scans about ``nprobe / nlist`` of
-    the codes: a share that falls as the gallery grows to the cap.
+    of them (4 to 32), retrieving more neighbours per probe code as the shard grows, and
+    at most ``PEOPLE_INDEX["max_codes"]`` codes a finger (:data:`afis.constants.PEOPLE_INDEX`:
+    shallow per finger, as all ten fingers are searched). The search then scans about
+    ``nprobe / nlist`` of the codes: a share that falls as the gallery grows to the cap.
 
     Examples
     --------
     >>> o = people_index_options(10**6)
-    >>> o.nlist, o.nprobe, o.neighbours
-    (4096, 32, 4096)
+    >>> o.nlist, o.nprobe, o.neighbours, o.max_codes
+    (4096, 32, 4096, 24)
     >>> o = people_index_options(50_000)
     >>> o.nlist, o.nprobe, o.neighbours
-    (512, 16, 1562)
+    (512, 4, 520)
     >>> people_index_options(10_000).neighbours
     512
     >>> people_index_options(100).nlist
@@ -174,6 +190,7 @@ def people_index_options(people: int, shards: int = 1) -> IndexOptions:
             PEOPLE_INDEX["max_neighbours"], max(PEOPLE_INDEX["min_neighbours"], neighbours)
         ),
         train_per_list=PEOPLE_INDEX["train_per_list"],
+        max_codes=PEOPLE_INDEX["max_codes"],
     )
 
 
@@ -181,16 +198,16 @@ def shortlist_depth(count: int) -> int:
     """People shortlisted per probe from the index evidence of a gallery of ``count`` people:
     ``ceil(MIN_SHORTLIST * max(1, count / DEPTH_REFERENCE) ** 0.25)``.
 
-    The person-level evidence of four searched fingers ranks a duplicate's mate first for
-    99 % and within 3 for all of 300 probes at 10^4 people; at 10^5, first for about 98 %
-    and within 47 for all 300 (``benchmarks/DEDUP.md``). The fourth root keeps the
-    re-ranking cost per probe growing slowly (32 people at 10^4, 57 at 10^5, 102 at 10^6,
-    376 at 1.9x10^8) while it widens the margin as impostors multiply.
+    The person-level evidence of ten searched fingers ranks a duplicate's mate first for all
+    500 planted duplicates of the 5x10^4 demo (four fingers left 9 below first and 3 below
+    the 100th: ``benchmarks/DEDUP.md``, seventh round). The fourth root keeps the
+    re-ranking cost per probe growing slowly (16 people at 10^4, 29 at 10^5, 51 at 10^6,
+    188 at 1.9x10^8) while it widens the margin as impostors multiply.
 
     Examples
     --------
     >>> [shortlist_depth(n) for n in (0, 10_000, 100_000, 10**6, 190_000_000)]
-    [32, 32, 57, 102, 376]
+    [16, 16, 29, 51, 188]
     """
     return math.ceil(MIN_SHORTLIST * max(1.0, count / DEPTH_REFERENCE) ** 0.25)
 
@@ -481,6 +498,8 @@ class PeopleGallery:
         self._prepared = _PreparedCache(rerank_cache)
         self._manifest = manifest
         self.options = IndexOptions(**manifest["options"])
+        #: the finger positions this gallery's indexes hold and its searches use
+        self._searched: tuple[int, ...] = tuple(manifest["searched"])
         self._segments: dict[int, _Segment] = {}
         #: person id -> [(segment number, row), ...] of its live fingers
         self._people: dict[int, list[tuple[int, int]]] = {}
@@ -523,6 +542,7 @@ class PeopleGallery:
             "format": FORMAT,
             "version": VERSION,
             "options": dataclasses.asdict(options),
+            "searched": list(SEARCHED_POSITIONS),
             "next_segment": 1,
             "segments": [],
             "tombstones": [],
@@ -558,7 +578,9 @@ class PeopleGallery:
         gallery._dead = {int(p): int(s) for p, s in manifest["tombstones"]}
         gallery._centroids = _read_quantizer(folder, manifest.get("quantizer"), gallery.options)
         for entry in manifest["segments"]:
-            segment = _read_segment(folder / SEGMENTS / entry["name"], entry, threads=threads)
+            segment = _read_segment(
+                folder / SEGMENTS / entry["name"], entry, gallery._searched, threads=threads
+            )
             gallery._attach(segment)
         return gallery
 
@@ -648,7 +670,9 @@ class PeopleGallery:
             manifest["segments"].append(entry)
             self._commit(manifest)
         folder = self.path / SEGMENTS / entry["name"]
-        self._attach(_read_segment(folder, entry, verify=False, threads=self._threads))
+        self._attach(
+            _read_segment(folder, entry, self._searched, verify=False, threads=self._threads)
+        )
 
     def delete(self, person_ids: Sequence[int]) -> None:
         """Remove people (tombstones in the manifest; their segment files stay until
@@ -668,7 +692,7 @@ class PeopleGallery:
             self._commit(manifest)
         for pid in ids:
             for n, r in self._people.pop(pid):
-                if int(self._segments[n].positions[r]) in SEARCHED_POSITIONS:
+                if int(self._segments[n].positions[r]) in self._searched:
                     self._index.live -= 1
                     self._index.dead[n] = self._index.dead.get(n, 0) + 1
             self._dead[pid] = manifest["next_segment"]
@@ -697,9 +721,13 @@ class PeopleGallery:
     def _compact(self, repartition: bool, options: IndexOptions | None) -> None:
         manifest = self._next_manifest()
         previous, centroids = self.options, self._centroids
+        searched = self._searched
         if repartition:
             manifest["quantizer"] = None
             self._centroids = None
+            # an older gallery's index moves to the positions searched now
+            self._searched = SEARCHED_POSITIONS
+            manifest["searched"] = list(SEARCHED_POSITIONS)
         if options is not None:
             manifest["options"] = dataclasses.asdict(options)
             self.options = options
@@ -715,8 +743,8 @@ class PeopleGallery:
                 start, stop = int(segment.offsets[r]), int(segment.offsets[r + 1])
                 blobs.append(segment.templates[start:stop].tobytes())
                 # only the searched positions are parsed, for the new segment's index
-                searched = int(segment.positions[r]) in SEARCHED_POSITIONS
-                templates.append(Template.from_bytes(blobs[-1]) if searched else None)
+                indexed = int(segment.positions[r]) in self._searched
+                templates.append(Template.from_bytes(blobs[-1]) if indexed else None)
         try:
             entry = self._write_segment(
                 manifest, number, rows_people, rows_positions, blobs, templates
@@ -727,10 +755,10 @@ class PeopleGallery:
             self._commit(manifest)
         except BaseException:
             # nothing committed: later inserts keep the committed options and centroids
-            self.options, self._centroids = previous, centroids
+            self.options, self._centroids, self._searched = previous, centroids, searched
             raise
         folder = self.path / SEGMENTS / entry["name"]
-        segment = _read_segment(folder, entry, verify=False, threads=self._threads)
+        segment = _read_segment(folder, entry, self._searched, verify=False, threads=self._threads)
         self._segments.clear()
         self._people.clear()
         self._dead.clear()
@@ -763,13 +791,15 @@ class PeopleGallery:
         Parameters
         ----------
         probes : sequence of mapping of int to Template
-            Each needs at least one finger at a searched position (1, 2, 6 or 7).
+            Each needs at least one finger at a searched position
+            (:attr:`searched_positions`: any for a gallery made now).
         k : int, optional
             People compared on all ten fingers and returned per probe: the best of the
-            shortlist on the searched fingers; default ``min(depth, FULL_RERANK)``.
+            shortlist on the first fingers (:data:`FIRST_RERANK_POSITIONS` the probe has, or
+            all its fingers when it has none of them); default ``min(depth, FULL_RERANK)``.
         depth : int, optional
             People shortlisted per probe from the index evidence (summed per person over the
-            searched fingers) and compared on the probe's searched fingers; default
+            searched fingers) and compared on the probe's first fingers; default
             :func:`shortlist_depth` of :meth:`count`. At least ``k``.
         fmr : float, optional
             Sets each candidate's ``match``: some finger scores at least
@@ -863,6 +893,18 @@ class PeopleGallery:
         if unknown:
             raise KeyError(f"person ids not in the gallery: {unknown[:5]}")
         return self._scores(fingers, ids, range(1, 11))
+
+    @property
+    def searched_positions(self) -> tuple[int, ...]:
+        """The finger positions this gallery's candidate indexes hold and its searches use:
+        :data:`SEARCHED_POSITIONS` for a gallery made now, :data:`LEGACY_SEARCHED_POSITIONS`
+        for one written before manifest version 4 until it is compacted with
+        ``repartition=True``."""
+        return self._searched
+
+    def _searched_positions(self) -> tuple[int, ...]:
+        """:attr:`searched_positions`, as a method the parts of :func:`identify_parts` answer."""
+        return self._searched
 
     def _codes(self) -> int:
         """Codes held by the live segments' indexes (for :func:`identify_parts`)."""
@@ -1072,26 +1114,26 @@ class PeopleGallery:
         self, probe: dict[int, Template], people: Sequence[int], positions: Iterable[int]
     ) -> np.ndarray:
         """Matcher scores ``(len(people), 10)`` at ``positions`` (0 elsewhere)."""
-        return self._score_people([probe], [list(people)], tuple(positions))[0]
+        return self._score_people([probe], [list(people)], [tuple(positions)])[0]
 
     def _score_people(
         self,
         probes: Sequence[dict[int, Template]],
         people: Sequence[Sequence[int]],
-        positions: Sequence[int],
+        positions: Sequence[Sequence[int]],
     ) -> list[np.ndarray]:
-        """For each probe, the scores ``(len(people[n]), 10)`` of the listed people this
-        gallery holds (rows of others stay 0) at ``positions``: one step of
+        """For each probe ``n``, the scores ``(len(people[n]), 10)`` of the listed people this
+        gallery holds (rows of others stay 0) at ``positions[n]``: one step of
         :func:`identify_parts`.
 
         Every stored finger wanted by any probe is prepared once from its stored bytes, in
         one :meth:`Gallery.from_buffers` over all the threads (or taken from the re-rank
         cache, :class:`_PreparedCache`); then each probe finger is
         prepared and compared with its rows, read in place (probes in parallel)."""
-        wanted = set(positions)
         rows: dict[tuple[int, int], int] = {}
         refs: list[tuple[int, int]] = []
-        for probe, listed in zip(probes, people, strict=True):
+        for probe, listed, at in zip(probes, people, positions, strict=True):
+            wanted = set(at)
             for pid in listed:
                 for n, r in self._people.get(pid, ()):
                     position = int(self._segments[n].positions[r])
@@ -1111,7 +1153,7 @@ class PeopleGallery:
 
         def one(m: int) -> None:
             probe, listed, scores = probes[m], people[m], out[m]
-            for position in positions:
+            for position in positions[m]:
                 if position not in probe:
                     continue
                 found = [
@@ -1137,7 +1179,11 @@ class PeopleGallery:
     # -- internals ----------------------------------------------------------------------
 
     def _next_manifest(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._manifest))
+        manifest = json.loads(json.dumps(self._manifest))
+        # an older manifest is written anew in this version, naming the positions it indexes
+        manifest["version"] = VERSION
+        manifest["searched"] = list(self._searched)
+        return manifest
 
     @contextmanager
     def _writing(self, *, fresh: bool = False) -> Iterator[None]:
@@ -1212,7 +1258,7 @@ class PeopleGallery:
         ``manifest``."""
         items, ids = [], []
         for pid, position, template in zip(people, positions, templates, strict=True):
-            if position in SEARCHED_POSITIONS:
+            if position in self._searched:
                 assert template is not None
                 items.append(template)
                 ids.append(pid * 10 + position - 1)
@@ -1274,7 +1320,7 @@ class PeopleGallery:
         self._segments[number] = segment
         self._joint = None
         self._order = None
-        searched = np.isin(segment.positions, SEARCHED_POSITIONS).tolist()
+        searched = np.isin(segment.positions, self._searched).tolist()
         dead = 0
         for row, pid in enumerate(segment.people.tolist()):
             if self._dead.get(pid, -1) > number:
@@ -1391,9 +1437,17 @@ def identify_parts(
     if isinstance(probes, Mapping) or not isinstance(probes, Sequence):
         raise TypeError(f"probes must be a sequence of mappings, got {type(probes).__name__}")
     checked = [_check_fingers(p, f"probe {n}") for n, p in enumerate(probes)]
+    run = run or _local_runner(parts)
+    held = {tuple(p) for p in run("_searched_positions", ())}
+    if len(held) > 1:
+        raise ValueError(
+            f"the parts index different finger positions {sorted(held)}: compact them with "
+            "repartition=True"
+        )
+    searched = held.pop() if held else SEARCHED_POSITIONS
     for n, probe in enumerate(checked):
-        if not any(p in probe for p in SEARCHED_POSITIONS):
-            raise ValueError(f"probe {n} has no searchable finger (positions {SEARCHED_POSITIONS})")
+        if not any(p in probe for p in searched):
+            raise ValueError(f"probe {n} has no searchable finger (positions {searched})")
     if firsts is not None and len(parts) != 1:
         raise ValueError("among_first searches one gallery, not the parts of a sharded one")
     depth = shortlist_depth(count) if depth is None else _positive(depth, "depth")
@@ -1410,12 +1464,11 @@ def identify_parts(
     threshold = math.inf if fmr is None else threshold_for_fmr(fmr)
     if not checked or not count:
         return [[] for _ in checked]
-    run = run or _local_runner(parts)
     # 1. one batched index search over every searched finger of every probe, in every part
     queries, owners = [], []
     query_firsts = None
     for n, probe in enumerate(checked):
-        for position in SEARCHED_POSITIONS:
+        for position in searched:
             if position in probe:
                 queries.append(probe[position])
                 owners.append(n)
@@ -1445,14 +1498,16 @@ def identify_parts(
     shortlists = _shortlists(
         index_scores, finger_ids, np.asarray(owners), len(checked), depths, allow
     )
-    # 2. the shortlists on the searched fingers (each part scores the people it holds)
+    # 2. the shortlists on the first fingers (each part scores the people it holds)
     tick = time.perf_counter()
+    leading = [
+        tuple(p for p in FIRST_RERANK_POSITIONS if p in probe) or tuple(sorted(probe))
+        for probe in checked
+    ]
     first = (
         [
             np.sum(scores, axis=0)
-            for scores in zip(
-                *run("_score_people", (checked, shortlists, SEARCHED_POSITIONS)), strict=True
-            )
+            for scores in zip(*run("_score_people", (checked, shortlists, leading)), strict=True)
         ]
         if shortlists
         else []
@@ -1465,7 +1520,7 @@ def identify_parts(
         order = np.lexsort((np.array(listed), -scores.sum(axis=1, dtype=np.float64)))[:k]
         chosen.append(([listed[i] for i in order], scores[order]))
     # 3. the best k of each on the other fingers
-    others = tuple(p for p in range(1, 11) if p not in SEARCHED_POSITIONS)
+    others = [tuple(p for p in range(1, 11) if p not in lead) for lead in leading]
     rest = [
         np.sum(scores, axis=0)
         for scores in zip(
@@ -1525,6 +1580,16 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     body = _read_checked_json(path, FORMAT, READABLE_VERSIONS, "people gallery manifest")
     try:
         IndexOptions(**body["options"])
+        if body["version"] < 4:
+            body["searched"] = list(LEGACY_SEARCHED_POSITIONS)
+        searched = body["searched"]
+        if (
+            not isinstance(searched, list)
+            or not searched
+            or any(isinstance(p, bool) or p not in range(1, 11) for p in searched)
+            or len(set(searched)) != len(searched)
+        ):
+            raise ValueError(f"bad searched positions {searched!r}")
         for entry in body["segments"]:
             names = set(entry["files"])
             index_files = names - set(_FILES)
@@ -1620,11 +1685,13 @@ def _is_index_file(name: object) -> bool:
 def _read_segment(
     folder: Path,
     entry: Mapping[str, Any],
+    positions: Sequence[int],
     *,
     verify: bool = True,
     threads: int | None = None,
 ) -> _Segment:
-    """Memory-map a segment's arrays and its index (CRC32s checked when ``verify``)."""
+    """Memory-map a segment's arrays and its index over its fingers at ``positions`` (CRC32s
+    checked when ``verify``)."""
     if verify:
         for file in sorted(entry["files"]):
             path = folder / file
@@ -1655,7 +1722,7 @@ def _read_segment(
         index = ShardedIndex.load(folder / INDEX, mmap=True, verify=False, threads=threads)
     except (OSError, IndexFileError) as exc:
         raise GalleryFileError(f"{folder / INDEX}: unreadable index ({exc})") from exc
-    searched = int(np.isin(arrays["positions.npy"], SEARCHED_POSITIONS).sum())
+    searched = int(np.isin(arrays["positions.npy"], positions).sum())
     if len(index) != searched:
         raise GalleryFileError(f"{folder / INDEX}: holds {len(index)} fingers, not {searched}")
     return _Segment(

@@ -59,6 +59,7 @@ from afis.atomic import atomic_write
 from afis.index import IndexOptions
 from afis.people import (
     MANIFEST,
+    SEARCHED_POSITIONS,
     GalleryFileError,
     PeopleCandidate,
     PeopleGallery,
@@ -261,6 +262,14 @@ class ShardedPeopleGallery:
     def options(self) -> IndexOptions:
         """The index options every shard was created with."""
         return self._shards[0].options
+
+    @property
+    def searched_positions(self) -> tuple[int, ...]:
+        """The finger positions the shards index and search (their
+        :attr:`PeopleGallery.searched_positions`; shards that differ are refused when
+        searched)."""
+        held = {shard.searched_positions for shard in self._shards}
+        return held.pop() if len(held) == 1 else SEARCHED_POSITIONS
 
     def missing(self, person_ids: Sequence[int]) -> list[int]:
         """Those of ``person_ids`` not held, in the given order."""

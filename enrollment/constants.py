@@ -73,7 +73,7 @@ FPIR_DUPLICATE = 1e-5
 FPIR_ADJUDICATE = 1e-4
 
 #: Most candidate people re-ranked with all ten fingers per record, per gallery searched (the
-#: best of the shortlisted on the searched fingers; the shortlist's depth is the engine's
+#: best of the shortlisted on the thumbs and index fingers; the shortlist's depth is the engine's
 #: rule, :func:`afis.people.shortlist_depth`).
 MAX_CANDIDATES = 8
 #: Shards of a new persistent gallery (by a hash of the record id; ``afis.people_shards``).

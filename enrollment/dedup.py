@@ -15,14 +15,15 @@ How
        it stood when it held the records before the probe (``among_first``: only their
        index codes are scanned, so a record costs what a gallery of the records before it
        costs). A job costs time in proportion to its batch, not to the gallery.
-    2. *Shortlist and re-rank* (:meth:`afis.PeopleGallery.identify`): the probe's thumbs and
-       index fingers (:data:`afis.people.SEARCHED_POSITIONS`) search the candidate indexes;
-       the index evidence is summed per person before the cut at the engine's depth
-       (:func:`afis.people.shortlist_depth`, or ``shortlist_depth``); the shortlisted people
-       are compared on the searched fingers and the ``max_candidates`` best of them on all
-       ten. The *fused score* of a candidate is the sum over finger positions of the matcher
-       scores (a missing finger adds 0). Every earlier record under the probe's NIK is
-       compared on all ten fingers too.
+    2. *Shortlist and re-rank* (:meth:`afis.PeopleGallery.identify`): every finger of the
+       probe searches the candidate indexes (all ten positions are indexed,
+       :data:`afis.people.SEARCHED_POSITIONS`); the index evidence is summed per person
+       before the cut at the engine's depth (:func:`afis.people.shortlist_depth`, or
+       ``shortlist_depth``); the shortlisted people are compared on the thumbs and index
+       fingers (:data:`afis.people.FIRST_RERANK_POSITIONS`) and the ``max_candidates`` best
+       of them on all ten. The *fused score* of a candidate is the sum over finger
+       positions of the matcher scores (a missing finger adds 0). Every earlier record
+       under the probe's NIK is compared on all ten fingers too.
     3. *Decide* with two thresholds on the fused score, set for the size ``N`` of what is
        searched (gallery plus batch). A false positive identification happens when any of the ``N``
        impostors scores above the threshold, so FPIR ~= N x FMR, and the threshold is the fused
@@ -99,7 +100,6 @@ from afis.errors import AfisError, TemplateError
 from afis.index import IndexOptions
 from afis.match import Matcher
 from afis.people import (
-    SEARCHED_POSITIONS,
     PeopleCandidate,
     PeopleGallery,
     people_index_options,
@@ -342,6 +342,13 @@ class _JobFiles:
             if (gallery_dir / SHARDS_HEADER).exists()
             else None
         )
+        #: the finger positions both galleries search (a persistent gallery written before
+        #: its manifests' version 4 searches thumbs and index fingers only, until re-partitioned)
+        self.searched = tuple(
+            p
+            for p in self.batch.searched_positions
+            if self.gallery is None or p in self.gallery.searched_positions
+        )
 
     def earlier(self, seqs: Sequence[int]) -> list[int]:
         """``among_first`` for a batch search of probes at places ``seqs``: for probe ``n``,
@@ -425,14 +432,14 @@ def search_chunk(
                 0.0,
                 "no fingerprints (exempt): face and iris must be compared by a person",
             )
-        elif not any(p in fingers for p in SEARCHED_POSITIONS):
-            names = ", ".join(FingerPosition(p).name for p in SEARCHED_POSITIONS)
+        elif not any(p in fingers for p in files.searched):
+            names = ", ".join(FingerPosition(p).name for p in files.searched)
             decisions[n] = Decision(
                 rid,
                 Status.SEARCH_FAILURE_AT_CENTRAL,
                 None,
                 0.0,
-                f"none of the searched fingers ({names}) was captured",
+                f"none of the fingers the galleries search ({names}) was captured",
             )
         else:
             decoded[n] = fingers

@@ -88,7 +88,7 @@ def population(people: int = 110, seed: int = 5) -> list[tuple[Person, list[Samp
     - the last-but-three record: a re-enrolment of record 0 under its own NIK (new impressions);
     - the last-but-two: someone else's fingers under record 1's NIK (must go to a person);
     - the last-but-one: a person exempt from fingerprinting;
-    - the last: thumbs and index fingers missing (the index has nothing to search).
+    - the last: thumbs and index fingers missing (searched on its other six fingers).
     """
     from afis.synth import Population
 

@@ -6,6 +6,7 @@ import pytest
 
 from afis.bench.dedup import dedup_benchmark, dedup_growth
 from afis.cli import main
+from afis.people import shortlist_depth
 
 
 def test_tiny_run_finds_planted_duplicates_and_flags_no_unique(tmp_path):
@@ -13,7 +14,7 @@ def test_tiny_run_finds_planted_duplicates_and_flags_no_unique(tmp_path):
     assert (report.planted, report.unique) == (2, 8)
     assert report.missed == 0 and report.fnir == 0.0  # synthetic duplicates are found
     assert report.false_flags == 0 and report.fpir == 0.0
-    assert report.depth == 32 and report.k == 8 and report.threshold > 0
+    assert report.depth == shortlist_depth(40) == 16 and report.k == 8 and report.threshold > 0
     assert report.built == 40 and report.shards == 1
     for seconds in (report.build_s, report.search_s, report.rerank_s, report.insert_s):
         assert 0 < seconds < 120

@@ -81,7 +81,7 @@ def test_round_trip(base: Path) -> None:
     manifest = json.loads((base / MANIFEST).read_text())
     assert [s["name"] for s in manifest["segments"]] == ["000001", "000002"]
     assert sorted(p.name for p in (base / SEGMENTS).iterdir()) == ["000001", "000002"]
-    assert len(gallery._index) == 60 * 4  # only the searched positions are indexed
+    assert len(gallery._index) == 60 * 10  # every position is indexed
     assert gallery.fingers(7)[3] == people_of([7])[0][3]
 
     probes = people_of([3, 31, 50], impression=1)
@@ -109,7 +109,7 @@ def test_insert_is_incremental(base: Path, tmp_path: Path) -> None:
     newcomers = people_of([61, 62])
     del newcomers[1][6]  # any subset of positions
     gallery.insert([61, 62], newcomers)
-    assert len(gallery._index) == before + 4 + 3
+    assert len(gallery._index) == before + 10 + 9
     assert gallery.identify(people_of([62], impression=1), k=4)[0][0].person_id == 62
     reopened = PeopleGallery.open(gallery.path)
     assert reopened.count() == 62 and sorted(reopened.fingers(62)) == [1, 2, 3, 4, 5, 7, 8, 9, 10]
@@ -271,8 +271,8 @@ def test_bad_input(small: Path, tmp_path: Path, enrolled: list) -> None:
     with pytest.raises(KeyError, match="not in the gallery"):
         gallery.delete([2, 40])
     assert gallery.count() == 6 and 2 in gallery  # a refused call changes nothing
-    with pytest.raises(ValueError, match="no searchable finger"):
-        gallery.identify([{3: one[3], 8: one[8]}])
+    with pytest.raises(ValueError, match="no fingers"):
+        gallery.identify([{}])
     with pytest.raises(TypeError, match="sequence of mappings"):
         gallery.identify(one)
     with pytest.raises(ValueError, match="k must be at least 1"):
@@ -354,7 +354,7 @@ def test_open_maps_segment_indexes(base: Path, monkeypatch: pytest.MonkeyPatch) 
         patch.setattr(afis.people.Template, "from_bytes", refuse)
         gallery = PeopleGallery.open(base)
         assert gallery.count() == 60 and 59 in gallery and len(gallery.person_ids) == 60
-        assert len(gallery._index) == 60 * 4
+        assert len(gallery._index) == 60 * 10
     for segment in gallery._segments.values():
         assert segment.index.shard(1).read_only  # memory-mapped, not rebuilt
     assert gallery.identify(people_of([44], impression=1), k=4)[0][0].person_id == 44
@@ -586,3 +586,51 @@ def test_prepared_cache_packs_rows_in_order() -> None:
     assert list(tight._entries) == [(0, 1), (0, 7)]
     assert len(_PreparedCache(0).gallery(keys, prepare(keys))) == 3 and not _PreparedCache(0)
     assert len(cache.gallery([], prepare([]))) == 0
+
+
+def test_gallery_indexing_four_positions_still_opens_and_upgrades(
+    tmp_path: Path, enrolled: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gallery written before manifest version 4 indexes thumbs and index fingers only: it
+    opens, searches those, stays so through inserts, and moves to all ten positions when
+    compacted with repartition."""
+    import afis.people
+    from afis.people import _body_crc
+
+    folder = tmp_path / "old"
+    with monkeypatch.context() as patch:  # written as the version-3 code wrote it
+        patch.setattr(afis.people, "SEARCHED_POSITIONS", (1, 2, 6, 7))
+        with PeopleGallery.create(folder) as gallery:
+            gallery.insert(list(range(20)), enrolled[:20])
+    data = json.loads((folder / MANIFEST).read_text())
+    body = {k: v for k, v in data.items() if k not in ("crc32", "searched")}
+    body["version"] = 3
+    (folder / MANIFEST).write_text(json.dumps({**body, "crc32": _body_crc(body)}))
+    probes = people_of([3, 12], impression=1)
+    with PeopleGallery.open(folder) as gallery:
+        assert gallery.searched_positions == (1, 2, 6, 7)
+        assert len(gallery._index) == 20 * 4
+        assert [r[0].person_id for r in gallery.identify(probes)] == [3, 12]
+        with pytest.raises(ValueError, match="no searchable finger"):
+            gallery.identify([{3: probes[0][3], 8: probes[0][8]}])
+        gallery.insert([20, 21], enrolled[20:22])  # new segments index as the old ones
+        assert len(gallery._index) == 22 * 4
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["version"] == 4 and manifest["searched"] == [1, 2, 6, 7]
+    with PeopleGallery.open(folder) as gallery:
+        assert gallery.searched_positions == (1, 2, 6, 7)
+        gallery.compact(repartition=True)
+        assert gallery.searched_positions == tuple(range(1, 11))
+        assert len(gallery._index) == 22 * 10
+        assert [r[0].person_id for r in gallery.identify(probes)] == [3, 12]
+        only_middle = gallery.identify([{3: probes[0][3], 8: probes[0][8]}])
+        assert only_middle[0][0].person_id == 3
+    with PeopleGallery.open(folder) as gallery:
+        assert gallery.searched_positions == tuple(range(1, 11))
+    bad = json.loads((folder / MANIFEST).read_text())
+    for searched in ([], [0, 1], [1, 1], "1,2", [True]):
+        body = {k: v for k, v in bad.items() if k != "crc32"}
+        body["searched"] = searched
+        (folder / MANIFEST).write_text(json.dumps({**body, "crc32": _body_crc(body)}))
+        with pytest.raises(GalleryFileError, match="bad searched positions"):
+            PeopleGallery.open(folder)
