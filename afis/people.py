@@ -473,13 +473,10 @@ class PeopleGallery:
     people compacted into one segment (tested); only the cost of a search grows a little
     with the number of segments (one visit of each list per segment).
 
-    Measured on 2,000 synthetic people inserted in 4 segments of 500 (8,000 indexed fingers;
-    2 shared cores, busy with other work): open 0.03 to 0.09 s (it rebuilt the index before:
-    1.6 to 1.8 s); identify of 20 ten-finger probes 12 to 14 s in 4 segments (7.8 s before;
-    7.9 s once compacted into one segment: each segment's search encodes the probes again);
-    inserts of 500 people 0.24 s as before; compact 3.7 s (0.12 s before: it now parses the
-    searched fingers and builds the index); 5,900 bytes per person on disk (3,400 before:
-    the saved index codes).
+    Opening reads the manifest and memory-maps each segment's saved index (no template is
+    parsed); on disk a person costs its templates plus the index codes of its fingers, about
+    7 to 8 kB (``benchmarks/DEDUP.md``, with the measured insert, search and compaction
+    times).
 
     Examples
     --------
