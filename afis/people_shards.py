@@ -265,11 +265,12 @@ class ShardedPeopleGallery:
 
     @property
     def searched_positions(self) -> tuple[int, ...]:
-        """The finger positions the shards index and search (their
-        :attr:`PeopleGallery.searched_positions`; shards that differ are refused when
-        searched)."""
-        held = {shard.searched_positions for shard in self._shards}
-        return held.pop() if len(held) == 1 else SEARCHED_POSITIONS
+        """The finger positions every shard indexes (:attr:`PeopleGallery.searched_positions`;
+        shards that differ, after a re-partition cut short, are refused when searched until
+        :meth:`compact` with ``repartition=True`` completes)."""
+        return tuple(
+            p for p in SEARCHED_POSITIONS if all(p in s.searched_positions for s in self._shards)
+        )
 
     def missing(self, person_ids: Sequence[int]) -> list[int]:
         """Those of ``person_ids`` not held, in the given order."""

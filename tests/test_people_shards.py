@@ -286,3 +286,27 @@ def test_dask_runner_waits_for_workers(monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="no workers"):
         S._dask_runner(never, ["a"])
     assert never.waited == 1
+
+
+def test_shards_indexing_other_positions_are_refused_until_repartitioned(
+    tmp_path: Path, enrolled: list, probes: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-partition cut short leaves one shard on ten positions and the other on four: the
+    gallery says which positions all shards search, refuses to search, and a completed
+    re-partition brings every shard to ten."""
+    import afis.people
+
+    with monkeypatch.context() as patch:  # shards indexing thumbs and index fingers only
+        patch.setattr(afis.people, "SEARCHED_POSITIONS", (1, 2, 6, 7))
+        gallery = ShardedPeopleGallery.create(tmp_path / "g", shards=2)
+        gallery.insert(list(range(len(enrolled))), enrolled)
+    assert gallery.searched_positions == (1, 2, 6, 7)
+    gallery.shard(1).compact(repartition=True)
+    assert gallery.shard(1).searched_positions == tuple(range(1, 11))
+    assert gallery.searched_positions == (1, 2, 6, 7)
+    with pytest.raises(ValueError, match="index different finger positions"):
+        gallery.identify(probes[:2])
+    gallery.compact(repartition=True)
+    assert gallery.searched_positions == tuple(range(1, 11))
+    found = gallery.identify(probes[:2], k=1)
+    assert [r[0].person_id for r in found] == [1, 7]
