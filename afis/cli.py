@@ -243,6 +243,7 @@ def _bench_dedup(args: argparse.Namespace) -> int:
             depth=args.depth,
             k=args.k,
             threshold=args.threshold,
+            workers=args.workers,
             progress=True,
         )
     except (ValueError, TypeError, OSError) as exc:
@@ -568,6 +569,13 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         help="fused score from which a probe is flagged (default 10 x threshold_for_fmr(1e-3))",
+    )
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes synthesising the gallery's people while it is built (untimed; the "
+        "same people for any count; default 1)",
     )
     b.add_argument("--json", help="also write the report as JSON here")
     b.add_argument("--plot", help="also draw the cost against the gallery size into this PNG")

@@ -91,3 +91,32 @@ def test_cli_growth_json_and_plot(tmp_path, capsys):
     assert data["growth"]["people"] == 2 and png.exists()
     assert main(["bench", "dedup", "--people", "10,x", "--batch", "2"]) == 2
     assert "invalid literal" in capsys.readouterr().err
+
+
+def test_synthesis_processes_build_the_same_gallery(tmp_path, monkeypatch):
+    import afis.bench.dedup as bench
+    from afis.people_shards import ShardedPeopleGallery
+
+    # small chunks and inserts, so that two processes each synthesise several chunks
+    monkeypatch.setattr(bench, "_SYNTH_CHUNK", 7)
+    monkeypatch.setattr(bench, "INSERT_BATCH", 20)
+    runs = {}
+    for workers in (1, 2):
+        run = dedup_growth(
+            [25, 45], 4, duplicate_share=0.5, seed=3, workers=workers,
+            folder=tmp_path / f"g{workers}",
+        )  # fmt: skip
+        runs[workers] = run
+        assert [r.built for r in run.reports] == [25, 18]
+        assert all(r.missed == 0 and r.false_flags == 0 for r in run.reports)
+    one, two = (ShardedPeopleGallery.open(tmp_path / f"g{w}") for w in (1, 2))
+    try:
+        assert one.count() == two.count() == 47
+        assert list(one.person_ids) == list(two.person_ids)
+        for pid in (0, 6, 7, 24, 27, 46, 50):
+            assert one.fingers(pid) == two.fingers(pid)
+    finally:
+        one.close()
+        two.close()
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        dedup_growth([4], 2, workers=0)
