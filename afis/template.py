@@ -115,6 +115,19 @@ class FingerPosition(enum.IntEnum):
 
 _MINUTIA_TYPE_CODES = np.array(sorted(int(m) for m in MinutiaType), dtype=np.uint8)
 _SINGULAR_TYPE_CODES = np.array(sorted(int(s) for s in SingularType), dtype=np.uint8)
+
+
+def _code_table(codes: np.ndarray) -> np.ndarray:
+    """Read-only 256-entry table, True at the valid uint8 ``codes``: one lookup checks a
+    template's codes (np.isin costs tens of microseconds on a few dozen)."""
+    table = np.zeros(256, dtype=bool)
+    table[codes] = True
+    table.setflags(write=False)
+    return table
+
+
+_MINUTIA_TYPE_VALID = _code_table(_MINUTIA_TYPE_CODES)
+_SINGULAR_TYPE_VALID = _code_table(_SINGULAR_TYPE_CODES)
 _FINGER_POSITIONS = tuple(FingerPosition)  # by code: codes are 0..10
 _MAX_FINGER = len(_FINGER_POSITIONS) - 1
 _MAX_MINUTIA_TYPE = int(max(_MINUTIA_TYPE_CODES))
@@ -236,17 +249,14 @@ def _directions_from_codes(k: np.ndarray) -> np.ndarray:
 _DIRECTION_TABLE = _directions_from_codes(np.arange(_DIRECTION_STEPS, dtype=np.uint16))
 
 
-def _check_codes(name: str, arr: np.ndarray, allowed: np.ndarray, enum_name: str) -> None:
-    """Refuse codes (uint8) outside ``allowed``: a 256-entry table lookup, as np.isin costs
-    tens of microseconds on the few dozen codes of a template."""
+def _check_codes(name: str, arr: np.ndarray, valid: np.ndarray, enum_name: str) -> None:
+    """Refuse uint8 codes where the :func:`_code_table` ``valid`` is False."""
     if not arr.size:
         return
-    valid = np.zeros(256, dtype=bool)
-    valid[allowed] = True
     ok = valid[arr]
     if not ok.all():
         bad = int(arr[~ok][0])
-        codes = ", ".join(str(int(c)) for c in allowed)
+        codes = ", ".join(str(int(c)) for c in np.flatnonzero(valid))
         raise TemplateError(f"{name} has invalid {enum_name} code {bad} (valid: {codes})")
 
 
@@ -365,7 +375,7 @@ def _singular_records(
     if m and (
         int(singular["x"].max()) >= width
         or int(singular["y"].max()) >= height
-        or not np.isin(singular["type"], _SINGULAR_TYPE_CODES).all()
+        or not _SINGULAR_TYPE_VALID[singular["type"]].all()
     ):
         return None
     return singular
@@ -526,7 +536,7 @@ class Template:
                 raise TemplateError(f"{name} has {len(arr)} entries but x has {n}")
         if n > _MAX_MINUTIAE:
             raise TemplateError(f"too many minutiae: {n} (at most {_MAX_MINUTIAE})")
-        _check_codes("type", mtype, _MINUTIA_TYPE_CODES, "MinutiaType")
+        _check_codes("type", mtype, _MINUTIA_TYPE_VALID, "MinutiaType")
         put(self, "x", x)
         put(self, "y", y)
         put(self, "direction", direction)
@@ -542,7 +552,7 @@ class Template:
                 raise TemplateError(f"{name} has {len(arr)} entries but singular_x has {m}")
         if m > _MAX_SINGULAR:
             raise TemplateError(f"too many singular points: {m} (at most {_MAX_SINGULAR})")
-        _check_codes("singular_type", stype, _SINGULAR_TYPE_CODES, "SingularType")
+        _check_codes("singular_type", stype, _SINGULAR_TYPE_VALID, "SingularType")
         put(self, "singular_x", sx)
         put(self, "singular_y", sy)
         put(self, "singular_type", stype)
