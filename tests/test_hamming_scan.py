@@ -94,10 +94,6 @@ def test_scan_bad_input() -> None:
         _core.HammingLists(centroids, codes, [labels[0][::2], *labels[1:]])
     with pytest.raises(ValueError, match="list 2 has"):
         _core.HammingLists(centroids, codes, [*labels[:2], labels[2][:-1], labels[3]])
-    raw = np.zeros(8 * 3 + 1, np.uint8)
-    misaligned = raw[1:].view(np.uint64)
-    with pytest.raises(ValueError, match="not aligned"):
-        _core.HammingLists(centroids[:1], [misaligned], [np.arange(3, dtype=np.int64)])
     table = _core.HammingLists(centroids, codes, labels)
     with pytest.raises(TypeError, match="queries must be"):
         table.search(np.zeros(3, np.int32), 1, 1, 1)
@@ -107,6 +103,69 @@ def test_scan_bad_input() -> None:
         table.search(centroids, 1, -1, 1)
     with pytest.raises(ValueError, match="nprobe must be positive"):
         table.search(centroids, 0, 1, 1)
+
+
+def _packed(codes: list[np.ndarray], labels: list[np.ndarray], shift: int):
+    """The lists laid out as faiss's memory-mapped file lays them out: one buffer, each list's
+    codes then its labels, everything ``shift`` bytes off an 8-byte boundary."""
+    sizes = np.array([len(c) for c in codes], np.int64)
+    raw = np.zeros(shift + 16 * int(sizes.sum()) + 8, np.uint8)
+    code_at, label_at = np.zeros(len(codes), np.int64), np.zeros(len(codes), np.int64)
+    at = shift
+    for n, (c, lab) in enumerate(zip(codes, labels, strict=True)):
+        code_at[n], label_at[n] = at, at + 8 * len(c)
+        raw[at : at + 8 * len(c)] = c.view(np.uint8)
+        raw[at + 8 * len(c) : at + 16 * len(c)] = lab.view(np.uint8)
+        at += 16 * len(c)
+    return raw, code_at, label_at, sizes
+
+
+@pytest.mark.parametrize("level", simd_levels())
+@pytest.mark.parametrize("shift", [0, 3, 5])
+def test_lists_at_any_byte_address(level_cap, level: int, shift: int) -> None:
+    """Lists off 8-byte boundaries (faiss's memory-mapped files) are searched in place, with
+    the results of aligned lists: scans, distance histograms and slot order."""
+    _core._set_simd_limit(level)
+    centroids, codes, labels = _random_lists(16, 16, sizes=[0, 1, 7, 15, 16, 17, 40, 3] * 2)
+    labels = [np.sort(lab) for lab in labels]  # slot order, so that limits apply
+    aligned = _core.HammingLists(centroids, codes, labels)
+    raw, code_at, label_at, sizes = _packed(codes, labels, shift)
+    seen = _core.HammingLists.in_buffer(centroids, raw, code_at, label_at, sizes)
+    odd = [raw[a : a + 8 * n].view(np.uint64) for a, n in zip(code_at, sizes, strict=True)]
+    odd_labels = [raw[a : a + 8 * n].view(np.int64) for a, n in zip(label_at, sizes, strict=True)]
+    viewed = _core.HammingLists(centroids, odd, odd_labels)
+    rng = np.random.default_rng(5)
+    queries = np.concatenate([centroids[:4], rng.integers(0, 2**63, 20, dtype=np.uint64)])
+    want = aligned.search(queries, 5, 30, 2)
+    for table in (seen, viewed):
+        got = table.search(queries, 5, 30, 2)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert np.array_equal(table.histograms(queries, 5, 1), aligned.histograms(queries, 5, 1))
+        assert table.slot_ordered(0) == aligned.slot_ordered(0)
+
+
+def test_lists_in_buffer_refuse_lists_outside_it() -> None:
+    centroids, codes, labels = _random_lists(4, 4, sizes=[2, 3, 0, 1])
+    raw, code_at, label_at, sizes = _packed(codes, labels, 1)
+    _core.HammingLists.in_buffer(centroids, raw, code_at, label_at, sizes)
+    for what, array in (("code_at", code_at), ("label_at", label_at)):
+        for bad in (len(raw) - 8, -1, 2**62):
+            moved = array.copy()
+            moved[1] = bad
+            args = [centroids, raw, code_at, label_at, sizes]
+            args[2 if what == "code_at" else 3] = moved
+            with pytest.raises(ValueError, match="list 1 lies outside the buffer"):
+                _core.HammingLists.in_buffer(*args)
+    huge = sizes.copy()
+    huge[3] = 2**60
+    with pytest.raises(ValueError, match="list 3 lies outside the buffer"):
+        _core.HammingLists.in_buffer(centroids, raw, code_at, label_at, huge)
+    with pytest.raises(ValueError, match="list 0 lies outside the buffer"):
+        _core.HammingLists.in_buffer(centroids, raw, code_at, label_at, np.full(4, -1, np.int64))
+    with pytest.raises(TypeError, match="buffer must be a contiguous 1-D uint8"):
+        _core.HammingLists.in_buffer(centroids, raw.view(np.int8), code_at, label_at, sizes)
+    with pytest.raises(ValueError, match="code_at"):
+        _core.HammingLists.in_buffer(centroids, raw, code_at[:3], label_at, sizes)
 
 
 def test_index_scan_agrees_with_faiss() -> None:

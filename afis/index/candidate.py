@@ -354,12 +354,6 @@ def _rank_votes(distances: np.ndarray, scanned: float, bits: int, floor: float) 
     return np.maximum(votes, 0.0).astype(np.float32)
 
 
-def _aligned(array: np.ndarray) -> np.ndarray:
-    """``array``, copied when its buffer is not 8-byte aligned (a memory-mapped file may
-    place a list anywhere)."""
-    return array if array.ctypes.data % 8 == 0 else array.copy()
-
-
 def _labels(slots: np.ndarray, geometry: np.ndarray) -> np.ndarray:
     """faiss labels: slot, quantised x, y (4 px) and direction (256 levels)."""
     x = np.clip(np.rint(geometry[:, 0] / _COORD_STEP), 0, _COORD_MASK).astype(np.int64)
@@ -684,7 +678,8 @@ class CandidateIndex:
         # slot -> external id (-1 when removed) and code count; external id -> slot
         self._ids = np.zeros(0, np.int64)
         self._counts = np.zeros(0, np.int32)
-        self._slot_of: dict[int, int] = {}
+        self._slot_map: dict[int, int] | None = {}  # built on first use when loaded
+        self._live = 0  # fingers held
         self._read_only = False
         # add, remove and train write; searches read (several at once); the scan table holds
         # pointers into faiss's lists, so it is rebuilt after every write
@@ -694,8 +689,21 @@ class CandidateIndex:
 
     # -- contents -------------------------------------------------------------------------
 
+    @property
+    def _slot_of(self) -> dict[int, int]:
+        """External id -> slot, made on first use for a loaded index: a gallery's read-only
+        segments are only searched, and the dictionary of their 10^7 fingers at 10^6 people
+        held about 1 GB (``benchmarks/DEDUP.md``)."""
+        slots = self._slot_map
+        if slots is None:
+            with self._table_lock:
+                if self._slot_map is None:
+                    self._slot_map = {int(i): s for s, i in enumerate(self._ids.tolist()) if i >= 0}
+                slots = self._slot_map
+        return slots
+
     def __len__(self) -> int:
-        return len(self._slot_of)
+        return self._live
 
     def __contains__(self, finger_id: object) -> bool:
         return isinstance(finger_id, int | np.integer) and int(finger_id) in self._slot_of
@@ -727,7 +735,7 @@ class CandidateIndex:
             self.codes * per_code
             + self._ids.nbytes
             + self._counts.nbytes
-            + len(self._slot_of) * 100  # the id -> slot dictionary
+            + len(self._slot_map or ()) * 100  # the id -> slot dictionary, once made
             + self.options.nlist * self.options.code_bytes
         )
 
@@ -887,8 +895,10 @@ class CandidateIndex:
             self._ids = np.concatenate([self._ids, new_ids])
             counts = np.bincount(owner, minlength=len(items)).astype(np.int32)
             self._counts = np.concatenate([self._counts, counts])
+            slot_of = self._slot_of
             for offset, finger_id in enumerate(new_ids.tolist()):
-                self._slot_of[finger_id] = first + offset
+                slot_of[finger_id] = first + offset
+            self._live += len(new_ids)
 
     def _assign(self, codes: np.ndarray) -> np.ndarray:
         """Inverted list of each code: its nearest coarse centroid, split over the threads.
@@ -915,10 +925,12 @@ class CandidateIndex:
             labels = self._stored_labels()
             doomed = labels[np.isin(labels >> _SLOT_SHIFT, np.asarray(slots, dtype=np.int64))]
             self._faiss.remove_ids(faiss.IDSelectorBatch(doomed))
+            slot_of = self._slot_of
             for slot in slots:
-                del self._slot_of[int(self._ids[slot])]
+                del slot_of[int(self._ids[slot])]
                 self._ids[slot] = -1
                 self._counts[slot] = 0
+            self._live -= len(slots)
         return len(slots)
 
     # -- searching ------------------------------------------------------------------------
@@ -1036,9 +1048,12 @@ class CandidateIndex:
         return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
 
     def _scan_table(self) -> Any:
-        """The native scan's view of faiss's lists (None for codes of other than 8 bytes):
-        numpy views of each list's codes and labels, made once after each change (2,048
-        lists: about 6 ms). Called with the lock held for reading."""
+        """The native scan's view of faiss's lists (None for codes of other than 8 bytes),
+        made once after each change, nothing copied: a memory-mapped index's lists are seen
+        at their byte offsets in the mapping (faiss places them off 8-byte boundaries; a copy
+        of every list of a 10^6-person gallery took 5.8 GiB, ``benchmarks/DEDUP.md``), an
+        in-memory index's as numpy views of its buffers. Called with the lock held for reading.
+        """
         if self.options.code_bytes != 8 or not self.is_trained:
             return None
         lists = faiss.downcast_InvertedLists(self._faiss.invlists)
@@ -1050,22 +1065,37 @@ class CandidateIndex:
         with self._table_lock:
             if self._table is not None:
                 return self._table
+            quantizer = faiss.downcast_IndexBinary(self._faiss.quantizer)
+            centroids = faiss.vector_to_array(quantizer.xb).view(np.uint64)
+            nlist = self._faiss.nlist
+            if isinstance(lists, faiss.OnDiskInvertedLists):
+                # one mapping of the whole file: each list's place in it, no array per list
+                buffer = faiss.rev_swig_ptr(lists.ptr, lists.totsize)
+                base = int(lists.ptr)
+                sizes = np.zeros(nlist, np.int64)
+                code_at = np.zeros(nlist, np.int64)
+                label_at = np.zeros(nlist, np.int64)
+                for number in range(nlist):
+                    size = lists.list_size(number)
+                    if size:
+                        sizes[number] = size
+                        code_at[number] = int(lists.get_codes(number)) - base
+                        label_at[number] = int(lists.get_ids(number)) - base
+                self._table = _core.HammingLists.in_buffer(
+                    centroids, buffer, code_at, label_at, sizes
+                )
+                return self._table
             codes, labels = [], []
             empty_codes, empty_labels = np.zeros(0, np.uint64), np.zeros(0, np.int64)
-            for number in range(self._faiss.nlist):
+            for number in range(nlist):
                 size = lists.list_size(number)
                 if size == 0:
                     codes.append(empty_codes)
                     labels.append(empty_labels)
                     continue
-                # faiss's array lists (in memory or memory-mapped) hand out their own
-                # buffers: no copy, no release needed
-                block = faiss.rev_swig_ptr(lists.get_codes(number), size * 8)
-                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
-                codes.append(_aligned(block).view(np.uint64))
-                labels.append(_aligned(ids))
-            quantizer = faiss.downcast_IndexBinary(self._faiss.quantizer)
-            centroids = faiss.vector_to_array(quantizer.xb).view(np.uint64)
+                # faiss's array lists hand out their own buffers: no copy, no release needed
+                codes.append(faiss.rev_swig_ptr(lists.get_codes(number), size * 8).view(np.uint64))
+                labels.append(faiss.rev_swig_ptr(lists.get_ids(number), size))
             self._table = _core.HammingLists(centroids, codes, labels)
             return self._table
 
@@ -1197,6 +1227,7 @@ class CandidateIndex:
         index._faiss = loaded
         index._ids = ids
         index._counts = counts
-        index._slot_of = {int(i): s for s, i in enumerate(ids.tolist()) if i >= 0}
+        index._slot_map = None
+        index._live = len(live)
         index._read_only = mmap
         return index

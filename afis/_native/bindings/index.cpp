@@ -38,38 +38,41 @@ struct HammingLists {
     }
 };
 
+// A contiguous 1-D array of 8-byte items of type T, at any byte address.
 template <typename T>
-const T* aligned_vector(const py::handle& h, const char* what, std::size_t i, py::ssize_t* size) {
+const unsigned char* list_array(const py::handle& h, const char* what, std::size_t i, py::ssize_t* size) {
     const py::array a = py::reinterpret_borrow<py::array>(h);
     if (!py::isinstance<py::array_t<T>>(a) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
         throw py::type_error(std::string(what) + " " + std::to_string(i) + " must be a contiguous 1-D " +
                              (sizeof(T) == 8 && std::is_signed_v<T> ? "int64" : "uint64") + " array");
-    if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
-        throw py::value_error(std::string(what) + " " + std::to_string(i) + " is not aligned");
     *size = a.shape(0);
-    return static_cast<const T*>(a.data());
+    return static_cast<const unsigned char*>(a.data());
+}
+
+const std::uint64_t* checked_centroids(const py::array& centroids) {
+    if (!py::isinstance<py::array_t<std::uint64_t>>(centroids) || centroids.ndim() != 1 ||
+        !(centroids.flags() & py::array::c_style))
+        throw py::type_error("centroids must be a contiguous 1-D uint64 array");
+    return static_cast<const std::uint64_t*>(centroids.data());
 }
 
 std::shared_ptr<HammingLists> make_hamming_lists(const py::array& centroids, const py::list& codes,
                                                  const py::list& labels) {
-    if (!py::isinstance<py::array_t<std::uint64_t>>(centroids) || centroids.ndim() != 1 ||
-        !(centroids.flags() & py::array::c_style))
-        throw py::type_error("centroids must be a contiguous 1-D uint64 array");
+    const std::uint64_t* c = checked_centroids(centroids);
     const auto nlist = static_cast<std::size_t>(centroids.shape(0));
     if (codes.size() != nlist || labels.size() != nlist)
         throw py::value_error("one code array and one label array per centroid are needed, got " +
                               std::to_string(codes.size()) + " and " + std::to_string(labels.size()) +
                               " for " + std::to_string(nlist) + " centroids");
     auto out = std::make_shared<HammingLists>();
-    const auto* c = static_cast<const std::uint64_t*>(centroids.data());
     out->lists.centroids.assign(c, c + nlist);
     out->lists.lists.resize(nlist);
     out->keep.reserve(2 * nlist);
     for (std::size_t i = 0; i < nlist; ++i) {
         py::ssize_t n_codes = 0, n_labels = 0;
         afis::CodeList& l = out->lists.lists[i];
-        l.codes = aligned_vector<std::uint64_t>(codes[i], "code array", i, &n_codes);
-        l.labels = aligned_vector<std::int64_t>(labels[i], "label array", i, &n_labels);
+        l.codes = list_array<std::uint64_t>(codes[i], "code array", i, &n_codes);
+        l.labels = list_array<std::int64_t>(labels[i], "label array", i, &n_labels);
         if (n_codes != n_labels)
             throw py::value_error("list " + std::to_string(i) + " has " + std::to_string(n_codes) +
                                   " codes but " + std::to_string(n_labels) + " labels");
@@ -77,6 +80,41 @@ std::shared_ptr<HammingLists> make_hamming_lists(const py::array& centroids, con
         out->keep.push_back(codes[i]);
         out->keep.push_back(labels[i]);
     }
+    return out;
+}
+
+// Lists that all lie in one buffer (a memory-mapped inverted file): list i's sizes[i] codes
+// start at byte code_at[i] and its labels at byte label_at[i], any alignment, each checked to
+// lie within the buffer. Keeps the buffer alive; no list is copied and no array is made per
+// list (a people gallery of 10^6 views about four million lists).
+std::shared_ptr<HammingLists> hamming_lists_in_buffer(const py::array& centroids, const py::array& buffer,
+                                                      const py::array& code_at, const py::array& label_at,
+                                                      const py::array& sizes) {
+    const std::uint64_t* c = checked_centroids(centroids);
+    const auto nlist = static_cast<py::ssize_t>(centroids.shape(0));
+    if (!py::isinstance<py::array_t<std::uint8_t>>(buffer) || buffer.ndim() != 1 ||
+        !(buffer.flags() & py::array::c_style))
+        throw py::type_error("buffer must be a contiguous 1-D uint8 array");
+    const auto* base = static_cast<const unsigned char*>(buffer.data());
+    const auto length = static_cast<std::int64_t>(buffer.shape(0));
+    const auto* codes = checked<std::int64_t>(code_at, nlist, 0, "code_at");
+    const auto* labels = checked<std::int64_t>(label_at, nlist, 0, "label_at");
+    const auto* size = checked<std::int64_t>(sizes, nlist, 0, "sizes");
+    auto inside = [&](std::int64_t start, std::int64_t n) {
+        return start >= 0 && n >= 0 && n <= length / 8 && start <= length - 8 * n;
+    };
+    auto out = std::make_shared<HammingLists>();
+    out->lists.centroids.assign(c, c + nlist);
+    out->lists.lists.resize(static_cast<std::size_t>(nlist));
+    for (py::ssize_t i = 0; i < nlist; ++i) {
+        if (!inside(codes[i], size[i]) || !inside(labels[i], size[i]))
+            throw py::value_error("list " + std::to_string(i) + " lies outside the buffer");
+        afis::CodeList& l = out->lists.lists[static_cast<std::size_t>(i)];
+        l.codes = base + codes[i];
+        l.labels = base + labels[i];
+        l.size = size[i];
+    }
+    out->keep.push_back(buffer);
     return out;
 }
 
@@ -403,6 +441,10 @@ void bind_index(py::module_& m) {
     py::class_<HammingLists, std::shared_ptr<HammingLists>>(m, "HammingLists",
         "Inverted lists of 64-bit codes seen in place (the candidate index's scan).")
         .def(py::init(&make_hamming_lists), py::arg("centroids"), py::arg("codes"), py::arg("labels"))
+        .def_static("in_buffer", &hamming_lists_in_buffer, py::arg("centroids"), py::arg("buffer"),
+                    py::arg("code_at"), py::arg("label_at"), py::arg("sizes"),
+                    "Lists seen in one buffer (a memory-mapped inverted file) at byte offsets, any "
+                    "alignment, each checked to lie inside it; nothing copied.")
         .def_static("joint", &joint_hamming_lists, py::arg("tables"), py::arg("offsets"),
                     "One file of the lists of several tables that share their centroids (each "
                     "table's labels moved up by its offset), scanned as one.")

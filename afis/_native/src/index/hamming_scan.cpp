@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "afis/common/simd.hpp"
@@ -26,24 +27,31 @@ namespace {
 
 constexpr int LEVELS = HAMMING_BITS + 1;  // distances 0..64
 
-AFIS_PLAIN void distances_plain(const std::uint64_t* codes, std::int64_t n, std::uint64_t query,
+// The codes are read at any byte address (see CodeList).
+inline std::uint64_t code_at(const unsigned char* codes, std::int64_t i) {
+    std::uint64_t v;
+    std::memcpy(&v, codes + 8 * i, sizeof v);
+    return v;
+}
+
+AFIS_PLAIN void distances_plain(const unsigned char* codes, std::int64_t n, std::uint64_t query,
                                 std::uint8_t* out) {
     for (std::int64_t i = 0; i < n; ++i)
-        out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+        out[i] = static_cast<std::uint8_t>(__builtin_popcountll(code_at(codes, i) ^ query));
 }
 
 #ifdef AFIS_X86
 __attribute__((target("popcnt,avx2,avx512f,avx512vpopcntdq"))) void distances_avx512(
-    const std::uint64_t* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
+    const unsigned char* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
     const __m512i q = _mm512_set1_epi64(static_cast<long long>(query));
     std::int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m512i c = _mm512_loadu_si512(static_cast<const void*>(codes + i));
+        const __m512i c = _mm512_loadu_si512(static_cast<const void*>(codes + 8 * i));
         const __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(c, q));
         _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i),
                          _mm512_mask_cvtepi64_epi8(_mm_setzero_si128(), 0xFF, d));
     }
-    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(code_at(codes, i) ^ query));
 }
 #endif
 
@@ -59,14 +67,14 @@ __attribute__((target("avx2"))) inline __m256i lane_weights(__m256i x) {
     return _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256());
 }
 
-__attribute__((target("avx2"))) inline __m256i xor_at(const std::uint64_t* codes, __m256i q) {
+__attribute__((target("avx2"))) inline __m256i xor_at(const unsigned char* codes, __m256i q) {
     return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)), q);
 }
 
 // Sixteen codes a step: four vectors of lane weights merged into bytes and put back in code
 // order by one shuffle and one unpack. About twice the scalar POPCNT loop's rate, whose byte
 // stores limit it.
-__attribute__((target("popcnt,avx2"))) void distances_avx2(const std::uint64_t* codes, std::int64_t n,
+__attribute__((target("popcnt,avx2"))) void distances_avx2(const unsigned char* codes, std::int64_t n,
                                                            std::uint64_t query, std::uint8_t* out) {
     const __m256i q = _mm256_set1_epi64x(static_cast<long long>(query));
     // lane j of the merged vector holds codes j, 4 + j, 8 + j, 12 + j in its bytes 0..3
@@ -74,20 +82,21 @@ __attribute__((target("popcnt,avx2"))) void distances_avx2(const std::uint64_t* 
                                            10, 3, 11, -1, -1, -1, -1, -1, -1, -1, -1);
     std::int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i merged = lane_weights(xor_at(codes + i, q));
-        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 4, q)), 8));
-        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 8, q)), 16));
-        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(codes + i + 12, q)), 24));
+        const unsigned char* at = codes + 8 * i;
+        __m256i merged = lane_weights(xor_at(at, q));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(at + 32, q)), 8));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(at + 64, q)), 16));
+        merged = _mm256_or_si256(merged, _mm256_slli_epi64(lane_weights(xor_at(at + 96, q)), 24));
         const __m256i pairs = _mm256_shuffle_epi8(merged, order);
         const __m128i bytes =
             _mm_unpacklo_epi16(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), bytes);
     }
-    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(codes[i] ^ query));
+    for (; i < n; ++i) out[i] = static_cast<std::uint8_t>(__builtin_popcountll(code_at(codes, i) ^ query));
 }
 #endif
 
-void distances(const std::uint64_t* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
+void distances(const unsigned char* codes, std::int64_t n, std::uint64_t query, std::uint8_t* out) {
 #ifdef AFIS_X86
     if (simd_level() == SimdLevel::AVX512) return distances_avx512(codes, n, query, out);
     if (simd_level() == SimdLevel::AVX2) return distances_avx2(codes, n, query, out);
@@ -207,10 +216,15 @@ namespace {
 // they are its prefix).
 std::int64_t prefix_below(const CodeList& list, std::int64_t slot_limit, int slot_shift) {
     if (slot_limit == NO_SLOT_LIMIT) return list.size;
-    const std::int64_t* end = std::partition_point(list.labels, list.labels + list.size, [&](std::int64_t label) {
-        return ((label + list.label_offset) >> slot_shift) < slot_limit;
-    });
-    return end - list.labels;
+    std::int64_t lo = 0, hi = list.size;  // the first code of a slot at or above the limit
+    while (lo < hi) {
+        const std::int64_t mid = lo + (hi - lo) / 2;
+        if (((list.label(mid) + list.label_offset) >> slot_shift) < slot_limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 // The distance (as a byte, in scan order) of every code in the lists of the query's nprobe
@@ -228,7 +242,7 @@ std::int64_t scan_distances(const CodeLists& index, std::uint64_t query, int npr
 
     scratch.distance.resize(static_cast<std::size_t>(nlist));
     std::uint8_t* d = scratch.distance.data();
-    distances(index.centroids.data(), nlist, query, d);
+    distances(reinterpret_cast<const unsigned char*>(index.centroids.data()), nlist, query, d);
     const std::int64_t lists = std::min<std::int64_t>(nprobe, nlist);
     auto [list_cut, lists_below] = cut_for(d, nlist, lists);
     nearest_positions(d, nlist, list_cut, lists - lists_below, lists, scratch.order);
@@ -301,7 +315,7 @@ void histogram_of(const std::uint8_t* d, std::int64_t n, std::int64_t* out) {
 template <typename F>
 void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
     constexpr std::size_t BLOCK = 32;
-    std::array<const std::int64_t*, BLOCK> where{};
+    std::array<const unsigned char*, BLOCK> where{};
     std::array<std::int64_t, BLOCK> offset{};
     const std::uint8_t* d = scratch.distance.data();
     const std::vector<std::int64_t>& order = scratch.order;
@@ -313,11 +327,15 @@ void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
             const std::int64_t i = order[first + j];
             while (i >= list_start + scratch.sizes[list]) list_start += scratch.sizes[list++];
             const CodeList& held = index.lists[static_cast<std::size_t>(scratch.visit[list])];
-            where[j] = held.labels + (i - list_start);
+            where[j] = held.labels + 8 * (i - list_start);
             offset[j] = held.label_offset;
             __builtin_prefetch(where[j]);
         }
-        for (std::size_t j = 0; j < n; ++j) f(static_cast<int>(d[order[first + j]]), *where[j] + offset[j]);
+        for (std::size_t j = 0; j < n; ++j) {
+            std::int64_t label;
+            std::memcpy(&label, where[j], sizeof label);
+            f(static_cast<int>(d[order[first + j]]), label + offset[j]);
+        }
     }
 }
 
@@ -400,8 +418,9 @@ bool slot_ordered(const CodeLists& index, int slot_shift) {
     for (const CodeList& list : index.lists) {
         std::int64_t last = 0;
         for (std::int64_t i = 0; i < list.size; ++i) {
-            if (list.labels[i] < 0) return false;
-            const std::int64_t slot = (list.labels[i] + list.label_offset) >> slot_shift;
+            const std::int64_t label = list.label(i);
+            if (label < 0) return false;
+            const std::int64_t slot = (label + list.label_offset) >> slot_shift;
             if (slot < last) return false;
             last = slot;
         }

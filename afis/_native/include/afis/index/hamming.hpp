@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -12,12 +13,27 @@ namespace afis {
 constexpr int HAMMING_BITS = 64;
 
 // One inverted list: `size` codes and the label stored with each; `label_offset` is added to
-// every label read (a list of one part of a joint file numbers its fingers from there).
+// every label read (a list of one part of a joint file numbers its fingers from there). The
+// arrays may lie at any byte address: faiss's memory-mapped files place every list a few bytes
+// off an 8-byte boundary, and seeing them in place (not copied) is what keeps a large gallery's
+// search within its memory; every read goes through code() and label().
 struct CodeList {
-    const std::uint64_t* codes = nullptr;
-    const std::int64_t* labels = nullptr;
+    const unsigned char* codes = nullptr;   // size 8-byte codes
+    const unsigned char* labels = nullptr;  // size 8-byte signed labels
     std::int64_t size = 0;
     std::int64_t label_offset = 0;
+
+    std::uint64_t code(std::int64_t i) const {
+        std::uint64_t v;
+        std::memcpy(&v, codes + 8 * i, sizeof v);
+        return v;
+    }
+    // The stored label of code i (label_offset not added).
+    std::int64_t label(std::int64_t i) const {
+        std::int64_t v;
+        std::memcpy(&v, labels + 8 * i, sizeof v);
+        return v;
+    }
 };
 
 // An inverted file of 64-bit codes: the coarse centroids, and `parts` lists per centroid
