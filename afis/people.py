@@ -267,6 +267,31 @@ def _write_array(path: Path, array: np.ndarray) -> int:
     return _crc(path)
 
 
+def _write_streamed(path: Path, total: int, chunks: Iterable[np.ndarray]) -> int:
+    """Write a 1-D ``uint8`` .npy of ``total`` bytes from ``chunks`` (never held whole);
+    fsynced; returns its CRC32."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (total,)}
+    written = 0
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for chunk in chunks:
+            f.write(memoryview(np.ascontiguousarray(chunk, np.uint8)))
+            written += len(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    if written != total:
+        raise RuntimeError(f"{path}: wrote {written} bytes of {total}")
+    return _crc(path)
+
+
+def _live_bytes(segment: _Segment, live: np.ndarray) -> np.ndarray:
+    """The stored templates of a segment's live rows, in row order, as one byte array."""
+    if live.all():
+        return segment.templates
+    lengths = np.diff(segment.offsets)
+    return segment.templates[np.repeat(live, lengths)]
+
+
 def _body_crc(body: Mapping[str, Any]) -> int:
     return zlib.crc32(json.dumps(body, sort_keys=True).encode())
 
@@ -729,23 +754,11 @@ class PeopleGallery:
             manifest["options"] = dataclasses.asdict(options)
             self.options = options
         number = manifest["next_segment"]
-        rows_people, rows_positions, blobs, templates = [], [], [], []
-        for pid in sorted(self._people):
-            for n, r in sorted(
-                self._people[pid], key=lambda nr: self._segments[nr[0]].positions[nr[1]]
-            ):
-                segment = self._segments[n]
-                rows_people.append(pid)
-                rows_positions.append(int(segment.positions[r]))
-                start, stop = int(segment.offsets[r]), int(segment.offsets[r + 1])
-                blobs.append(segment.templates[start:stop].tobytes())
-                # only the searched positions are parsed, for the new segment's index
-                indexed = int(segment.positions[r]) in self._searched
-                templates.append(Template.from_bytes(blobs[-1]) if indexed else None)
         try:
-            entry = self._write_segment(
-                manifest, number, rows_people, rows_positions, blobs, templates
-            )
+            if repartition:
+                entry = self._rebuild_segment(manifest, number)
+            else:
+                entry = self._merge_segments(manifest, number)
             manifest["next_segment"] = number + 1
             manifest["segments"] = [entry]
             manifest["tombstones"] = []
@@ -1209,6 +1222,85 @@ class PeopleGallery:
         finally:
             handle.close()  # releases the lock
 
+    def _live_rows(self) -> list[tuple[_Segment, np.ndarray, np.ndarray]]:
+        """Each segment (in number order) with the mask of its live rows and the ids of the
+        people tombstoned in it: the people held, in insertion order, as a compaction keeps
+        them."""
+        dead_ids, dead_from = self._tombstones()
+        out = []
+        for number, segment in sorted(self._segments.items()):
+            gone = dead_ids[dead_from > number]
+            out.append((segment, ~np.isin(segment.people, gone), gone))
+        return out
+
+    def _rebuild_segment(self, manifest: dict[str, Any], number: int) -> dict[str, Any]:
+        """The live people as one new segment whose index is built from their templates
+        (the searched positions' templates are parsed and encoded again): the compaction
+        that repartitions, under the options and centroids now in force."""
+        rows_people, rows_positions, blobs, templates = [], [], [], []
+        for segment, live, _ in self._live_rows():
+            for row in np.flatnonzero(live).tolist():
+                position = int(segment.positions[row])
+                rows_people.append(int(segment.people[row]))
+                rows_positions.append(position)
+                start, stop = int(segment.offsets[row]), int(segment.offsets[row + 1])
+                blobs.append(segment.templates[start:stop].tobytes())
+                # only the searched positions are parsed, for the new segment's index
+                indexed = position in self._searched
+                templates.append(Template.from_bytes(blobs[-1]) if indexed else None)
+        return self._write_segment(manifest, number, rows_people, rows_positions, blobs, templates)
+
+    def _merge_segments(self, manifest: dict[str, Any], number: int) -> dict[str, Any]:
+        """The live people as one new segment made by copying: the stored templates streamed
+        segment by segment into the new file, the index merged from the segments' stored
+        codes (:meth:`CandidateIndex.merged`), one finger position at a time. Nothing is
+        parsed or encoded again, and memory holds one position's codes at most: compacting
+        10^6 people takes minutes and a few hundred MB, where rebuilding their index took
+        about as long as building the gallery (``benchmarks/DEDUP.md``)."""
+        name = _segment_name(number)
+        folder = self.path / SEGMENTS / name
+        if folder.exists():  # garbage of an interrupted commit: the manifest never named it
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        parts = self._live_rows()
+        sizes = [np.diff(segment.offsets)[live] for segment, live, _ in parts]
+        lengths = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        files = {
+            "templates.npy": _write_streamed(
+                folder / "templates.npy",
+                int(offsets[-1]),
+                (_live_bytes(segment, live) for segment, live, _ in parts),
+            ),
+            "offsets.npy": _write_array(folder / "offsets.npy", offsets),
+        }
+        for file, field, dtype in (
+            ("people.npy", "people", np.int64),
+            ("positions.npy", "positions", np.uint8),
+        ):
+            column = [np.asarray(getattr(segment, field))[live] for segment, live, _ in parts]
+            whole = np.concatenate(column).astype(dtype) if column else np.zeros(0, dtype)
+            files[file] = _write_array(folder / file, whole)
+
+        def shards() -> Iterator[tuple[int, CandidateIndex]]:
+            positions = sorted({int(p) for segment, _, _ in parts for p in segment.index.positions})
+            for position in positions:
+                held, keep = [], []
+                for segment, _, gone in parts:
+                    if position in segment.index.positions:
+                        shard = segment.index.shard(position)
+                        held.append(shard)
+                        keep.append(~np.isin(shard._ids // 10, gone))
+                yield position, CandidateIndex.merged(held, keep, threads=self._threads)
+
+        ShardedIndex.save_each(folder / INDEX, self.options, shards())
+        files.update(self._sync_index(folder))
+        fsync_folder(folder)
+        fsync_folder(self.path / SEGMENTS)
+        _checkpoint("segment-written")
+        return {"name": name, "number": number, "fingers": len(lengths), "files": files}
+
     def _write_segment(
         self,
         manifest: dict[str, Any],
@@ -1266,6 +1358,12 @@ class PeopleGallery:
         if items:
             index.add(items, np.array(ids, dtype=np.int64))
         index.save(folder / INDEX)
+        return self._sync_index(folder)
+
+    @staticmethod
+    def _sync_index(folder: Path) -> dict[str, int]:
+        """fsync a segment's saved index; the CRC32 of each of its files by path relative to
+        ``folder``."""
         files = {}
         for path in sorted((folder / INDEX).rglob("*")):
             if path.is_file():

@@ -480,6 +480,88 @@ def test_joint_indexes_vote_as_one_index() -> None:
     assert 3 not in JointIndexes(parts, counts).search(probes, k=30)[1]
 
 
+def test_merged_index_searches_as_its_parts_jointly(tmp_path) -> None:
+    """An index merged from parts' stored codes (some fingers dropped) is searched exactly as
+    parts holding only the kept fingers, searched jointly (scores and ids, every probe), in
+    memory and saved and memory-mapped again; its lists stay in slot order."""
+    from afis.index import JointIndexes
+    from afis.synth import Population
+
+    fingers = Population(seed=8).impressions(range(90), 0).templates()
+    probes = Population(seed=8).impressions([3, 41, 77, 60, 12], 1).templates()
+    options = IndexOptions.preset("small", nlist=4, nprobe=2)
+    first = CandidateIndex(options)
+    first.add(fingers[:40], ids=range(40))
+    parts = [first]
+    for ids in (range(40, 70), range(70, 90)):
+        part = CandidateIndex(options)
+        part.set_centroids(first.centroids)
+        part.add([fingers[i] for i in ids], ids=ids)
+        parts.append(part)
+    parts[1].remove([45])  # removed before: never kept
+    keep = [np.ones(len(p._ids), bool) for p in parts]
+    keep[0][[3, 7]] = False
+    keep[2][:] = False
+    keep[2][[0, 5]] = True
+    # the same as parts built of the kept fingers alone (their codes are not scanned)
+    alone = []
+    for k, part in zip(keep, parts, strict=True):
+        ids = [int(i) for i in part._ids[k & (part._ids >= 0)]]
+        fresh = CandidateIndex(options)
+        fresh.set_centroids(first.centroids)
+        fresh.add([fingers[i] for i in ids], ids=ids)
+        alone.append(fresh)
+    expected = JointIndexes(alone).search(probes, k=25)
+    counts = [np.where(k, p._counts, 0) for k, p in zip(keep, parts, strict=True)]
+    merged = CandidateIndex.merged(parts, keep)
+    assert len(merged) == 40 - 2 + 30 - 1 + 2
+    assert 3 not in merged and 45 not in merged and 70 in merged and 71 not in merged
+    assert merged.codes == sum(int(c.sum()) for c in counts)
+    for index in (merged, None):
+        if index is None:
+            merged.save(tmp_path / "merged")
+            index = CandidateIndex.load(tmp_path / "merged")
+        got = JointIndexes([index]).search(probes, k=25)
+        assert np.array_equal(got[1], expected[1]) and np.array_equal(got[0], expected[0])
+        assert JointIndexes([index]).slot_ordered
+    assert got[1][0, 0] != 3 and got[1][1, 0] == 41
+    # a merged index takes new fingers like any other
+    merged.add([fingers[3]], ids=[3])
+    assert merged.search([probes[0]], k=1)[1][0, 0] == 3
+    # all parts' fingers by default; one-list parts need not share their centroid
+    assert len(CandidateIndex.merged(parts)) == 89
+    small = IndexOptions.preset("small")
+    a, b = CandidateIndex(small), CandidateIndex(small)
+    a.add(fingers[:5], ids=range(5))
+    b.add(fingers[5:9], ids=range(5, 9))
+    assert len(CandidateIndex.merged([a, b, CandidateIndex(small)])) == 9
+    assert len(CandidateIndex.merged([CandidateIndex(small)])) == 0
+
+
+def test_merged_index_bad_input() -> None:
+    from afis.synth import Population
+
+    fingers = Population(seed=8).impressions(range(20), 0).templates()
+    options = IndexOptions.preset("small", nlist=2, nprobe=2)
+    a, b = CandidateIndex(options), CandidateIndex(options)
+    a.add(fingers[:10], ids=range(10))
+    b.add(fingers[10:], ids=range(10, 20))  # its own centroids
+    with pytest.raises(ValueError, match="other centroids"):
+        CandidateIndex.merged([a, b])
+    with pytest.raises(ValueError, match="other options"):
+        CandidateIndex.merged([a, CandidateIndex(IndexOptions.preset("small", nlist=2, nprobe=1))])
+    with pytest.raises(TypeError, match="non-empty sequence of CandidateIndex"):
+        CandidateIndex.merged([])
+    with pytest.raises(TypeError, match="non-empty sequence of CandidateIndex"):
+        CandidateIndex.merged([a, "b"])
+    with pytest.raises(ValueError, match="one bool array per part"):
+        CandidateIndex.merged([a], [np.ones(9, bool)])
+    with pytest.raises(ValueError, match="one bool array per part"):
+        CandidateIndex.merged([a], [np.ones(10, np.int8)])
+    with pytest.raises(ValueError, match="one bool array per part"):
+        CandidateIndex.merged([a], [])
+
+
 def test_joint_indexes_search_a_prefix_of_slots() -> None:
     """``limits`` searches each probe among the first fingers alone: exactly what the joint
     indexes of only those fingers (same centroids) give, inside the first index or the

@@ -138,6 +138,40 @@ def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
     assert PeopleGallery.open(folder).identify(probes[2:3], k=3)[0][0].person_id == 5
 
 
+@pytest.mark.parametrize("repartition", [False, True])
+def test_compaction_keeps_insertion_order(
+    tmp_path: Path, enrolled: list, repartition: bool
+) -> None:
+    """Compacted (by copying, or rebuilt under new centroids), the people held keep their
+    insertion order, so ``among_first`` counts the same people; deleted people leave it; the
+    search answers as before (a re-inserted id is found where it was inserted again)."""
+    options = IndexOptions.preset("national", fingers=600)
+    gallery = PeopleGallery.create(tmp_path / "gallery", options)
+    batches = [list(range(40, 60)), list(range(0, 20)), list(range(20, 40))]
+    for batch in batches:
+        gallery.insert(batch, [enrolled[i] for i in batch])
+    gallery.delete([45, 3, 33])
+    gallery.insert([3], [enrolled[3]])
+    order = gallery.insertion_order.tolist()
+    assert order == [p for b in batches for p in b if p not in (45, 3, 33)] + [3]
+    probes = people_of([50, 12, 3, 33, 27], impression=1)
+    firsts = [20, 35, 60, 60, 57]
+    before = gallery.identify(probes, k=8, depth=30, among_first=firsts)
+    gallery.compact(repartition=repartition)
+    reopened = PeopleGallery.open(gallery.path)
+    assert len(list((gallery.path / SEGMENTS).iterdir())) == 1
+    for held in (gallery, reopened):
+        assert held.insertion_order.tolist() == order and held.count() == 58
+        after = held.identify(probes, k=8, depth=30, among_first=firsts)
+        assert [r[0].person_id if r else None for r in after] == [
+            r[0].person_id if r else None for r in before
+        ]
+        assert [r[0].person_id for r in after[:3]] == [50, 12, 3] and 33 not in ids_of(after[3])
+        if not repartition:
+            assert_same_ranking(after[:3] + after[4:], before[:3] + before[4:])
+        assert all(c.person_id in order[:r] for f, r in zip(after, firsts, strict=True) for c in f)
+
+
 CHILD = textwrap.dedent(
     """
     import os, signal, sys

@@ -910,6 +910,124 @@ class CandidateIndex:
         parts = self._split(lambda chunk: quantizer.search(chunk, 1)[1][:, 0], codes)
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.int64)
 
+    @classmethod
+    def merged(
+        cls,
+        parts: Sequence[CandidateIndex],
+        keep: Sequence[np.ndarray] | None = None,
+        *,
+        threads: int | None = None,
+    ) -> CandidateIndex:
+        """A new in-memory index of the fingers of ``parts`` (in their order, each part's in
+        its slot order) whose entry in ``keep`` is true, made from the parts' stored codes:
+        nothing is encoded again, so merging costs a copy of the codes (a people gallery's
+        compaction of 10^6 people: seconds, not the hour of encoding its templates anew).
+        Each list holds its codes in slot order.
+
+        Searching the result gives what :class:`JointIndexes` over the parts gives with the
+        dropped fingers' counts at 0 (each list holds the same codes in the same order).
+
+        Parameters
+        ----------
+        parts : sequence of CandidateIndex
+            Equal options; trained ones share their centroids (unless there is one list).
+        keep : sequence of numpy.ndarray, optional
+            Per part, one bool per finger slot (default: its live fingers); a removed
+            finger is never kept.
+        threads : int, optional
+            Threads of the result.
+
+        Raises
+        ------
+        ValueError
+            Parts with other options or centroids, or ``keep`` of the wrong shape.
+
+        Examples
+        --------
+        >>> from afis.synth import Population
+        >>> fingers = Population(seed=3).impressions(range(20), 0).templates()
+        >>> options = IndexOptions.preset("small", nlist=2, nprobe=2)
+        >>> a, b = CandidateIndex(options), CandidateIndex(options)
+        >>> a.add(fingers[:10], ids=range(10))
+        >>> b.set_centroids(a.centroids)
+        >>> b.add(fingers[10:], ids=range(10, 20))
+        >>> both = CandidateIndex.merged([a, b])
+        >>> len(both), both.search([fingers[12]], k=1)[1].tolist()
+        (20, [[12]])
+        """
+        parts = list(parts)
+        if not parts or not all(isinstance(p, CandidateIndex) for p in parts):
+            raise TypeError("parts must be a non-empty sequence of CandidateIndex")
+        options = parts[0].options
+        if any(p.options != options for p in parts):
+            raise ValueError("indexes built with other options cannot be merged")
+        if keep is None:
+            keep = [p._ids >= 0 for p in parts]
+        keep = [np.asarray(k) for k in keep]
+        if len(keep) != len(parts) or any(
+            k.dtype != bool or k.shape != p._ids.shape for k, p in zip(keep, parts, strict=True)
+        ):
+            raise ValueError("keep must give one bool array per part, one entry per finger slot")
+        trained = [p for p in parts if p.is_trained]
+        out = cls(options, threads=threads)
+        if trained:
+            centroids = trained[0].centroids
+            # with one list the centroid picks nothing: any part's will do
+            if options.nlist > 1 and any(
+                not np.array_equal(p.centroids, centroids) for p in trained[1:]
+            ):
+                raise ValueError("indexes with other centroids cannot be merged")
+            out.set_centroids(centroids)
+        size = options.code_bytes
+        low = np.int64((1 << _SLOT_SHIFT) - 1)
+        invlists = out._faiss.invlists
+        ids, counts, first = [], [], 0
+        for part, kept in zip(parts, keep, strict=True):
+            kept = kept & (part._ids >= 0)
+            new_slot = np.full(len(kept), -1, np.int64)
+            new_slot[kept] = first + np.arange(int(kept.sum()), dtype=np.int64)
+            ids.append(part._ids[kept])
+            counts.append(part._counts[kept])
+            first += int(kept.sum())
+            if not part.is_trained or not kept.any():
+                continue
+            with part._lock.reading():
+                table = part._scan_table()
+                # faiss fills a removed code's place with its list's last: put such lists
+                # back in slot order, which searches of a prefix of the slots need
+                ordered = table is not None and table.slot_ordered(_SLOT_SHIFT)
+                lists = faiss.downcast_InvertedLists(part._faiss.invlists)
+                for number in range(part._faiss.nlist):
+                    n = lists.list_size(number)
+                    if n == 0:
+                        continue
+                    codes = faiss.rev_swig_ptr(lists.get_codes(number), n * size)
+                    labels = faiss.rev_swig_ptr(lists.get_ids(number), n)
+                    slots = new_slot[labels >> _SLOT_SHIFT]
+                    alive = slots >= 0
+                    if not alive.all():
+                        codes = codes.reshape(n, size)[alive].ravel()
+                        labels, slots = labels[alive], slots[alive]
+                    if len(labels) == 0:
+                        continue
+                    if not ordered:
+                        order = np.argsort(slots, kind="stable")
+                        codes = codes.reshape(-1, size)[order].ravel()
+                        labels, slots = labels[order], slots[order]
+                    moved = np.ascontiguousarray((slots << _SLOT_SHIFT) | (labels & low))
+                    codes = np.ascontiguousarray(codes)
+                    invlists.add_entries(
+                        number, len(moved), faiss.swig_ptr(moved), faiss.swig_ptr(codes)
+                    )
+                    out._faiss.ntotal += len(moved)
+        if first > MAX_FINGERS:
+            raise ValueError(f"an index holds at most {MAX_FINGERS} fingers")
+        out._ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        out._counts = np.concatenate(counts) if counts else np.zeros(0, np.int32)
+        out._slot_map = None
+        out._live = len(out._ids)
+        return out
+
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
         """Remove fingers by id; returns how many were in the index (unknown ids are ignored)."""
         self._writable()

@@ -186,18 +186,39 @@ class ShardedIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write every shard to ``path/shard-NN/`` and a header naming them."""
+        self.save_each(path, self.options, ((p, self._shards[p]) for p in self.positions))
+
+    @staticmethod
+    def save_each(
+        path: str | os.PathLike[str],
+        options: IndexOptions,
+        shards: Iterable[tuple[FingerPosition | int, CandidateIndex]],
+    ) -> None:
+        """Write shards as they come, each to ``path/shard-NN/``, then the header naming them:
+        what :meth:`save` writes, for shards too large to hold all at once (a people
+        gallery's compaction makes one finger position's index at a time).
+
+        Raises
+        ------
+        ValueError
+            A shard built with other options than ``options``, or a position given twice.
+        """
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / _file.HEADER_NAME).unlink(missing_ok=True)
+        positions: list[int] = []
         names = []
-        for position in self.positions:
-            name = _shard_name(position)
-            self._shards[position].save(folder / name)
+        for position, shard in shards:
+            key = FingerPosition(int(position))
+            if shard.options != options:
+                raise ValueError(f"the shard of {key.name} was built with other options")
+            if int(key) in positions:
+                raise ValueError(f"two shards for finger position {key.name}")
+            name = _shard_name(key)
+            shard.save(folder / name)
             names.append(f"{name}/{_file.HEADER_NAME}")
-        params = {
-            "options": dataclasses.asdict(self.options),
-            "shards": [int(p) for p in self.positions],
-        }
+            positions.append(int(key))
+        params = {"options": dataclasses.asdict(options), "shards": positions}
         _file.write_header(folder, _KIND, params, names)
 
     @staticmethod
