@@ -244,6 +244,7 @@ def _bench_dedup(args: argparse.Namespace) -> int:
             k=args.k,
             threshold=args.threshold,
             workers=args.workers,
+            compact=args.compact,
             progress=True,
         )
     except (ValueError, TypeError, OSError) as exc:
@@ -576,6 +577,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="processes synthesising the gallery's people while it is built (untimed; the "
         "same people for any count; default 1)",
+    )
+    b.add_argument(
+        "--compact",
+        action="store_true",
+        help="compact the gallery into one segment before each batch (timed; the maintenance "
+        "a data centre runs between batches)",
     )
     b.add_argument("--json", help="also write the report as JSON here")
     b.add_argument("--plot", help="also draw the cost against the gallery size into this PNG")

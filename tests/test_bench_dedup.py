@@ -120,3 +120,38 @@ def test_synthesis_processes_build_the_same_gallery(tmp_path, monkeypatch):
         two.close()
     with pytest.raises(ValueError, match="workers must be a positive int"):
         dedup_growth([4], 2, workers=0)
+
+
+def test_compacted_before_each_batch(tmp_path, monkeypatch, capsys):
+    """With ``compact``, each size's gallery is one segment when its batch is searched (the
+    compaction timed), and the batch is flagged as in the gallery of many segments."""
+    import afis.bench.dedup as bench
+    from afis.people import SEGMENTS
+    from afis.people_shards import ShardedPeopleGallery
+
+    monkeypatch.setattr(bench, "INSERT_BATCH", 10)  # several segments to compact
+    plain = dedup_growth([30, 45], 6, duplicate_share=0.5, seed=4, folder=tmp_path / "a")
+    run = dedup_growth(
+        [30, 45], 6, duplicate_share=0.5, seed=4, folder=tmp_path / "b", compact=True
+    )
+    assert all(r.compact_s is not None and r.compact_s >= 0 for r in run.reports)
+    assert all(r.compact_s is None for r in plain.reports)
+    for a, b in zip(plain.reports, run.reports, strict=True):
+        assert (a.missed, a.false_flags, a.gallery_people) == (
+            b.missed,
+            b.false_flags,
+            b.gallery_people,
+        )
+    assert "compacted into one segment" in "\n".join(run.lines())
+    # compacted before the last batch, whose unique people then made one more segment
+    shard = next(p for p in (tmp_path / "b").iterdir() if p.is_dir())
+    assert len(list((shard / SEGMENTS).iterdir())) == 2
+    gallery = ShardedPeopleGallery.open(tmp_path / "b")
+    try:
+        assert gallery.count() == 45 + 3
+    finally:
+        gallery.close()
+    assert (
+        main(["bench", "dedup", "--people", "12", "--batch", "2", "--compact", "--nlist", "1"]) == 0
+    )
+    assert "compacted into one segment" in capsys.readouterr().out
