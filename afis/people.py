@@ -141,6 +141,8 @@ FULL_RERANK = 8
 #: searched fingers a list of ``2 * depth`` ranked 5 % of the mates lower at 10^5 people;
 #: with ten, 500 and 1,000 rank the same: ``benchmarks/DEDUP.md``).
 FINGER_LIST = 1000
+#: Fingers parsed and encoded at a time when a compaction rebuilds a position's index.
+_REBUILD_CHUNK = 20_000
 #: A segment holding a share ``s`` of the gallery's codes retrieves
 #: ``max(MIN_SEGMENT_NEIGHBOURS, ceil(s * neighbours * SEGMENT_NEIGHBOURS_MARGIN))`` codes per
 #: probe code, so the votes cast per search do not grow with the number of segments.
@@ -755,10 +757,7 @@ class PeopleGallery:
             self.options = options
         number = manifest["next_segment"]
         try:
-            if repartition:
-                entry = self._rebuild_segment(manifest, number)
-            else:
-                entry = self._merge_segments(manifest, number)
+            entry = self._compacted_segment(manifest, number, repartition)
             manifest["next_segment"] = number + 1
             manifest["segments"] = [entry]
             manifest["tombstones"] = []
@@ -1233,30 +1232,19 @@ class PeopleGallery:
             out.append((segment, ~np.isin(segment.people, gone), gone))
         return out
 
-    def _rebuild_segment(self, manifest: dict[str, Any], number: int) -> dict[str, Any]:
-        """The live people as one new segment whose index is built from their templates
-        (the searched positions' templates are parsed and encoded again): the compaction
-        that repartitions, under the options and centroids now in force."""
-        rows_people, rows_positions, blobs, templates = [], [], [], []
-        for segment, live, _ in self._live_rows():
-            for row in np.flatnonzero(live).tolist():
-                position = int(segment.positions[row])
-                rows_people.append(int(segment.people[row]))
-                rows_positions.append(position)
-                start, stop = int(segment.offsets[row]), int(segment.offsets[row + 1])
-                blobs.append(segment.templates[start:stop].tobytes())
-                # only the searched positions are parsed, for the new segment's index
-                indexed = position in self._searched
-                templates.append(Template.from_bytes(blobs[-1]) if indexed else None)
-        return self._write_segment(manifest, number, rows_people, rows_positions, blobs, templates)
+    def _compacted_segment(
+        self, manifest: dict[str, Any], number: int, repartition: bool
+    ) -> dict[str, Any]:
+        """The live people as one new segment, streamed: the stored templates copied segment
+        by segment into the new file (never parsed), and the index made one finger position
+        at a time, so that memory holds one position's codes at most whatever the size.
 
-    def _merge_segments(self, manifest: dict[str, Any], number: int) -> dict[str, Any]:
-        """The live people as one new segment made by copying: the stored templates streamed
-        segment by segment into the new file, the index merged from the segments' stored
-        codes (:meth:`CandidateIndex.merged`), one finger position at a time. Nothing is
-        parsed or encoded again, and memory holds one position's codes at most: compacting
-        10^6 people takes minutes and a few hundred MB, where rebuilding their index took
-        about as long as building the gallery (``benchmarks/DEDUP.md``)."""
+        Without ``repartition`` the index is merged from the segments' stored codes
+        (:meth:`CandidateIndex.merged`: nothing encoded again; 10^6 people in about two
+        minutes, ``benchmarks/DEDUP.md``). With it, under the options now in force, new
+        centroids are trained on the first fingers (as many as the k-means reads) and each
+        position's templates are parsed and encoded anew, a chunk at a time.
+        """
         name = _segment_name(number)
         folder = self.path / SEGMENTS / name
         if folder.exists():  # garbage of an interrupted commit: the manifest never named it
@@ -1275,15 +1263,16 @@ class PeopleGallery:
             ),
             "offsets.npy": _write_array(folder / "offsets.npy", offsets),
         }
+        columns = {}
         for file, field, dtype in (
             ("people.npy", "people", np.int64),
             ("positions.npy", "positions", np.uint8),
         ):
             column = [np.asarray(getattr(segment, field))[live] for segment, live, _ in parts]
-            whole = np.concatenate(column).astype(dtype) if column else np.zeros(0, dtype)
-            files[file] = _write_array(folder / file, whole)
+            columns[field] = np.concatenate(column).astype(dtype) if column else np.zeros(0, dtype)
+            files[file] = _write_array(folder / file, columns[field])
 
-        def shards() -> Iterator[tuple[int, CandidateIndex]]:
+        def merged() -> Iterator[tuple[int, CandidateIndex]]:
             positions = sorted({int(p) for segment, _, _ in parts for p in segment.index.positions})
             for position in positions:
                 held, keep = [], []
@@ -1294,7 +1283,32 @@ class PeopleGallery:
                         keep.append(~np.isin(shard._ids // 10, gone))
                 yield position, CandidateIndex.merged(held, keep, threads=self._threads)
 
-        ShardedIndex.save_each(folder / INDEX, self.options, shards())
+        def rebuilt() -> Iterator[tuple[int, CandidateIndex]]:
+            stored = np.load(folder / "templates.npy", mmap_mode="r").view(np.ndarray)
+            people, positions = columns["people"], columns["positions"]
+
+            def parsed(rows: np.ndarray) -> list[Template]:
+                return [
+                    Template.from_bytes(stored[offsets[r] : offsets[r + 1]].tobytes())
+                    for r in rows.tolist()
+                ]
+
+            indexed = np.flatnonzero(np.isin(positions, self._searched))
+            centroids = self._centroids if manifest.get("quantizer") else None
+            if self.options.nlist > 1 and centroids is None and len(indexed):
+                first = indexed[: self.options.nlist * self.options.train_per_list]
+                centroids = self._train(manifest, parsed(first))
+            for position in sorted({int(p) for p in positions[indexed]}):
+                index = CandidateIndex(self.options, threads=self._threads)
+                if centroids is not None:
+                    index.set_centroids(centroids)
+                rows = indexed[positions[indexed] == position]
+                for start in range(0, len(rows), _REBUILD_CHUNK):
+                    chunk = rows[start : start + _REBUILD_CHUNK]
+                    index.add(parsed(chunk), people[chunk] * 10 + position - 1)
+                yield position, index
+
+        ShardedIndex.save_each(folder / INDEX, self.options, rebuilt() if repartition else merged())
         files.update(self._sync_index(folder))
         fsync_folder(folder)
         fsync_folder(self.path / SEGMENTS)

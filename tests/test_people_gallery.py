@@ -140,11 +140,15 @@ def test_delete_then_compact(base: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("repartition", [False, True])
 def test_compaction_keeps_insertion_order(
-    tmp_path: Path, enrolled: list, repartition: bool
+    tmp_path: Path, enrolled: list, repartition: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Compacted (by copying, or rebuilt under new centroids), the people held keep their
-    insertion order, so ``among_first`` counts the same people; deleted people leave it; the
-    search answers as before (a re-inserted id is found where it was inserted again)."""
+    """Compacted (by copying, or rebuilt under new centroids a few fingers at a time), the
+    people held keep their insertion order, so ``among_first`` counts the same people;
+    deleted people leave it; the search answers as before (a re-inserted id is found where
+    it was inserted again)."""
+    import afis.people
+
+    monkeypatch.setattr(afis.people, "_REBUILD_CHUNK", 7)
     options = IndexOptions.preset("national", fingers=600)
     gallery = PeopleGallery.create(tmp_path / "gallery", options)
     batches = [list(range(40, 60)), list(range(0, 20)), list(range(20, 40))]
