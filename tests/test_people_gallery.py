@@ -672,3 +672,36 @@ def test_gallery_indexing_four_positions_still_opens_and_upgrades(
         (folder / MANIFEST).write_text(json.dumps({**body, "crc32": _body_crc(body)}))
         with pytest.raises(GalleryFileError, match="bad searched positions"):
             PeopleGallery.open(folder)
+
+
+def test_person_map_packs_consecutive_rows(tmp_path: Path) -> None:
+    """A person's consecutive rows are held as one int; rows apart as a list of pairs; a
+    person live in two segments at once is refused as inconsistent files."""
+    from types import SimpleNamespace
+
+    import afis.people as people
+
+    gallery = PeopleGallery.create(tmp_path / "g")
+    segment = SimpleNamespace(
+        number=7,
+        people=np.array([5, 5, 6, 5, 8, 8], np.int64),
+        positions=np.array([1, 2, 1, 3, 1, 2], np.uint8),
+    )
+    gallery._attach(segment)
+    assert isinstance(gallery._people[6], int) and isinstance(gallery._people[8], int)
+    assert people._rows(gallery._people[6]) == [(7, 2)]
+    assert people._rows(gallery._people[8]) == [(7, 4), (7, 5)]
+    assert people._rows(gallery._people[5]) == [(7, 0), (7, 1), (7, 3)]
+    assert gallery.count() == 3 and gallery._index.live == 6
+    far = SimpleNamespace(
+        number=2**20,
+        people=np.array([9] * 10, np.int64),
+        positions=np.arange(1, 11, dtype=np.uint8),
+    )
+    gallery._attach(far)
+    assert people._rows(gallery._people[9]) == [(2**20, r) for r in range(10)]
+    again = SimpleNamespace(
+        number=8, people=np.array([6], np.int64), positions=np.ones(1, np.uint8)
+    )
+    with pytest.raises(GalleryFileError, match="another live segment holds too"):
+        gallery._attach(again)
