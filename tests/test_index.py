@@ -805,3 +805,34 @@ def test_shared_encoding_gives_the_same_shortlists_and_encodes_once(monkeypatch)
     calls.clear()
     CandidateIndex().search(probes[:2], k=3)  # outside the block nothing is cached
     assert calls == []  # an empty index encodes nothing
+
+
+def test_save_each_writes_what_save_writes(fingers: list[Template], tmp_path: Path) -> None:
+    """Shards saved one at a time load as the index saved whole; a shard of other options,
+    a position given twice or something that is not an index is refused."""
+    index = ShardedIndex(IndexOptions())
+    for n, position in enumerate((FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX)):
+        index.add(
+            [
+                dataclasses.replace(f, finger_position=position)
+                for f in fingers[n * 20 : n * 20 + 20]
+            ],
+            ids=range(n * 20, n * 20 + 20),
+        )
+    index.save(tmp_path / "whole")
+    ShardedIndex.save_each(
+        tmp_path / "each", index.options, ((p, index.shard(p)) for p in index.positions)
+    )
+    whole, each = ShardedIndex.load(tmp_path / "whole"), ShardedIndex.load(tmp_path / "each")
+    assert each.positions == whole.positions and len(each) == len(whole) == 40
+    probe = dataclasses.replace(fingers[25], finger_position=FingerPosition.LEFT_INDEX)
+    assert each.search([probe], k=3)[1].tolist() == whole.search([probe], k=3)[1].tolist()
+    shard = index.shard(FingerPosition.RIGHT_INDEX)
+    with pytest.raises(ValueError, match="other options"):
+        ShardedIndex.save_each(tmp_path / "x", IndexOptions(neighbours=7), [(2, shard)])
+    with pytest.raises(ValueError, match="two shards for finger position"):
+        ShardedIndex.save_each(tmp_path / "x", index.options, [(2, shard), (2, shard)])
+    with pytest.raises(TypeError, match="not a CandidateIndex"):
+        ShardedIndex.save_each(tmp_path / "x", index.options, [(2, "shard")])
+    with pytest.raises(TypeError, match="non-empty sequence of CandidateIndex"):
+        CandidateIndex.merged(5)  # type: ignore[arg-type]

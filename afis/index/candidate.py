@@ -921,11 +921,11 @@ class CandidateIndex:
         """A new in-memory index of the fingers of ``parts`` (in their order, each part's in
         its slot order) whose entry in ``keep`` is true, made from the parts' stored codes:
         nothing is encoded again, so merging costs a copy of the codes (a people gallery's
-        compaction of 10^6 people: seconds, not the hour of encoding its templates anew).
-        Each list holds its codes in slot order.
+        compaction of 10^6 people: about two minutes, not the hour of encoding its templates
+        anew). Each list holds its codes in slot order.
 
-        Searching the result gives what :class:`JointIndexes` over the parts gives with the
-        dropped fingers' counts at 0 (each list holds the same codes in the same order).
+        Searching the result gives exactly what :class:`JointIndexes` over parts holding only
+        the kept fingers gives (the same codes in each list, in the same order).
 
         Parameters
         ----------
@@ -955,7 +955,7 @@ class CandidateIndex:
         >>> len(both), both.search([fingers[12]], k=1)[1].tolist()
         (20, [[12]])
         """
-        parts = list(parts)
+        parts = list(parts) if isinstance(parts, Iterable) else []
         if not parts or not all(isinstance(p, CandidateIndex) for p in parts):
             raise TypeError("parts must be a non-empty sequence of CandidateIndex")
         options = parts[0].options
@@ -968,6 +968,11 @@ class CandidateIndex:
             k.dtype != bool or k.shape != p._ids.shape for k, p in zip(keep, parts, strict=True)
         ):
             raise ValueError("keep must give one bool array per part, one entry per finger slot")
+        if (
+            sum(int((k & (p._ids >= 0)).sum()) for k, p in zip(keep, parts, strict=True))
+            > MAX_FINGERS
+        ):
+            raise ValueError(f"an index holds at most {MAX_FINGERS} fingers")
         trained = [p for p in parts if p.is_trained]
         out = cls(options, threads=threads)
         if trained:
@@ -1020,8 +1025,6 @@ class CandidateIndex:
                         number, len(moved), faiss.swig_ptr(moved), faiss.swig_ptr(codes)
                     )
                     out._faiss.ntotal += len(moved)
-        if first > MAX_FINGERS:
-            raise ValueError(f"an index holds at most {MAX_FINGERS} fingers")
         out._ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         out._counts = np.concatenate(counts) if counts else np.zeros(0, np.int32)
         out._slot_map = None

@@ -200,6 +200,8 @@ class ShardedIndex:
 
         Raises
         ------
+        TypeError
+            A shard that is not a :class:`CandidateIndex`.
         ValueError
             A shard built with other options than ``options``, or a position given twice.
         """
@@ -210,6 +212,8 @@ class ShardedIndex:
         names = []
         for position, shard in shards:
             key = FingerPosition(int(position))
+            if not isinstance(shard, CandidateIndex):
+                raise TypeError(f"the shard of {key.name} is not a CandidateIndex")
             if shard.options != options:
                 raise ValueError(f"the shard of {key.name} was built with other options")
             if int(key) in positions:

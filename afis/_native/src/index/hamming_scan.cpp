@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <utility>
 
 #include "afis/common/simd.hpp"
@@ -28,11 +27,7 @@ namespace {
 constexpr int LEVELS = HAMMING_BITS + 1;  // distances 0..64
 
 // The codes are read at any byte address (see CodeList).
-inline std::uint64_t code_at(const unsigned char* codes, std::int64_t i) {
-    std::uint64_t v;
-    std::memcpy(&v, codes + 8 * i, sizeof v);
-    return v;
-}
+inline std::uint64_t code_at(const unsigned char* codes, std::int64_t i) { return load_u64(codes + 8 * i); }
 
 AFIS_PLAIN void distances_plain(const unsigned char* codes, std::int64_t n, std::uint64_t query,
                                 std::uint8_t* out) {
@@ -331,11 +326,7 @@ void for_nearest(const CodeLists& index, HammingScratch& scratch, F&& f) {
             offset[j] = held.label_offset;
             __builtin_prefetch(where[j]);
         }
-        for (std::size_t j = 0; j < n; ++j) {
-            std::int64_t label;
-            std::memcpy(&label, where[j], sizeof label);
-            f(static_cast<int>(d[order[first + j]]), label + offset[j]);
-        }
+        for (std::size_t j = 0; j < n; ++j) f(static_cast<int>(d[order[first + j]]), load_i64(where[j]) + offset[j]);
     }
 }
 

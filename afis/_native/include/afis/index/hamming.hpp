@@ -17,23 +17,23 @@ constexpr int HAMMING_BITS = 64;
 // arrays may lie at any byte address: faiss's memory-mapped files place every list a few bytes
 // off an 8-byte boundary, and seeing them in place (not copied) is what keeps a large gallery's
 // search within its memory; every read goes through code() and label().
+// An 8-byte value stored at any byte address.
+inline std::uint64_t load_u64(const unsigned char* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline std::int64_t load_i64(const unsigned char* p) { return static_cast<std::int64_t>(load_u64(p)); }
+
 struct CodeList {
     const unsigned char* codes = nullptr;   // size 8-byte codes
     const unsigned char* labels = nullptr;  // size 8-byte signed labels
     std::int64_t size = 0;
     std::int64_t label_offset = 0;
 
-    std::uint64_t code(std::int64_t i) const {
-        std::uint64_t v;
-        std::memcpy(&v, codes + 8 * i, sizeof v);
-        return v;
-    }
+    std::uint64_t code(std::int64_t i) const { return load_u64(codes + 8 * i); }
     // The stored label of code i (label_offset not added).
-    std::int64_t label(std::int64_t i) const {
-        std::int64_t v;
-        std::memcpy(&v, labels + 8 * i, sizeof v);
-        return v;
-    }
+    std::int64_t label(std::int64_t i) const { return load_i64(labels + 8 * i); }
 };
 
 // An inverted file of 64-bit codes: the coarse centroids, and `parts` lists per centroid
